@@ -1,0 +1,170 @@
+package dev.spanheap.internal;
+
+import dev.spanheap.OsMemoryException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The heap's reservation of virtual address space and the frontier up to which it is committed
+ * (mheap's arenas, in Go's terms). Pages below the frontier are readable and writable; pages above
+ * it are {@code PROT_NONE}, so a stray access past the heap faults instead of reading garbage.
+ *
+ * <p>All memory is reached through segments bound to one shared {@link Arena}: closing the heap
+ * closes the arena first, so any later access through a segment Spanheap handed out, or through the
+ * page map, throws {@link IllegalStateException} instead of touching unmapped memory.
+ */
+final class AddressSpace {
+
+    /** The smallest reservation worth retrying with after the OS refuses a larger one. */
+    static final long MIN_RESERVATION = 64L << 20;
+
+    /**
+     * The heap's base is aligned to 4 MiB (mmap only promises 4 KiB): pages are then 8 KiB-aligned
+     * in absolute terms, and runs can line up with the kernel's 2 MiB transparent huge pages.
+     */
+    static final long BASE_ALIGNMENT = 4L << 20;
+
+    private final OsMemory os;
+    private final Arena arena;
+    private final long base;
+    private final long reservedBytes;
+    private final long metadataBase;
+    private final long metadataBytes;
+    private final MemorySegment heap;
+    private final MemorySegment pageMap;
+    private final MemorySegment spanRecords;
+    private long committedBytes;
+    /** Further metadata mappings (address, bytes pairs), unmapped with the heap. */
+    private final java.util.List<long[]> extraMappings = new java.util.ArrayList<>();
+
+    AddressSpace(OsMemory os, long requestedBytes) {
+        this.os = os;
+        long size = roundUp(requestedBytes, PageHeap.PAGE_SIZE);
+        long reserved = 0;
+        OsMemoryException refusal = null;
+        while (reserved == 0) {
+            try {
+                reserved = reserveAligned(os, size);
+            } catch (OsMemoryException e) {
+                if (refusal == null) {
+                    refusal = e;
+                } else {
+                    refusal.addSuppressed(e);
+                }
+                if (size / 2 < Math.min(MIN_RESERVATION, requestedBytes)) {
+                    throw refusal;
+                }
+                size = roundUp(size / 2, PageHeap.PAGE_SIZE);
+            }
+        }
+        this.base = reserved;
+        this.reservedBytes = size;
+        // Metadata sits in one mapping beside the heap: the page map, then the span records. It is
+        // mapped read-write but untouched pages cost nothing, so it is sized for the worst case.
+        int pages = Math.toIntExact(size / PageHeap.PAGE_SIZE);
+        long pageMapBytes = roundUp(PageMap.bytesFor(pages), PageHeap.PAGE_SIZE);
+        long recordBytes = roundUp(SpanTable.bytesFor(pages), PageHeap.PAGE_SIZE);
+        this.metadataBytes = pageMapBytes + recordBytes;
+        long metadata;
+        try {
+            metadata = os.reserve(metadataBytes);
+        } catch (RuntimeException e) {
+            os.unmap(base, reservedBytes);
+            throw e;
+        }
+        try {
+            os.commit(metadata, metadataBytes);
+        } catch (RuntimeException e) {
+            os.unmap(base, reservedBytes);
+            os.unmap(metadata, metadataBytes);
+            throw e;
+        }
+        this.metadataBase = metadata;
+        this.arena = Arena.ofShared();
+        this.heap = MemorySegment.ofAddress(base).reinterpret(reservedBytes, arena, null);
+        MemorySegment meta = MemorySegment.ofAddress(metadataBase).reinterpret(metadataBytes, arena, null);
+        this.pageMap = meta.asSlice(0, pageMapBytes);
+        this.spanRecords = meta.asSlice(pageMapBytes, recordBytes);
+    }
+
+    /** Reserves {@code size + BASE_ALIGNMENT} and gives back the unaligned head and the tail. */
+    private static long reserveAligned(OsMemory os, long size) {
+        long raw = os.reserve(size + BASE_ALIGNMENT);
+        long aligned = roundUp(raw, BASE_ALIGNMENT);
+        if (aligned > raw) {
+            os.unmap(raw, aligned - raw);
+        }
+        long tail = raw + size + BASE_ALIGNMENT - (aligned + size);
+        if (tail > 0) {
+            os.unmap(aligned + size, tail);
+        }
+        return aligned;
+    }
+
+    static long roundUp(long value, long multiple) {
+        return (value + multiple - 1) / multiple * multiple;
+    }
+
+    long base() {
+        return base;
+    }
+
+    long reservedBytes() {
+        return reservedBytes;
+    }
+
+    long committedBytes() {
+        return committedBytes;
+    }
+
+    /** The whole reservation as one segment, bound to the heap's lifetime. */
+    MemorySegment heap() {
+        return heap;
+    }
+
+    MemorySegment pageMap() {
+        return pageMap;
+    }
+
+    MemorySegment spanRecords() {
+        return spanRecords;
+    }
+
+    /**
+     * Maps {@code bytes} of zeroed, read-write metadata memory bound to the heap's lifetime. Its
+     * pages become resident only when touched.
+     */
+    MemorySegment mapMetadata(long bytes) {
+        long size = roundUp(Math.max(bytes, 1), PageHeap.PAGE_SIZE);
+        long address = os.reserve(size);
+        try {
+            os.commit(address, size);
+        } catch (RuntimeException e) {
+            os.unmap(address, size);
+            throw e;
+        }
+        extraMappings.add(new long[] {address, size});
+        return MemorySegment.ofAddress(address).reinterpret(size, arena, null);
+    }
+
+    /** Commits the next {@code bytes} past the frontier. */
+    void commit(long bytes) {
+        os.commit(base + committedBytes, bytes);
+        committedBytes += bytes;
+    }
+
+    /** Gives the physical memory of {@code [offset, offset + bytes)} back; it reads back as zero. */
+    void decommit(long offset, long bytes) {
+        os.decommit(base + offset, bytes);
+    }
+
+    /** Invalidates every segment, then returns the reservation and the page map to the OS. */
+    void close() {
+        arena.close();
+        os.unmap(base, reservedBytes);
+        os.unmap(metadataBase, metadataBytes);
+        for (long[] mapping : extraMappings) {
+            os.unmap(mapping[0], mapping[1]);
+        }
+    }
+}

@@ -1,0 +1,52 @@
+package dev.spanheap.internal;
+
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The bytes all thread caches of one heap may hold between them. A cache asks for budget before it
+ * lets any class hold more objects and gives it all back when its thread ends, so total cache
+ * memory stays under {@code totalBytes} however many threads there are (TCMalloc's overall thread
+ * cache size). A cache that gets nothing still works: it passes every object straight to the
+ * central lists.
+ */
+final class CacheBudget {
+
+    private final long totalBytes;
+    private final long perCacheBytes;
+    private final AtomicLong granted = new AtomicLong();
+
+    CacheBudget(long totalBytes, long perCacheBytes) {
+        this.totalBytes = totalBytes;
+        this.perCacheBytes = Math.min(perCacheBytes, totalBytes);
+    }
+
+    long perCacheBytes() {
+        return perCacheBytes;
+    }
+
+    long totalBytes() {
+        return totalBytes;
+    }
+
+    long granted() {
+        return granted.get();
+    }
+
+    /** Grants up to {@code wanted} bytes, less if the pool is short; returns what was granted. */
+    long request(long wanted) {
+        while (true) {
+            long current = granted.get();
+            long grant = Math.min(wanted, totalBytes - current);
+            if (grant <= 0) {
+                return 0;
+            }
+            if (granted.compareAndSet(current, current + grant)) {
+                return grant;
+            }
+        }
+    }
+
+    void giveBack(long bytes) {
+        granted.addAndGet(-bytes);
+    }
+}

@@ -1,0 +1,225 @@
+package dev.spanheap.internal;
+
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The shared pool of one size class (Go's mcentral): the spans of that class that still hold free
+ * objects, in a doubly linked "partial" list threaded through the span records. Thread caches refill
+ * from it and drain to it in batches; it cuts new spans from the page heap when the list is empty
+ * and returns a span to the page heap as soon as all of its objects are back.
+ *
+ * <p>A span of this class is either on the partial list ({@code freeObjects > 0}) or off it (every
+ * object is in a cache or with a user). Each span's bitmap has bit i set when object i is in the
+ * span. Invariant, per span: {@code freeObjects == popcount(bits) <= objects}; checked by
+ * {@link #verify()}.
+ *
+ * <p>Every method runs under this list's lock; it takes the page heap's lock inside its own (never
+ * the other way round).
+ */
+final class CentralList {
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final int sizeClass;
+    private final int objectSize;
+    private final int spanPages;
+    private final int spanObjects;
+    /** Multiply-and-shift replacement for division by the object size (Go's divMagic). */
+    private final long divMagic;
+    private final PageHeap pageHeap;
+    private final SpanTable spans;
+    private final long heapBase;
+
+    private int partialHead;
+    /** Spans of this class now cut from the page heap. */
+    private int spanCount;
+
+    CentralList(int sizeClass, PageHeap pageHeap) {
+        this.sizeClass = sizeClass;
+        this.objectSize = SizeClasses.SIZE[sizeClass];
+        this.spanPages = SizeClasses.PAGES[sizeClass];
+        this.spanObjects = SizeClasses.OBJECTS[sizeClass];
+        this.divMagic = SizeClasses.DIV_MAGIC[sizeClass];
+        this.pageHeap = pageHeap;
+        this.spans = pageHeap.spans;
+        this.heapBase = pageHeap.base();
+    }
+
+    static int objectIndex(long offsetInSpan, long divMagic) {
+        return (int) ((offsetInSpan * divMagic) >>> 32);
+    }
+
+    /**
+     * Moves up to {@code max} objects into {@code out[from..]}, cutting a new span if none has free
+     * objects. Returns how many it moved: at least one, or 0 if the page heap is out of space.
+     */
+    int take(long[] out, int from, int max) {
+        lock.lock();
+        try {
+            int taken = 0;
+            while (taken < max) {
+                int span = partialHead;
+                if (span == 0) {
+                    span = newSpan();
+                    if (span == 0) {
+                        break;
+                    }
+                }
+                taken += takeFrom(span, out, from + taken, max - taken);
+            }
+            return taken;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Returns {@code count} objects from {@code objects[from..]} to their spans. A span that gets
+     * all its objects back goes to the page heap. Throws if an object is already in its span, which
+     * only a double free that slipped past the cheap checks can cause; the objects before it are
+     * returned, the rest are not touched.
+     */
+    void give(long[] objects, int from, int count) {
+        lock.lock();
+        try {
+            for (int i = from; i < from + count; i++) {
+                giveOne(objects[i]);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void giveOne(long address) {
+        long offset = address - heapBase;
+        int span = pageHeap.pageMap.spanAt((int) (offset >>> PageHeap.PAGE_SHIFT));
+        long spanOffset = offset - ((long) spans.start(span) << PageHeap.PAGE_SHIFT);
+        int index = objectIndex(spanOffset, divMagic);
+        long bits = spans.freeBits(span, index >>> 6);
+        long bit = 1L << index;
+        if ((bits & bit) != 0) {
+            throw new IllegalStateException(String.format(
+                    "double free of 0x%x: the %d-byte object is already free", address, objectSize));
+        }
+        spans.setFreeBits(span, index >>> 6, bits | bit);
+        int free = spans.freeObjects(span) + 1;
+        spans.setFreeObjects(span, free);
+        if (free == 1) {
+            link(span);
+        }
+        if (free == spanObjects) {
+            unlink(span);
+            spanCount--;
+            pageHeap.free(span);
+        }
+    }
+
+    private int takeFrom(int span, long[] out, int at, int max) {
+        long spanBase = heapBase + ((long) spans.start(span) << PageHeap.PAGE_SHIFT);
+        int taken = 0;
+        for (int word = 0; word < SpanTable.BITMAP_WORDS && taken < max; word++) {
+            long bits = spans.freeBits(span, word);
+            while (bits != 0 && taken < max) {
+                int index = (word << 6) + Long.numberOfTrailingZeros(bits);
+                bits &= bits - 1;
+                out[at + taken++] = spanBase + (long) index * objectSize;
+            }
+            spans.setFreeBits(span, word, bits);
+        }
+        int free = spans.freeObjects(span) - taken;
+        spans.setFreeObjects(span, free);
+        if (free == 0) {
+            unlink(span);
+        }
+        return taken;
+    }
+
+    private int newSpan() {
+        int span = pageHeap.allocate(spanPages, PageHeap.PAGE_SIZE, SpanTable.SMALL);
+        if (span == 0) {
+            return 0;
+        }
+        spans.setSizeClass(span, sizeClass);
+        spans.setObjects(span, spanObjects);
+        spans.setFreeObjects(span, spanObjects);
+        for (int word = 0; word < SpanTable.BITMAP_WORDS; word++) {
+            int first = word << 6;
+            int inWord = Math.clamp(spanObjects - first, 0, 64);
+            spans.setFreeBits(span, word, inWord == 64 ? -1L : (1L << inWord) - 1);
+        }
+        spanCount++;
+        link(span);
+        return span;
+    }
+
+    private void link(int span) {
+        spans.setListPrev(span, 0);
+        spans.setListNext(span, partialHead);
+        if (partialHead != 0) {
+            spans.setListPrev(partialHead, span);
+        }
+        partialHead = span;
+    }
+
+    private void unlink(int span) {
+        int prev = spans.listPrev(span);
+        int next = spans.listNext(span);
+        if (prev != 0) {
+            spans.setListNext(prev, next);
+        } else {
+            partialHead = next;
+        }
+        if (next != 0) {
+            spans.setListPrev(next, prev);
+        }
+        spans.setListPrev(span, 0);
+        spans.setListNext(span, 0);
+    }
+
+    /** Spans of this class and the objects in them: {spans, objects in spans}. */
+    long[] census() {
+        lock.lock();
+        try {
+            long objectsInSpans = 0;
+            for (int span = partialHead; span != 0; span = spans.listNext(span)) {
+                objectsInSpans += spans.freeObjects(span);
+            }
+            return new long[] {spanCount, objectsInSpans};
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Checks this class's spans: every span on the partial list has free objects and a bitmap that
+     * agrees with its count, and the list's links are consistent.
+     */
+    void verify() {
+        lock.lock();
+        try {
+            int previous = 0;
+            int listed = 0;
+            for (int span = partialHead; span != 0; span = spans.listNext(span)) {
+                PageHeap.check(spans.state(span) == SpanTable.SMALL && spans.sizeClass(span) == sizeClass,
+                        "span %d on class %d's list has state %d class %d", span, sizeClass,
+                        spans.state(span), spans.sizeClass(span));
+                PageHeap.check(spans.listPrev(span) == previous, "span %d has a broken back link", span);
+                int counted = 0;
+                for (int word = 0; word < SpanTable.BITMAP_WORDS; word++) {
+                    counted += Long.bitCount(spans.freeBits(span, word));
+                }
+                int free = spans.freeObjects(span);
+                PageHeap.check(free == counted && free > 0 && free < spanObjects,
+                        "span %d of class %d: freeObjects %d, bitmap %d, objects %d", span, sizeClass, free,
+                        counted, spanObjects);
+                previous = span;
+                PageHeap.check(++listed <= spanCount, "class %d's list is longer than its span count", sizeClass);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    int sizeClass() {
+        return sizeClass;
+    }
+}

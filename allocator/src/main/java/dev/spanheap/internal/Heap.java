@@ -1,0 +1,441 @@
+package dev.spanheap.internal;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The allocator behind {@code dev.spanheap.Spanheap}: routes each request down the ladder of
+ * package-info (thread cache, central list, page heap) and each free back up it, and turns bad
+ * input into exceptions before it can touch memory.
+ *
+ * <p>Small blocks (up to 32 KiB, alignment up to 16) take the fast path: size to class by table,
+ * one pop from the calling thread's cache, and one store that clears the free-block cookie. Every
+ * other case goes through {@link #allocateSlow}.
+ *
+ * <p>Double frees of small blocks: a freed block's first word holds a cookie, its address XOR a
+ * per-heap random key, and allocation clears it. A free that finds the cookie already there
+ * throws. This catches a second free whenever the block was not handed out again in between, at
+ * the cost of one load and one compare; checked mode ({@link AllocationBits}) catches every one.
+ * Large blocks are checked exactly against their span's state, always.
+ */
+public final class Heap {
+
+    private static final ValueLayout.OfLong WORD = ValueLayout.JAVA_LONG;
+    private static final int STRIPES = 8;
+
+    private final PageHeap pageHeap;
+    private final PageMap pageMap;
+    private final SpanTable spans;
+    private final MemorySegment memory;
+    private final long base;
+    private final long limitBytes;
+    private final CentralList[] centrals = new CentralList[SizeClasses.COUNT];
+    private final CacheBudget budget;
+    private final ThreadCaches caches;
+    private final long cookieKey = ThreadLocalRandom.current().nextLong() | 1;
+    private final boolean checked;
+    private final AllocationBits allocationBits;
+    private final LongAdder largeMallocs = new LongAdder();
+    private final LongAdder largeFrees = new LongAdder();
+    private final LongAdder largeBytesAllocated = new LongAdder();
+    private final LongAdder largeBytesFreed = new LongAdder();
+    private final ReentrantLock closeLock = new ReentrantLock();
+    private volatile boolean closed;
+
+    public Heap(HeapConfig config) {
+        this.pageHeap = new PageHeap(config.os(), config.maxHeapBytes(), config.commitStepPages());
+        this.pageMap = pageHeap.pageMap;
+        this.spans = pageHeap.spans;
+        this.memory = pageHeap.space().heap();
+        this.base = pageHeap.base();
+        this.limitBytes = pageHeap.reservedBytes();
+        for (int c = 1; c < SizeClasses.COUNT; c++) {
+            centrals[c] = new CentralList(c, pageHeap);
+        }
+        this.budget = new CacheBudget(config.totalCacheBytes(), config.threadCacheBytes());
+        this.caches = new ThreadCaches(centrals, budget, STRIPES);
+        this.checked = config.checked();
+        this.allocationBits = checked
+                ? new AllocationBits(pageHeap.space().mapMetadata(AllocationBits.bytesFor(limitBytes)))
+                : null;
+    }
+
+    // ---- allocation ----
+
+    /** Size to class by two table lookups, no division (Go's size_to_class8/128). */
+    static int sizeClassOf(long size) {
+        return size <= SizeClasses.SMALL_SIZE_MAX
+                ? SizeClasses.SIZE_TO_CLASS_8[(int) (size + 7) >>> 3]
+                : SizeClasses.SIZE_TO_CLASS_128[(int) (size - SizeClasses.SMALL_SIZE_MAX + 127) >>> 7];
+    }
+
+    /**
+     * Allocates {@code size} bytes aligned to {@code alignment}; returns the address. Blocks of 16
+     * bytes or more are at least 16-byte aligned, smaller ones at least to their size's power of two.
+     */
+    public long allocate(long size, long alignment) {
+        if (size > 0 && size <= SizeClasses.MAX_SMALL_SIZE && alignment <= 8 && !closed) {
+            Thread thread = Thread.currentThread();
+            if (!thread.isVirtual()) {
+                int c = sizeClassOf(size);
+                ThreadCache cache = caches.local();
+                long address = cache.allocate(c);
+                if (address == 0) {
+                    address = refill(cache, c, size);
+                }
+                memory.set(WORD, address - base, 0L);
+                if (checked) {
+                    allocationBits.markAllocated(address - base);
+                }
+                return address;
+            }
+        }
+        return allocateSlow(size, alignment);
+    }
+
+    private long refill(ThreadCache cache, int c, long size) {
+        long address = cache.refill(c);
+        if (address == 0) {
+            throw outOfMemory(size);
+        }
+        return address;
+    }
+
+    private long allocateSlow(long size, long alignment) {
+        checkOpen();
+        if (size < 0) {
+            throw new IllegalArgumentException("negative size: " + size);
+        }
+        if (alignment <= 0 || (alignment & (alignment - 1)) != 0) {
+            throw new IllegalArgumentException("alignment must be a power of two: " + alignment);
+        }
+        if (size > limitBytes) {
+            throw new IllegalArgumentException(String.format(
+                    "size %d exceeds the heap's limit of %d bytes", size, limitBytes));
+        }
+        // A zero-size request gets the smallest block, so every address handed out is distinct.
+        long request = Math.max(size, 1);
+        long naturalAlignment = request >= 16 ? 16 : Long.highestOneBit(request);
+        long effectiveAlignment = Math.max(alignment, naturalAlignment);
+        int c = smallClassFor(request, effectiveAlignment);
+        if (c == 0) {
+            return allocateLarge(request, effectiveAlignment);
+        }
+        long address;
+        Thread thread = Thread.currentThread();
+        if (thread.isVirtual()) {
+            int stripe = caches.stripeOf(thread);
+            ReentrantLock lock = caches.stripeLock(stripe);
+            lock.lock();
+            try {
+                ThreadCache cache = caches.stripe(stripe);
+                address = cache.allocate(c);
+                if (address == 0) {
+                    address = refill(cache, c, request);
+                }
+            } finally {
+                lock.unlock();
+            }
+        } else {
+            ThreadCache cache = caches.local();
+            address = cache.allocate(c);
+            if (address == 0) {
+                address = refill(cache, c, request);
+            }
+        }
+        memory.set(WORD, address - base, 0L);
+        if (checked) {
+            allocationBits.markAllocated(address - base);
+        }
+        return address;
+    }
+
+    /** The smallest class that holds {@code size} bytes at {@code alignment}, or 0 for the page heap. */
+    private static int smallClassFor(long size, long alignment) {
+        if (size > SizeClasses.MAX_SMALL_SIZE || alignment > PageHeap.PAGE_SIZE) {
+            return 0;
+        }
+        // An object of class c starts at a multiple of SIZE[c] from a page boundary.
+        for (int c = sizeClassOf(size); c < SizeClasses.COUNT; c++) {
+            if ((SizeClasses.SIZE[c] & (alignment - 1)) == 0) {
+                return c;
+            }
+        }
+        return 0;
+    }
+
+    private long allocateLarge(long size, long alignment) {
+        int pages = Math.toIntExact((size + PageHeap.PAGE_SIZE - 1) >>> PageHeap.PAGE_SHIFT);
+        int span = pageHeap.allocate(pages, alignment, SpanTable.LARGE);
+        if (span == 0) {
+            throw outOfMemory(size);
+        }
+        long bytes = (long) pages << PageHeap.PAGE_SHIFT;
+        largeMallocs.increment();
+        largeBytesAllocated.add(bytes);
+        return base + ((long) spans.start(span) << PageHeap.PAGE_SHIFT);
+    }
+
+    /** Like {@link #allocate} but the block reads as zero; released pages are not cleared again. */
+    public long allocateZeroed(long size) {
+        long address = allocate(size, 1);
+        long offset = address - base;
+        int span = pageMap.spanAt((int) (offset >>> PageHeap.PAGE_SHIFT));
+        if (spans.sizeClass(span) == 0 && spans.releasedPages(span) == spans.pages(span)) {
+            return address;
+        }
+        memory.asSlice(offset, Math.max(size, 1)).fill((byte) 0);
+        return address;
+    }
+
+    private OutOfMemoryError outOfMemory(long size) {
+        PageHeap.PageCounts counts = pageHeap.counts();
+        return new OutOfMemoryError(String.format(
+                "Spanheap cannot allocate %d bytes: the heap's limit is %d bytes and %d bytes are in use",
+                size, limitBytes, (long) counts.inUse() << PageHeap.PAGE_SHIFT));
+    }
+
+    // ---- free ----
+
+    /** Frees the block at {@code address}, which must be the start of a live block of this heap. */
+    public void free(long address) {
+        long offset = address - base;
+        if (closed || offset < 0 || offset >= pageHeap.committedBytes() || (address & 7) != 0) {
+            throw invalidFree(address, offset);
+        }
+        int span = pageMap.spanAt((int) (offset >>> PageHeap.PAGE_SHIFT));
+        int c = spans.sizeClass(span);
+        if (c == 0) {
+            freeLarge(address, offset, span);
+            return;
+        }
+        long spanOffset = offset - ((long) spans.start(span) << PageHeap.PAGE_SHIFT);
+        long index = (spanOffset * SizeClasses.DIV_MAGIC[c]) >>> 32;
+        if (index * SizeClasses.SIZE[c] != spanOffset) {
+            throw interiorFree(address, SizeClasses.SIZE[c]);
+        }
+        long cookie = address ^ cookieKey;
+        if (memory.get(WORD, offset) == cookie) {
+            throw doubleFree(address);
+        }
+        if (checked && !allocationBits.markFree(offset)) {
+            throw doubleFree(address);
+        }
+        memory.set(WORD, offset, cookie);
+        Thread thread = Thread.currentThread();
+        if (!thread.isVirtual()) {
+            ThreadCache cache = caches.local();
+            if (!cache.free(c, address)) {
+                cache.overflow(c, address);
+            }
+        } else {
+            freeShared(thread, c, address);
+        }
+    }
+
+    private void freeShared(Thread thread, int c, long address) {
+        int stripe = caches.stripeOf(thread);
+        ReentrantLock lock = caches.stripeLock(stripe);
+        lock.lock();
+        try {
+            ThreadCache cache = caches.stripe(stripe);
+            if (!cache.free(c, address)) {
+                cache.overflow(c, address);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void freeLarge(long address, long offset, int span) {
+        int page = (int) (offset >>> PageHeap.PAGE_SHIFT);
+        boolean pageStart = (offset & (PageHeap.PAGE_SIZE - 1)) == 0;
+        long bytes;
+        pageHeap.lock.lock();
+        try {
+            byte state = spans.state(span);
+            if (state == SpanTable.LARGE && spans.start(span) == page && pageStart) {
+                bytes = (long) spans.pages(span) << PageHeap.PAGE_SHIFT;
+                pageHeap.freeLocked(span);
+            } else if (state == SpanTable.FREE && pageStart && pageHeap.wasFreedBlockStart(page)) {
+                throw doubleFree(address);
+            } else if (state == SpanTable.LARGE) {
+                throw interiorFree(address, (long) spans.pages(span) << PageHeap.PAGE_SHIFT);
+            } else {
+                throw new IllegalArgumentException(String.format(
+                        "free of 0x%x: no block of this heap starts there (it lies in free pages)", address));
+            }
+        } finally {
+            pageHeap.lock.unlock();
+        }
+        largeFrees.increment();
+        largeBytesFreed.add(bytes);
+    }
+
+    /** The usable size of the live block at {@code address}: at least what was asked for. */
+    public long usableSize(long address) {
+        long offset = address - base;
+        if (closed || offset < 0 || offset >= pageHeap.committedBytes() || (address & 7) != 0) {
+            throw invalidFree(address, offset);
+        }
+        int span = pageMap.spanAt((int) (offset >>> PageHeap.PAGE_SHIFT));
+        int c = spans.sizeClass(span);
+        if (c != 0) {
+            long spanOffset = offset - ((long) spans.start(span) << PageHeap.PAGE_SHIFT);
+            long index = (spanOffset * SizeClasses.DIV_MAGIC[c]) >>> 32;
+            if (index * SizeClasses.SIZE[c] != spanOffset) {
+                throw interiorFree(address, SizeClasses.SIZE[c]);
+            }
+            if (memory.get(WORD, offset) == (address ^ cookieKey)) {
+                throw new IllegalStateException(String.format("0x%x is not allocated: it was freed", address));
+            }
+            return SizeClasses.SIZE[c];
+        }
+        pageHeap.lock.lock();
+        try {
+            if (spans.state(span) == SpanTable.LARGE && spans.start(span) == (int) (offset >>> PageHeap.PAGE_SHIFT)
+                    && (offset & (PageHeap.PAGE_SIZE - 1)) == 0) {
+                return (long) spans.pages(span) << PageHeap.PAGE_SHIFT;
+            }
+        } finally {
+            pageHeap.lock.unlock();
+        }
+        throw new IllegalArgumentException(String.format("0x%x is not the start of a block of this heap", address));
+    }
+
+    private RuntimeException invalidFree(long address, long offset) {
+        if (closed) {
+            return closedException();
+        }
+        if (address == 0) {
+            return new IllegalArgumentException("free of the NULL address");
+        }
+        if (offset < 0 || offset >= limitBytes) {
+            return new IllegalArgumentException(String.format(
+                    "0x%x was not allocated by this heap (its addresses are 0x%x..0x%x)",
+                    address, base, base + limitBytes));
+        }
+        if (offset >= pageHeap.committedBytes()) {
+            return new IllegalArgumentException(String.format(
+                    "0x%x was not allocated by this heap: it lies beyond the heap's committed pages", address));
+        }
+        return new IllegalArgumentException(String.format(
+                "0x%x is not the start of a block: blocks are at least 8-byte aligned", address));
+    }
+
+    private static IllegalArgumentException interiorFree(long address, long blockSize) {
+        return new IllegalArgumentException(String.format(
+                "0x%x points inside a %d-byte block, not at its start", address, blockSize));
+    }
+
+    private static IllegalStateException doubleFree(long address) {
+        return new IllegalStateException(String.format("double free of 0x%x: the block is already free", address));
+    }
+
+    // ---- segments, lifecycle ----
+
+    /** A segment over {@code [address, address + size)}, valid until the heap is closed. */
+    public MemorySegment segment(long address, long size) {
+        return memory.asSlice(address - base, size);
+    }
+
+    public void checkOpen() {
+        if (closed) {
+            throw closedException();
+        }
+    }
+
+    private static IllegalStateException closedException() {
+        return new IllegalStateException("Spanheap is closed");
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /** Unmaps everything. Segments handed out become inaccessible (their accesses throw). */
+    public void close() {
+        closeLock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            caches.close();
+            pageHeap.close();
+        } finally {
+            closeLock.unlock();
+        }
+    }
+
+    // ---- introspection for statistics, the scavenger and tests ----
+
+    PageHeap pageHeap() {
+        return pageHeap;
+    }
+
+    ThreadCaches caches() {
+        return caches;
+    }
+
+    CentralList central(int c) {
+        return centrals[c];
+    }
+
+    CacheBudget budget() {
+        return budget;
+    }
+
+    long largeMallocs() {
+        return largeMallocs.sum();
+    }
+
+    long largeFrees() {
+        return largeFrees.sum();
+    }
+
+    long largeBytesAllocated() {
+        return largeBytesAllocated.sum();
+    }
+
+    long largeBytesFreed() {
+        return largeBytesFreed.sum();
+    }
+
+    /**
+     * Releases the physical memory of every free page now (Go's {@code debug.FreeOSMemory}), after
+     * flushing the calling thread's cache and the caches of ended threads. Returns the bytes released.
+     */
+    public long releaseMemory() {
+        checkOpen();
+        caches.reap();
+        caches.flushCurrent();
+        return pageHeap.release(Long.MAX_VALUE);
+    }
+
+    /** Flushes the calling thread's cache to the central lists. */
+    public void flushThreadCache() {
+        checkOpen();
+        caches.flushCurrent();
+    }
+
+    /** Walks every structure and throws {@link IllegalStateException} at the first broken invariant. */
+    public void verify() {
+        checkOpen();
+        pageHeap.verify();
+        for (int c = 1; c < SizeClasses.COUNT; c++) {
+            centrals[c].verify();
+        }
+        caches.forEachCache(ThreadCache::verify);
+        PageHeap.check(budget.granted() <= budget.totalBytes(), "cache budget overdrawn: %d > %d",
+                budget.granted(), budget.totalBytes());
+    }
+
+    /** The page states as text; see {@link PageHeap#describe()}. */
+    public String describePages() {
+        return pageHeap.describe();
+    }
+}

@@ -1,0 +1,98 @@
+package dev.spanheap.internal;
+
+import dev.spanheap.MemStats;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Builds {@link MemStats} snapshots. The fast figures fold the per-cache counters (as Go folds its
+ * mcache counters) and the page heap's page counts; {@link #recount} walks the span records and the
+ * caches instead, so that tests can compare the two.
+ */
+public final class HeapStatistics {
+
+    private final Heap heap;
+
+    public HeapStatistics(Heap heap) {
+        this.heap = heap;
+    }
+
+    /** The fast snapshot. */
+    public MemStats snapshot() {
+        heap.checkOpen();
+        long[] mallocs = new long[SizeClasses.COUNT];
+        long[] frees = new long[SizeClasses.COUNT];
+        heap.caches().addCounts(mallocs, frees);
+        long[] cached = {0};
+        heap.caches().forEachCache(cache -> cached[0] += cache.cachedBytes());
+        return build(mallocs, frees, cached[0], heap.largeMallocs(), heap.largeFrees(),
+                heap.largeBytesAllocated(), heap.largeBytesFreed());
+    }
+
+    private MemStats build(long[] mallocs, long[] frees, long cachedBytes, long largeMallocs, long largeFrees,
+                           long largeBytesAllocated, long largeBytesFreed) {
+        PageHeap.PageCounts pages = heap.pageHeap().counts();
+        long totalMallocs = largeMallocs;
+        long totalFrees = largeFrees;
+        long heapAlloc = largeBytesAllocated - largeBytesFreed;
+        long totalAlloc = largeBytesAllocated;
+        List<MemStats.SizeClassStats> bySize = new ArrayList<>();
+        for (int c = 1; c < SizeClasses.COUNT; c++) {
+            long size = SizeClasses.SIZE[c];
+            totalMallocs += mallocs[c];
+            totalFrees += frees[c];
+            heapAlloc += (mallocs[c] - frees[c]) * size;
+            totalAlloc += mallocs[c] * size;
+            bySize.add(new MemStats.SizeClassStats((int) size, mallocs[c], frees[c]));
+        }
+        long heapSys = (long) pages.committed() << PageHeap.PAGE_SHIFT;
+        long heapIdle = (long) pages.free() << PageHeap.PAGE_SHIFT;
+        long heapReleased = (long) pages.releasedFree() << PageHeap.PAGE_SHIFT;
+        long spanMetadata = pages.spanMetadataBytes() + PageMap.bytesFor(pages.committed());
+        long cacheMetadata = heap.caches().cacheCount() * ThreadCache.footprintBytes();
+        return new MemStats(heapSys + spanMetadata + cacheMetadata, heapSys, heapAlloc, heapSys - heapIdle,
+                heapIdle, heapReleased, totalMallocs - totalFrees, totalMallocs, totalFrees, totalAlloc,
+                spanMetadata, cacheMetadata, cachedBytes, bySize);
+    }
+
+    /** What the structures hold, by walking them: live objects and live bytes. At rest only. */
+    public Recount recount() {
+        PageHeap pageHeap = heap.pageHeap();
+        SpanTable spans = pageHeap.spans;
+        long[] outOfSpans = new long[SizeClasses.COUNT];
+        long largeBlocks = 0;
+        long largeBytes = 0;
+        pageHeap.lock.lock();
+        try {
+            for (int id = 1; id < spans.highWater(); id++) {
+                byte state = spans.state(id);
+                if (state == SpanTable.SMALL) {
+                    outOfSpans[spans.sizeClass(id)] += spans.objects(id) - spans.freeObjects(id);
+                } else if (state == SpanTable.LARGE) {
+                    largeBlocks++;
+                    largeBytes += (long) spans.pages(id) << PageHeap.PAGE_SHIFT;
+                }
+            }
+        } finally {
+            pageHeap.lock.unlock();
+        }
+        long[] cachedObjects = new long[SizeClasses.COUNT];
+        heap.caches().forEachCache(cache -> {
+            for (int c = 1; c < SizeClasses.COUNT; c++) {
+                cachedObjects[c] += cache.depth(c);
+            }
+        });
+        long objects = largeBlocks;
+        long bytes = largeBytes;
+        for (int c = 1; c < SizeClasses.COUNT; c++) {
+            long live = outOfSpans[c] - cachedObjects[c];
+            objects += live;
+            bytes += live * SizeClasses.SIZE[c];
+        }
+        return new Recount(objects, bytes);
+    }
+
+    /** Live blocks and bytes found by walking the structures. */
+    public record Recount(long heapObjects, long heapAlloc) {
+    }
+}

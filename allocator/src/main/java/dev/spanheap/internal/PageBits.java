@@ -1,0 +1,93 @@
+package dev.spanheap.internal;
+
+import java.util.Arrays;
+
+/**
+ * One bit per committed page, growing with the heap. The page heap keeps two: which free pages are
+ * released to the OS, and which free pages last held a block that was freed (to tell a double free
+ * from a foreign address). Guarded by the page heap's lock.
+ */
+final class PageBits {
+
+    private long[] words = new long[0];
+
+    /** Makes room for pages {@code [0, pages)}; new pages start clear. */
+    void ensureCapacity(int pages) {
+        int needed = (pages + 63) >>> 6;
+        if (needed > words.length) {
+            words = Arrays.copyOf(words, Math.max(needed, words.length * 2));
+        }
+    }
+
+    boolean get(int page) {
+        return (words[page >>> 6] & (1L << page)) != 0;
+    }
+
+    void set(int page) {
+        words[page >>> 6] |= 1L << page;
+    }
+
+    void clear(int page) {
+        words[page >>> 6] &= ~(1L << page);
+    }
+
+    /** Sets pages {@code [from, from + count)}. */
+    void setRange(int from, int count) {
+        applyRange(from, count, true);
+    }
+
+    /** Clears pages {@code [from, from + count)}. */
+    void clearRange(int from, int count) {
+        applyRange(from, count, false);
+    }
+
+    /** How many of pages {@code [from, from + count)} are set. */
+    int countRange(int from, int count) {
+        int total = 0;
+        int end = from + count;
+        int page = from;
+        while (page < end) {
+            int word = page >>> 6;
+            int bit = page & 63;
+            int span = Math.min(64 - bit, end - page);
+            long mask = span == 64 ? -1L : ((1L << span) - 1) << bit;
+            total += Long.bitCount(words[word] & mask);
+            page += span;
+        }
+        return total;
+    }
+
+    /**
+     * The first page in {@code [from, end)} whose bit equals {@code value}, or {@code end} if none.
+     */
+    int next(int from, int end, boolean value) {
+        int page = from;
+        while (page < end) {
+            int word = page >>> 6;
+            long bits = value ? words[word] : ~words[word];
+            bits &= -1L << (page & 63);
+            if (bits != 0) {
+                return Math.min(end, (word << 6) + Long.numberOfTrailingZeros(bits));
+            }
+            page = (word + 1) << 6;
+        }
+        return end;
+    }
+
+    private void applyRange(int from, int count, boolean value) {
+        int end = from + count;
+        int page = from;
+        while (page < end) {
+            int word = page >>> 6;
+            int bit = page & 63;
+            int span = Math.min(64 - bit, end - page);
+            long mask = span == 64 ? -1L : ((1L << span) - 1) << bit;
+            if (value) {
+                words[word] |= mask;
+            } else {
+                words[word] &= ~mask;
+            }
+            page += span;
+        }
+    }
+}

@@ -1,0 +1,384 @@
+package dev.spanheap.internal;
+
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The page heap (Go's mheap): hands out runs of 8 KiB pages as spans, splits longer free runs,
+ * coalesces neighbours when a span is freed, grows the committed part of the reservation in steps,
+ * and releases the physical memory of free pages to the OS. See package-info for the overview and
+ * the states of a page.
+ *
+ * <p>Everything here runs under one lock; it is the bottom rung of the allocation ladder, reached
+ * for large blocks and when a central list needs a fresh span, never on the per-thread fast path.
+ */
+public final class PageHeap {
+
+    public static final int PAGE_SHIFT = 13;
+    public static final long PAGE_SIZE = 1L << PAGE_SHIFT;
+
+    /**
+     * Go commits 4 MiB at a time: one {@code mmap} per 4 MiB is negligible beside the page faults of
+     * 4 MiB, committed-but-untouched pages cost no RSS, and the frontier still catches stray writes.
+     */
+    public static final int DEFAULT_COMMIT_STEP_PAGES = (int) ((4L << 20) / PAGE_SIZE);
+
+    final ReentrantLock lock = new ReentrantLock();
+    final SpanTable spans;
+    final PageMap pageMap;
+    private final AddressSpace space;
+    private final FreeRunTree freeRuns;
+    /** Free pages whose physical memory was given back (or never touched): they read as zero. */
+    private final PageBits released = new PageBits();
+    /** Free pages at which a freed block started, to tell a double free from a foreign address. */
+    private final PageBits freedBlockStarts = new PageBits();
+    private final int commitStepPages;
+    private final int reservedPages;
+
+    private int committedPages;
+    private int freePages;
+    private int releasedFreePages;
+    private long releasedBytesTotal;
+
+    PageHeap(OsMemory os, long maxBytes, int commitStepPages) {
+        this.space = new AddressSpace(os, maxBytes);
+        this.pageMap = new PageMap(space.pageMap());
+        this.spans = new SpanTable(space.spanRecords());
+        this.freeRuns = new FreeRunTree(spans);
+        this.commitStepPages = commitStepPages;
+        this.reservedPages = Math.toIntExact(space.reservedBytes() >>> PAGE_SHIFT);
+    }
+
+    AddressSpace space() {
+        return space;
+    }
+
+    /**
+     * Allocates a span of {@code pages} pages whose first address is a multiple of
+     * {@code alignBytes} (a power of two), in the given state. Returns its id, or 0 when the
+     * reservation cannot hold it. The span's {@code releasedPages} field says how many of its pages
+     * were released before, so that a fully released span is known to read as zero.
+     */
+    int allocate(int pages, long alignBytes, byte state) {
+        lock.lock();
+        try {
+            int slack = alignBytes > PAGE_SIZE ? (int) (alignBytes >>> PAGE_SHIFT) - 1 : 0;
+            int run = freeRuns.bestFit(pages + slack);
+            if (run == 0) {
+                if (!grow(pages + slack)) {
+                    return 0;
+                }
+                run = freeRuns.bestFit(pages + slack);
+            }
+            return carve(run, pages, alignBytes, state);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Returns span {@code id} (large or small) to the free runs, merging it with free neighbours. */
+    void free(int id) {
+        lock.lock();
+        try {
+            freeLocked(id);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    void freeLocked(int id) {
+        int first = spans.start(id);
+        int count = spans.pages(id);
+        freedBlockStarts.set(first);
+        spans.setState(id, SpanTable.FREE);
+        spans.setReleasedPages(id, 0);
+        spans.setSizeClass(id, 0);
+        freePages += count;
+        insertFree(id);
+    }
+
+    /** True when page {@code page} is free and a block that started there was freed. */
+    boolean wasFreedBlockStart(int page) {
+        return freedBlockStarts.get(page);
+    }
+
+    /**
+     * Releases the physical memory of free pages, largest runs first, until {@code maxBytes} have
+     * been released or every free page is. Returns the bytes released by this call.
+     */
+    public long release(long maxBytes) {
+        lock.lock();
+        try {
+            int[] runs = new int[freeRuns.size()];
+            int[] count = {0};
+            freeRuns.forEach(id -> runs[count[0]++] = id);
+            long done = 0;
+            for (int i = runs.length - 1; i >= 0 && done < maxBytes; i--) {
+                done += releaseRun(runs[i], maxBytes - done);
+            }
+            return done;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private long releaseRun(int id, long maxBytes) {
+        int end = spans.start(id) + spans.pages(id);
+        long done = 0;
+        int page = released.next(spans.start(id), end, false);
+        while (page < end && done < maxBytes) {
+            int stop = released.next(page, end, true);
+            stop = (int) Math.min(stop, page + ((maxBytes - done + PAGE_SIZE - 1) >>> PAGE_SHIFT));
+            int count = stop - page;
+            space.decommit((long) page << PAGE_SHIFT, (long) count << PAGE_SHIFT);
+            released.setRange(page, count);
+            spans.setReleasedPages(id, spans.releasedPages(id) + count);
+            releasedFreePages += count;
+            done += (long) count << PAGE_SHIFT;
+            page = released.next(stop, end, false);
+        }
+        releasedBytesTotal += done;
+        return done;
+    }
+
+    private int carve(int run, int pages, long alignBytes, byte state) {
+        int runStart = spans.start(run);
+        int runPages = spans.pages(run);
+        int runReleased = spans.releasedPages(run);
+        long runAddress = space.base() + ((long) runStart << PAGE_SHIFT);
+        long alignedAddress = AddressSpace.roundUp(runAddress, Math.max(alignBytes, PAGE_SIZE));
+        int first = runStart + (int) ((alignedAddress - runAddress) >>> PAGE_SHIFT);
+        int headPages = first - runStart;
+        int tailPages = runStart + runPages - (first + pages);
+
+        freeRuns.remove(run);
+        int takenReleased = released.countRange(first, pages);
+        int headReleased = headPages > 0 ? released.countRange(runStart, headPages) : 0;
+        int tailReleased = runReleased - takenReleased - headReleased;
+        released.clearRange(first, pages);
+        freedBlockStarts.clearRange(first, pages);
+        freePages -= pages;
+        releasedFreePages -= takenReleased;
+
+        int id = spans.create(first, pages, state);
+        spans.setReleasedPages(id, takenReleased);
+        pageMap.setRange(first, pages, id);
+
+        if (headPages == 0 && tailPages == 0) {
+            spans.destroy(run);
+        } else if (headPages == 0) {
+            setRun(run, first + pages, tailPages, tailReleased);
+        } else if (tailPages == 0) {
+            setRun(run, runStart, headPages, headReleased);
+        } else if (headPages >= tailPages) {
+            setRun(run, runStart, headPages, headReleased);
+            newRun(first + pages, tailPages, tailReleased);
+        } else {
+            setRun(run, first + pages, tailPages, tailReleased);
+            newRun(runStart, headPages, headReleased);
+        }
+        return id;
+    }
+
+    private void setRun(int id, int first, int pages, int releasedCount) {
+        spans.setStart(id, first);
+        spans.setPages(id, pages);
+        spans.setReleasedPages(id, releasedCount);
+        freeRuns.insert(id);
+    }
+
+    private void newRun(int first, int pages, int releasedCount) {
+        int id = spans.create(first, pages, SpanTable.FREE);
+        pageMap.setRange(first, pages, id);
+        setRun(id, first, pages, releasedCount);
+    }
+
+    /** Adds free record {@code id} to the tree, first merging it with free neighbours. */
+    private void insertFree(int id) {
+        int first = spans.start(id);
+        if (first > 0) {
+            int leftId = pageMap.spanAt(first - 1);
+            if (spans.state(leftId) == SpanTable.FREE) {
+                freeRuns.remove(leftId);
+                id = merge(leftId, id);
+            }
+        }
+        int end = spans.start(id) + spans.pages(id);
+        if (end < committedPages) {
+            int rightId = pageMap.spanAt(end);
+            if (spans.state(rightId) == SpanTable.FREE) {
+                freeRuns.remove(rightId);
+                id = merge(id, rightId);
+            }
+        }
+        freeRuns.insert(id);
+    }
+
+    /** Merges adjacent free records (lower first); the longer one survives, so the page map
+     *  rewrite costs the length of the shorter. */
+    private int merge(int lower, int upper) {
+        int survivor = spans.pages(lower) >= spans.pages(upper) ? lower : upper;
+        int other = survivor == lower ? upper : lower;
+        pageMap.setRange(spans.start(other), spans.pages(other), survivor);
+        spans.setStart(survivor, spans.start(lower));
+        spans.setPages(survivor, spans.pages(lower) + spans.pages(upper));
+        spans.setReleasedPages(survivor, spans.releasedPages(lower) + spans.releasedPages(upper));
+        spans.destroy(other);
+        return survivor;
+    }
+
+    /** Commits at least {@code minPages} more pages, in whole steps; false if the reservation is full. */
+    private boolean grow(int minPages) {
+        int step = (Math.max(minPages, commitStepPages) + commitStepPages - 1) / commitStepPages * commitStepPages;
+        step = Math.min(step, reservedPages - committedPages);
+        if (step < minPages) {
+            return false;
+        }
+        space.commit((long) step << PAGE_SHIFT);
+        int first = committedPages;
+        committedPages += step;
+        released.ensureCapacity(committedPages);
+        freedBlockStarts.ensureCapacity(committedPages);
+        // Fresh pages have never been touched: like released pages they cost no RSS and read as zero.
+        released.setRange(first, step);
+        freePages += step;
+        releasedFreePages += step;
+        int id = spans.create(first, step, SpanTable.FREE);
+        spans.setReleasedPages(id, step);
+        pageMap.setRange(first, step, id);
+        insertFree(id);
+        return true;
+    }
+
+    // ---- queries ----
+
+    long base() {
+        return space.base();
+    }
+
+    long reservedBytes() {
+        return space.reservedBytes();
+    }
+
+    /** Bytes committed so far; read without the lock by {@code free}, see PageMap. */
+    long committedBytes() {
+        return space.committedBytes();
+    }
+
+    /** A consistent snapshot of the page counts: {committed, free, releasedFree}. */
+    PageCounts counts() {
+        lock.lock();
+        try {
+            return new PageCounts(committedPages, freePages, releasedFreePages, releasedBytesTotal,
+                    freeRuns.size(), spans.liveRecords(), spans.footprintBytes());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Page counts read together under the lock. */
+    record PageCounts(int committed, int free, int releasedFree, long releasedBytesTotal,
+                      int freeRuns, int spanRecords, long spanMetadataBytes) {
+        int inUse() {
+            return committed - free;
+        }
+    }
+
+    /**
+     * Checks every invariant of the page heap and throws {@link IllegalStateException} naming the
+     * first one that does not hold: the page map covers every committed page with the record that
+     * owns it, free runs are coalesced and in the tree, and the page counters match a recount.
+     */
+    void verify() {
+        lock.lock();
+        try {
+            int page = 0;
+            int countedFree = 0;
+            int countedReleased = 0;
+            int countedRuns = 0;
+            boolean previousFree = false;
+            while (page < committedPages) {
+                int id = pageMap.spanAt(page);
+                check(id > 0 && id < spans.highWater(), "page %d maps to no span (%d)", page, id);
+                check(spans.start(id) == page, "page %d starts span %d which claims start %d", page, id, spans.start(id));
+                int count = spans.pages(id);
+                check(count > 0 && page + count <= committedPages, "span %d has bad length %d", id, count);
+                for (int p = page; p < page + count; p++) {
+                    check(pageMap.spanAt(p) == id, "page %d inside span %d maps to %d", p, id, pageMap.spanAt(p));
+                }
+                byte state = spans.state(id);
+                if (state == SpanTable.FREE) {
+                    check(!previousFree, "free run %d at page %d is not coalesced with its left neighbour", id, page);
+                    int releasedHere = released.countRange(page, count);
+                    check(releasedHere == spans.releasedPages(id), "free run %d counts %d released pages, bitmap has %d",
+                            id, spans.releasedPages(id), releasedHere);
+                    countedFree += count;
+                    countedReleased += releasedHere;
+                    countedRuns++;
+                    previousFree = true;
+                } else {
+                    check(state == SpanTable.LARGE || state == SpanTable.SMALL, "span %d has state %d", id, state);
+                    check(released.countRange(page, count) == 0, "in-use span %d has pages marked released", id);
+                    previousFree = false;
+                }
+                page += count;
+            }
+            check(countedFree == freePages, "free pages: counter %d, recount %d", freePages, countedFree);
+            check(countedReleased == releasedFreePages, "released pages: counter %d, recount %d",
+                    releasedFreePages, countedReleased);
+            check(countedRuns == freeRuns.size(), "free runs: tree holds %d, page walk found %d",
+                    freeRuns.size(), countedRuns);
+            int[] previous = {0};
+            freeRuns.forEach(id -> {
+                check(spans.state(id) == SpanTable.FREE, "tree holds span %d in state %d", id, spans.state(id));
+                int last = previous[0];
+                if (last != 0) {
+                    boolean ordered = spans.pages(last) < spans.pages(id)
+                            || (spans.pages(last) == spans.pages(id) && spans.start(last) < spans.start(id));
+                    check(ordered, "tree out of order at span %d", id);
+                }
+                previous[0] = id;
+            });
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * The pages as one character each, runs separated by '|': 'L' large, 'S' small, '.' free
+     * resident, 'r' free released. Used by table-driven tests.
+     */
+    String describe() {
+        lock.lock();
+        try {
+            StringBuilder out = new StringBuilder();
+            int page = 0;
+            while (page < committedPages) {
+                int id = pageMap.spanAt(page);
+                if (page > 0) {
+                    out.append('|');
+                }
+                for (int p = page; p < page + spans.pages(id); p++) {
+                    out.append(switch (spans.state(id)) {
+                        case SpanTable.LARGE -> 'L';
+                        case SpanTable.SMALL -> 'S';
+                        default -> released.get(p) ? 'r' : '.';
+                    });
+                }
+                page += spans.pages(id);
+            }
+            return out.toString();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    void close() {
+        space.close();
+    }
+
+    static void check(boolean condition, String format, Object... args) {
+        if (!condition) {
+            throw new IllegalStateException("heap invariant broken: " + String.format(format, args));
+        }
+    }
+}

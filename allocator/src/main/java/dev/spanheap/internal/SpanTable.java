@@ -1,0 +1,187 @@
+package dev.spanheap.internal;
+
+import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
+
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+
+/**
+ * The span records: one per run of pages, whether free, holding one large block, or cut into
+ * objects of one size class (see package-info for the states). Records are fixed-size structs in
+ * an off-heap region reserved for the largest possible number of spans (one per page) and touched
+ * only as ids are used; ids are recycled lowest-first, so the touched part stays small. Records
+ * never move, which matters: central lists update their spans' fields under their own locks while
+ * the page heap creates other spans under its lock. Id 0 is never used, so that a zero page-map
+ * entry means "no span".
+ *
+ * <pre>
+ *  offset  field           written by (under)             meaning
+ *   0      start   int     page heap (page heap lock)     first page of the run
+ *   4      pages   int     page heap                      length of the run in pages
+ *   8      state   byte    page heap                      UNUSED, FREE, LARGE or SMALL
+ *   9      class   byte    page heap, read lock-free      size class of a SMALL span
+ *  12      released int    page heap                      FREE: pages released; in use: pages that
+ *                                                         were released when allocated (read as zero)
+ *  16      left    int     page heap                      free-run tree links and priority
+ *  20      right   int
+ *  24      prio    int
+ *  28      objects int     central list (its lock)        SMALL: objects the span was cut into
+ *  32      freeObj int     central list                   SMALL: objects in the span (bits set below)
+ *  36      next    int     central list                   SMALL: links of the class's partial list
+ *  40      prev    int
+ *  48      bits    long[16] central list                  SMALL: bit i set when object i is in the span,
+ *                                                         not in a cache and not with a user
+ *  176     (record size)
+ * </pre>
+ */
+final class SpanTable {
+
+    static final byte UNUSED = 0;
+    /** A free run of pages, in the page heap's free-run tree. */
+    static final byte FREE = 1;
+    /** One large block of whole pages, handed to a user. */
+    static final byte LARGE = 2;
+    /** Cut into objects of one size class; owned by that class's central list. */
+    static final byte SMALL = 3;
+
+    /** Words of free-object bitmap per span: the smallest class (8 bytes) fits 1024 in one page. */
+    static final int BITMAP_WORDS = 16;
+
+    static final StructLayout RECORD = MemoryLayout.structLayout(
+            ValueLayout.JAVA_INT.withName("start"),
+            ValueLayout.JAVA_INT.withName("pages"),
+            ValueLayout.JAVA_BYTE.withName("state"),
+            ValueLayout.JAVA_BYTE.withName("sizeClass"),
+            MemoryLayout.paddingLayout(2),
+            ValueLayout.JAVA_INT.withName("releasedPages"),
+            ValueLayout.JAVA_INT.withName("left"),
+            ValueLayout.JAVA_INT.withName("right"),
+            ValueLayout.JAVA_INT.withName("priority"),
+            ValueLayout.JAVA_INT.withName("objects"),
+            ValueLayout.JAVA_INT.withName("freeObjects"),
+            ValueLayout.JAVA_INT.withName("listNext"),
+            ValueLayout.JAVA_INT.withName("listPrev"),
+            MemoryLayout.paddingLayout(4),
+            MemoryLayout.sequenceLayout(BITMAP_WORDS, ValueLayout.JAVA_LONG).withName("freeBits"));
+
+    static final long RECORD_BYTES = RECORD.byteSize();
+    private static final long START = offset("start");
+    private static final long PAGES = offset("pages");
+    private static final long STATE = offset("state");
+    private static final long SIZE_CLASS = offset("sizeClass");
+    private static final long RELEASED = offset("releasedPages");
+    private static final long LEFT = offset("left");
+    private static final long RIGHT = offset("right");
+    private static final long PRIORITY = offset("priority");
+    private static final long OBJECTS = offset("objects");
+    private static final long FREE_OBJECTS = offset("freeObjects");
+    private static final long LIST_NEXT = offset("listNext");
+    private static final long LIST_PREV = offset("listPrev");
+    private static final long FREE_BITS = offset("freeBits");
+
+    private final MemorySegment records;
+    private int highWater = 1;
+    private int[] unusedIds = new int[16];
+    private int unusedCount;
+    private int liveRecords;
+    private int seed = 0x2545F491;
+
+    /** {@code records} must be zeroed memory of {@link #bytesFor} the maximum number of spans. */
+    SpanTable(MemorySegment records) {
+        this.records = records;
+    }
+
+    static long bytesFor(int maxSpans) {
+        return (maxSpans + 1L) * RECORD_BYTES;
+    }
+
+    private static long offset(String field) {
+        return RECORD.byteOffset(groupElement(field));
+    }
+
+    /** A fresh record for {@code [firstPage, firstPage + count)} in the given state. Page heap lock. */
+    int create(int firstPage, int count, byte newState) {
+        int id;
+        if (unusedCount > 0) {
+            id = unusedIds[--unusedCount];
+        } else {
+            id = highWater++;
+        }
+        records.asSlice(id * RECORD_BYTES, RECORD_BYTES).fill((byte) 0);
+        setStart(id, firstPage);
+        setPages(id, count);
+        setState(id, newState);
+        setPriority(id, nextPriority());
+        liveRecords++;
+        return id;
+    }
+
+    /** Page heap lock. */
+    void destroy(int id) {
+        setState(id, UNUSED);
+        setPages(id, 0);
+        if (unusedCount == unusedIds.length) {
+            unusedIds = Arrays.copyOf(unusedIds, unusedCount * 2);
+        }
+        unusedIds[unusedCount++] = id;
+        liveRecords--;
+    }
+
+    /** Ids ever used are in {@code [1, highWater())}; some of them may be {@link #UNUSED}. */
+    int highWater() {
+        return highWater;
+    }
+
+    int liveRecords() {
+        return liveRecords;
+    }
+
+    /** Bytes of span records in use (metadata statistics). */
+    long footprintBytes() {
+        return highWater * RECORD_BYTES;
+    }
+
+    private int nextPriority() {
+        // xorshift: treap priorities only need to look random.
+        int x = seed;
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        seed = x;
+        return x;
+    }
+
+    private long at(int id, long field) {
+        return id * RECORD_BYTES + field;
+    }
+
+    int start(int id) { return records.get(ValueLayout.JAVA_INT, at(id, START)); }
+    void setStart(int id, int value) { records.set(ValueLayout.JAVA_INT, at(id, START), value); }
+    int pages(int id) { return records.get(ValueLayout.JAVA_INT, at(id, PAGES)); }
+    void setPages(int id, int value) { records.set(ValueLayout.JAVA_INT, at(id, PAGES), value); }
+    byte state(int id) { return records.get(ValueLayout.JAVA_BYTE, at(id, STATE)); }
+    void setState(int id, byte value) { records.set(ValueLayout.JAVA_BYTE, at(id, STATE), value); }
+    int sizeClass(int id) { return records.get(ValueLayout.JAVA_BYTE, at(id, SIZE_CLASS)); }
+    void setSizeClass(int id, int value) { records.set(ValueLayout.JAVA_BYTE, at(id, SIZE_CLASS), (byte) value); }
+    int releasedPages(int id) { return records.get(ValueLayout.JAVA_INT, at(id, RELEASED)); }
+    void setReleasedPages(int id, int value) { records.set(ValueLayout.JAVA_INT, at(id, RELEASED), value); }
+    int left(int id) { return records.get(ValueLayout.JAVA_INT, at(id, LEFT)); }
+    void setLeft(int id, int value) { records.set(ValueLayout.JAVA_INT, at(id, LEFT), value); }
+    int right(int id) { return records.get(ValueLayout.JAVA_INT, at(id, RIGHT)); }
+    void setRight(int id, int value) { records.set(ValueLayout.JAVA_INT, at(id, RIGHT), value); }
+    int priority(int id) { return records.get(ValueLayout.JAVA_INT, at(id, PRIORITY)); }
+    void setPriority(int id, int value) { records.set(ValueLayout.JAVA_INT, at(id, PRIORITY), value); }
+    int objects(int id) { return records.get(ValueLayout.JAVA_INT, at(id, OBJECTS)); }
+    void setObjects(int id, int value) { records.set(ValueLayout.JAVA_INT, at(id, OBJECTS), value); }
+    int freeObjects(int id) { return records.get(ValueLayout.JAVA_INT, at(id, FREE_OBJECTS)); }
+    void setFreeObjects(int id, int value) { records.set(ValueLayout.JAVA_INT, at(id, FREE_OBJECTS), value); }
+    int listNext(int id) { return records.get(ValueLayout.JAVA_INT, at(id, LIST_NEXT)); }
+    void setListNext(int id, int value) { records.set(ValueLayout.JAVA_INT, at(id, LIST_NEXT), value); }
+    int listPrev(int id) { return records.get(ValueLayout.JAVA_INT, at(id, LIST_PREV)); }
+    void setListPrev(int id, int value) { records.set(ValueLayout.JAVA_INT, at(id, LIST_PREV), value); }
+    long freeBits(int id, int word) { return records.get(ValueLayout.JAVA_LONG, at(id, FREE_BITS) + word * 8L); }
+    void setFreeBits(int id, int word, long value) { records.set(ValueLayout.JAVA_LONG, at(id, FREE_BITS) + word * 8L, value); }
+}

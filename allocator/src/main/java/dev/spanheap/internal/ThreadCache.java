@@ -1,0 +1,202 @@
+package dev.spanheap.internal;
+
+/**
+ * A thread's cache of free objects (Go's mcache, TCMalloc's ThreadCache): for each size class a
+ * stack of object addresses the owning thread allocates from and frees to with no lock and no
+ * atomic. This is the top rung of the allocation ladder; see package-info.
+ *
+ * <p>The fast paths {@link #allocate} and {@link #free} are a few array operations and report a miss
+ * with 0 or false; the caller then takes {@link #refill} or {@link #overflow}, which talk to the
+ * central lists in batches.
+ *
+ * <p>Bounds: class {@code c} holds at most {@code limit[c]} objects. Limits start at zero and grow
+ * by one object per miss up to the class's batch, then by a batch, up to twice the batch ("slow
+ * start", as TCMalloc's free lists grow). Growing is paid for from the cache's byte budget, which
+ * it requests from the heap's {@link CacheBudget}: so {@code sum(limit[c] * size[c]) <= budget} and
+ * the sum of all budgets is bounded.
+ *
+ * <p>Only the owning thread touches a cache, except after the thread has ended (the registry then
+ * flushes it) and for the shared caches that virtual threads use under a lock. Statistics readers
+ * read the counters without a lock; they may be a few operations behind.
+ */
+final class ThreadCache {
+
+    /** TCMalloc's num_objects_to_move: about 64 KiB per transfer, between 2 and 32 objects. */
+    static final int[] BATCH = new int[SizeClasses.COUNT];
+    static final int[] MAX_DEPTH = new int[SizeClasses.COUNT];
+    private static final int[] REGION = new int[SizeClasses.COUNT];
+    private static final int SLOTS;
+    /** Budget is requested from the heap in pieces of this size. */
+    static final long BUDGET_CHUNK = 64 << 10;
+
+    static {
+        int slots = 0;
+        for (int c = 1; c < SizeClasses.COUNT; c++) {
+            BATCH[c] = Math.clamp((64 << 10) / SizeClasses.SIZE[c], 2, 32);
+            MAX_DEPTH[c] = 2 * BATCH[c];
+            REGION[c] = slots;
+            slots += MAX_DEPTH[c];
+        }
+        SLOTS = slots;
+    }
+
+    private final long[] slots = new long[SLOTS];
+    /** Scratch space for objects moving to or from a central list outside the stacks. */
+    private final long[] transfer = new long[32];
+    private final int[] depth = new int[SizeClasses.COUNT];
+    private final int[] limit = new int[SizeClasses.COUNT];
+    /** Objects handed out and taken back through this cache, per class (read by statistics). */
+    final long[] mallocs = new long[SizeClasses.COUNT];
+    final long[] frees = new long[SizeClasses.COUNT];
+    private final CentralList[] centrals;
+    private final CacheBudget budget;
+    private long budgetBytes;
+    private long limitBytes;
+
+    ThreadCache(CentralList[] centrals, CacheBudget budget) {
+        this.centrals = centrals;
+        this.budget = budget;
+    }
+
+    /** Pops an object of class {@code c}, or returns 0 when the class is empty. */
+    long allocate(int c) {
+        int n = depth[c] - 1;
+        if (n < 0) {
+            return 0;
+        }
+        depth[c] = n;
+        mallocs[c]++;
+        return slots[REGION[c] + n];
+    }
+
+    /** Pushes an object of class {@code c}; false when the class is at its limit. */
+    boolean free(int c, long address) {
+        int n = depth[c];
+        if (n == limit[c]) {
+            return false;
+        }
+        slots[REGION[c] + n] = address;
+        depth[c] = n + 1;
+        frees[c]++;
+        return true;
+    }
+
+    /**
+     * The slow half of allocate: grows the class's limit if the budget allows, fetches a batch from
+     * the central list and returns one object; 0 when the heap is out of memory.
+     */
+    long refill(int c) {
+        grow(c);
+        int room = limit[c];
+        if (room == 0) {
+            if (centrals[c].take(transfer, 0, 1) == 0) {
+                return 0;
+            }
+            mallocs[c]++;
+            return transfer[0];
+        }
+        int got = centrals[c].take(slots, REGION[c], Math.min(BATCH[c], room));
+        if (got == 0) {
+            return 0;
+        }
+        depth[c] = got - 1;
+        mallocs[c]++;
+        return slots[REGION[c] + got - 1];
+    }
+
+    /** The slow half of free: makes room by growing the limit or draining a batch, then pushes. */
+    void overflow(int c, long address) {
+        if (limit[c] < BATCH[c]) {
+            grow(c);
+        }
+        if (depth[c] == limit[c]) {
+            if (depth[c] == 0) {
+                frees[c]++;
+                transfer[0] = address;
+                centrals[c].give(transfer, 0, 1);
+                return;
+            }
+            drain(c, Math.min(BATCH[c], depth[c]));
+        }
+        free(c, address);
+    }
+
+    /** Gives the oldest {@code count} objects of class {@code c} back to the central list. */
+    private void drain(int c, int count) {
+        int region = REGION[c];
+        int remaining = depth[c] - count;
+        System.arraycopy(slots, region, transfer, 0, count);
+        System.arraycopy(slots, region + count, slots, region, remaining);
+        depth[c] = remaining;
+        centrals[c].give(transfer, 0, count);
+    }
+
+    private void grow(int c) {
+        int current = limit[c];
+        int target = Math.min(MAX_DEPTH[c], current < BATCH[c] ? current + 1 : current + BATCH[c]);
+        long extra = (long) (target - current) * SizeClasses.SIZE[c];
+        if (extra == 0) {
+            return;
+        }
+        if (limitBytes + extra > budgetBytes) {
+            long wanted = Math.min(budget.perCacheBytes() - budgetBytes,
+                    Math.max(BUDGET_CHUNK, limitBytes + extra - budgetBytes));
+            if (wanted > 0) {
+                budgetBytes += budget.request(wanted);
+            }
+        }
+        if (limitBytes + extra <= budgetBytes) {
+            limit[c] = target;
+            limitBytes += extra;
+        }
+    }
+
+    /** Returns every cached object to the central lists and the budget to the heap. */
+    void flush() {
+        for (int c = 1; c < SizeClasses.COUNT; c++) {
+            if (depth[c] > 0) {
+                int count = depth[c];
+                depth[c] = 0;
+                centrals[c].give(slots, REGION[c], count);
+            }
+            limit[c] = 0;
+        }
+        limitBytes = 0;
+        budget.giveBack(budgetBytes);
+        budgetBytes = 0;
+    }
+
+    /** Objects of class {@code c} in this cache (statistics, verification). */
+    int depth(int c) {
+        return depth[c];
+    }
+
+    long cachedBytes() {
+        long bytes = 0;
+        for (int c = 1; c < SizeClasses.COUNT; c++) {
+            bytes += (long) depth[c] * SizeClasses.SIZE[c];
+        }
+        return bytes;
+    }
+
+    long budgetBytes() {
+        return budgetBytes;
+    }
+
+    /** Checks {@code depth <= limit} per class and that the limits fit the budget. */
+    void verify() {
+        long bytes = 0;
+        for (int c = 1; c < SizeClasses.COUNT; c++) {
+            PageHeap.check(depth[c] >= 0 && depth[c] <= limit[c] && limit[c] <= MAX_DEPTH[c],
+                    "cache class %d: depth %d, limit %d", c, depth[c], limit[c]);
+            bytes += (long) limit[c] * SizeClasses.SIZE[c];
+        }
+        PageHeap.check(bytes == limitBytes && limitBytes <= budgetBytes,
+                "cache limits %d bytes (tracked %d) over budget %d", bytes, limitBytes, budgetBytes);
+    }
+
+    /** Bytes of Java heap this cache occupies (metadata statistics). */
+    static long footprintBytes() {
+        return SLOTS * 8L + SizeClasses.COUNT * (4L * 2 + 8L * 2) + 64;
+    }
+}

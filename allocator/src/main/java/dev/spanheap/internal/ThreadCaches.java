@@ -1,0 +1,200 @@
+package dev.spanheap.internal;
+
+import java.lang.ref.Cleaner;
+import java.lang.ref.WeakReference;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Finds the cache for the calling thread and takes caches back when threads end.
+ *
+ * <ul>
+ *   <li>A platform thread gets its own {@link ThreadCache} through a {@link ThreadLocal}.</li>
+ *   <li>Virtual threads share a small set of striped caches, each behind a lock: a cache per virtual
+ *       thread would make cache memory grow with the number of virtual threads (Netty's pooled
+ *       allocator's problem).</li>
+ *   <li>Every cache is registered here. When a platform thread ends its cache is flushed to the
+ *       central lists and its budget returned: promptly through a {@link Cleaner} registered on the
+ *       thread, and deterministically whenever a new cache is made or statistics are read (the
+ *       registry then reaps every cache whose thread is no longer alive).</li>
+ * </ul>
+ * Lock order: this registry's lock, then a central list's, then the page heap's.
+ */
+final class ThreadCaches {
+
+    private static final Cleaner CLEANER = Cleaner.create();
+
+    private final CentralList[] centrals;
+    private final CacheBudget budget;
+    private final ThreadLocal<ThreadCache> local = ThreadLocal.withInitial(this::register);
+    private final ReentrantLock[] stripeLocks;
+    private final ThreadCache[] stripes;
+    private final ReentrantLock registryLock = new ReentrantLock();
+    private final List<Owned> owned = new ArrayList<>();
+    /** Counters of caches whose threads have ended, folded in when they were flushed. */
+    private final long[] retiredMallocs = new long[SizeClasses.COUNT];
+    private final long[] retiredFrees = new long[SizeClasses.COUNT];
+    private volatile boolean closed;
+
+    private record Owned(WeakReference<Thread> owner, ThreadCache cache) {
+        boolean ended() {
+            Thread thread = owner.get();
+            return thread == null || !thread.isAlive();
+        }
+    }
+
+    ThreadCaches(CentralList[] centrals, CacheBudget budget, int stripeCount) {
+        this.centrals = centrals;
+        this.budget = budget;
+        this.stripeLocks = new ReentrantLock[stripeCount];
+        this.stripes = new ThreadCache[stripeCount];
+        for (int i = 0; i < stripeCount; i++) {
+            stripeLocks[i] = new ReentrantLock();
+            stripes[i] = new ThreadCache(centrals, budget);
+        }
+    }
+
+    /** The calling platform thread's cache. */
+    ThreadCache local() {
+        return local.get();
+    }
+
+    /** The stripe a virtual thread uses; lock {@link #stripeLock} around every use. */
+    int stripeOf(Thread thread) {
+        long id = thread.threadId();
+        return (int) ((id ^ (id >>> 16)) & (stripes.length - 1));
+    }
+
+    ReentrantLock stripeLock(int stripe) {
+        return stripeLocks[stripe];
+    }
+
+    ThreadCache stripe(int stripe) {
+        return stripes[stripe];
+    }
+
+    private ThreadCache register() {
+        Thread thread = Thread.currentThread();
+        ThreadCache cache = new ThreadCache(centrals, budget);
+        registryLock.lock();
+        try {
+            if (closed) {
+                throw new IllegalStateException("Spanheap is closed");
+            }
+            reapLocked();
+            owned.add(new Owned(new WeakReference<>(thread), cache));
+        } finally {
+            registryLock.unlock();
+        }
+        CLEANER.register(thread, this::reap);
+        return cache;
+    }
+
+    /** Flushes the caches of threads that have ended. */
+    void reap() {
+        registryLock.lock();
+        try {
+            if (!closed) {
+                reapLocked();
+            }
+        } finally {
+            registryLock.unlock();
+        }
+    }
+
+    private void reapLocked() {
+        for (Iterator<Owned> it = owned.iterator(); it.hasNext(); ) {
+            Owned entry = it.next();
+            if (entry.ended()) {
+                // Thread.isAlive() returning false orders the ended thread's writes before ours.
+                retire(entry.cache());
+                it.remove();
+            }
+        }
+    }
+
+    private void retire(ThreadCache cache) {
+        cache.flush();
+        for (int c = 1; c < SizeClasses.COUNT; c++) {
+            retiredMallocs[c] += cache.mallocs[c];
+            retiredFrees[c] += cache.frees[c];
+        }
+    }
+
+    /** Flushes the calling thread's cache (its objects go back to the central lists). */
+    void flushCurrent() {
+        Thread thread = Thread.currentThread();
+        if (thread.isVirtual()) {
+            return;
+        }
+        ThreadCache cache = local.get();
+        cache.flush();
+    }
+
+    /**
+     * Visits every cache that can hold objects, with the registry locked: the live threads' caches
+     * and the stripes. The visitor must not assume the owners are quiet.
+     */
+    void forEachCache(java.util.function.Consumer<ThreadCache> visitor) {
+        registryLock.lock();
+        try {
+            reapLocked();
+            for (Owned entry : owned) {
+                visitor.accept(entry.cache());
+            }
+            for (int i = 0; i < stripes.length; i++) {
+                stripeLocks[i].lock();
+                try {
+                    visitor.accept(stripes[i]);
+                } finally {
+                    stripeLocks[i].unlock();
+                }
+            }
+        } finally {
+            registryLock.unlock();
+        }
+    }
+
+    /** Adds per-class malloc and free counts of every cache, live or retired, into the arrays. */
+    void addCounts(long[] mallocs, long[] frees) {
+        registryLock.lock();
+        try {
+            reapLocked();
+            for (int c = 1; c < SizeClasses.COUNT; c++) {
+                mallocs[c] += retiredMallocs[c];
+                frees[c] += retiredFrees[c];
+            }
+            forEachCache(cache -> {
+                for (int c = 1; c < SizeClasses.COUNT; c++) {
+                    mallocs[c] += cache.mallocs[c];
+                    frees[c] += cache.frees[c];
+                }
+            });
+        } finally {
+            registryLock.unlock();
+        }
+    }
+
+    /** Caches that exist now (live platform threads' and the stripes). */
+    int cacheCount() {
+        registryLock.lock();
+        try {
+            reapLocked();
+            return owned.size() + stripes.length;
+        } finally {
+            registryLock.unlock();
+        }
+    }
+
+    void close() {
+        registryLock.lock();
+        try {
+            closed = true;
+            owned.clear();
+        } finally {
+            registryLock.unlock();
+        }
+    }
+}

@@ -1,0 +1,89 @@
+package dev.spanheap.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Table-driven tests of the page heap, in the manner of Go's mpagealloc_test.go: a sequence of
+ * operations, then the expected pages. Pages: 'L' large block, '.' free and resident, 'r' free and
+ * released; '|' separates spans. The heap has 64 pages and commits 16 at a time.
+ *
+ * <p>Operations: {@code aN} allocates N pages, {@code aN@K} N pages aligned to K pages, {@code fI}
+ * frees the I-th allocation, {@code R} releases every free page.
+ */
+class PageHeapTest {
+
+    private static final int PAGES = 64;
+    private static final int STEP = 16;
+    private PageHeap heap;
+
+    static Stream<Arguments> cases() {
+        return Stream.of(
+                Arguments.of("one page from fresh memory", "a1", "L|" + "r".repeat(15)),
+                Arguments.of("freed pages are resident", "a4 a4 f0", "....|LLLL|" + "r".repeat(8)),
+                Arguments.of("neighbours coalesce", "a4 a4 f0 f1", "........" + "r".repeat(8)),
+                Arguments.of("coalesce on both sides", "a4 a4 a4 f0 f2 f1", "............rrrr"),
+                Arguments.of("best fit takes the shortest run", "a2 a1 a4 a1 f0 f2 a2",
+                        "LL|L|....|L|rrrrrrrr"),
+                Arguments.of("equal runs: lowest address first", "a2 a1 a2 a1 f0 f2 a2",
+                        "LL|L|..|L|rrrrrrrrrr"),
+                Arguments.of("growth commits whole steps", "a20", "L".repeat(20) + "|" + "r".repeat(12)),
+                Arguments.of("growth merges with the free tail", "a10 a10",
+                        "L".repeat(10) + "|" + "L".repeat(10) + "|" + "r".repeat(12)),
+                Arguments.of("release gives back free pages", "a4 a4 f0 R", "rrrr|LLLL|" + "r".repeat(8)),
+                Arguments.of("released and resident pages merge into one run", "a4 a4 a4 f0 R f1",
+                        "rrrr....|LLLL|rrrr"),
+                Arguments.of("reuse clears released state", "a4 f0 R a2", "LL|rrrrrrrrrrrrrr"),
+                Arguments.of("alignment splits head and tail", "a1 a1@4", "L|rrr|L|" + "r".repeat(11)),
+                Arguments.of("the whole reservation", "a64", "L".repeat(64)),
+                Arguments.of("beyond the reservation fails and changes nothing", "a60 a8",
+                        "L".repeat(60) + "|rrrr"));
+    }
+
+    @AfterEach
+    void close() {
+        if (heap != null) {
+            heap.close();
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void pagesAfterOperations(String name, String operations, String expected) {
+        heap = new PageHeap(LinuxOsMemory.INSTANCE, PAGES * PageHeap.PAGE_SIZE, STEP);
+        List<Integer> allocated = new ArrayList<>();
+        for (String op : operations.split(" ")) {
+            switch (op.charAt(0)) {
+                case 'a' -> {
+                    String[] parts = op.substring(1).split("@");
+                    int pages = Integer.parseInt(parts[0]);
+                    long align = parts.length > 1 ? Integer.parseInt(parts[1]) * PageHeap.PAGE_SIZE : PageHeap.PAGE_SIZE;
+                    allocated.add(heap.allocate(pages, align, SpanTable.LARGE));
+                }
+                case 'f' -> heap.free(allocated.get(Integer.parseInt(op.substring(1))));
+                case 'R' -> heap.release(Long.MAX_VALUE);
+                default -> throw new IllegalArgumentException(op);
+            }
+            heap.verify();
+        }
+        assertThat(heap.describe()).isEqualTo(expected);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void countersMatchThePages(String name, String operations, String expected) {
+        pagesAfterOperations(name, operations, expected);
+        PageHeap.PageCounts counts = heap.counts();
+        String pages = expected.replace("|", "");
+        assertThat(counts.committed()).isEqualTo(pages.length());
+        assertThat(counts.free()).isEqualTo(pages.replace("L", "").length());
+        assertThat(counts.releasedFree()).isEqualTo(pages.replace("L", "").replace(".", "").length());
+    }
+}
