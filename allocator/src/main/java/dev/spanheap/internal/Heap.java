@@ -24,6 +24,8 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class Heap {
 
     private static final ValueLayout.OfLong WORD = ValueLayout.JAVA_LONG;
+    /** Bit a set for the alignments the fast path serves: 1, 2, 4 and 8. */
+    private static final long FAST_ALIGNMENTS = (1L << 1) | (1L << 2) | (1L << 4) | (1L << 8);
     private static final int STRIPES = 8;
 
     private final PageHeap pageHeap;
@@ -77,7 +79,8 @@ public final class Heap {
      * bytes or more are at least 16-byte aligned, smaller ones at least to their size's power of two.
      */
     public long allocate(long size, long alignment) {
-        if (size > 0 && size <= SizeClasses.MAX_SMALL_SIZE && alignment <= 8 && !closed) {
+        if (size > 0 && size <= SizeClasses.MAX_SMALL_SIZE && alignment <= 8
+                && ((FAST_ALIGNMENTS >>> alignment) & 1) != 0 && !closed) {
             Thread thread = Thread.currentThread();
             if (!thread.isVirtual()) {
                 int c = sizeClassOf(size);
@@ -260,7 +263,7 @@ public final class Heap {
             if (state == SpanTable.LARGE && spans.start(span) == page && pageStart) {
                 bytes = (long) spans.pages(span) << PageHeap.PAGE_SHIFT;
                 pageHeap.freeLocked(span);
-            } else if (state == SpanTable.FREE && pageStart && pageHeap.wasFreedBlockStart(page)) {
+            } else if (state == SpanTable.FREE && pageHeap.heldFreedBlocks(page)) {
                 throw doubleFree(address);
             } else if (state == SpanTable.LARGE) {
                 throw interiorFree(address, (long) spans.pages(span) << PageHeap.PAGE_SHIFT);

@@ -29,8 +29,11 @@ public final class PageHeap {
     private final FreeRunTree freeRuns;
     /** Free pages whose physical memory was given back (or never touched): they read as zero. */
     private final PageBits released = new PageBits();
-    /** Free pages at which a freed block started, to tell a double free from a foreign address. */
-    private final PageBits freedBlockStarts = new PageBits();
+    /**
+     * Free pages that held blocks when their span was freed (a large block's first page, every page
+     * of a small-object span), to tell a double free from a foreign address.
+     */
+    private final PageBits heldFreedBlocks = new PageBits();
     private final int commitStepPages;
     private final int reservedPages;
 
@@ -88,7 +91,11 @@ public final class PageHeap {
     void freeLocked(int id) {
         int first = spans.start(id);
         int count = spans.pages(id);
-        freedBlockStarts.set(first);
+        if (spans.state(id) == SpanTable.SMALL) {
+            heldFreedBlocks.setRange(first, count);
+        } else {
+            heldFreedBlocks.set(first);
+        }
         spans.setState(id, SpanTable.FREE);
         spans.setReleasedPages(id, 0);
         spans.setSizeClass(id, 0);
@@ -96,9 +103,9 @@ public final class PageHeap {
         insertFree(id);
     }
 
-    /** True when page {@code page} is free and a block that started there was freed. */
-    boolean wasFreedBlockStart(int page) {
-        return freedBlockStarts.get(page);
+    /** True when free page {@code page} held blocks when its span was freed. Page heap lock. */
+    boolean heldFreedBlocks(int page) {
+        return heldFreedBlocks.get(page);
     }
 
     /**
@@ -155,7 +162,7 @@ public final class PageHeap {
         int headReleased = headPages > 0 ? released.countRange(runStart, headPages) : 0;
         int tailReleased = runReleased - takenReleased - headReleased;
         released.clearRange(first, pages);
-        freedBlockStarts.clearRange(first, pages);
+        heldFreedBlocks.clearRange(first, pages);
         freePages -= pages;
         releasedFreePages -= takenReleased;
 
@@ -237,7 +244,7 @@ public final class PageHeap {
         int first = committedPages;
         committedPages += step;
         released.ensureCapacity(committedPages);
-        freedBlockStarts.ensureCapacity(committedPages);
+        heldFreedBlocks.ensureCapacity(committedPages);
         // Fresh pages have never been touched: like released pages they cost no RSS and read as zero.
         released.setRange(first, step);
         freePages += step;

@@ -1,0 +1,189 @@
+package dev.spanheap;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Every kind of bad input gets its own exception and message, and afterwards the heap still holds
+ * what it held and still works.
+ */
+class SpanheapErrorsTest {
+
+    private Spanheap heap;
+    private MemorySegment small;
+    private MemorySegment large;
+
+    @BeforeEach
+    void setUp() {
+        heap = Spanheap.builder().maxHeapSize(256L << 20).build();
+        small = heap.allocate(100);
+        large = heap.allocate(100_000);
+        small.fill((byte) 7);
+        large.fill((byte) 9);
+    }
+
+    @AfterEach
+    void heapIsUnharmed() {
+        if (!heapWasClosed) {
+            heap.verify();
+            assertThat(small.get(ValueLayout.JAVA_BYTE, 99)).isEqualTo((byte) 7);
+            assertThat(large.get(ValueLayout.JAVA_BYTE, 99_999)).isEqualTo((byte) 9);
+            MemorySegment more = heap.allocate(5000);
+            heap.free(more);
+            heap.free(small);
+            heap.free(large);
+            assertThat(heap.memStats().heapObjects()).isZero();
+        }
+        heap.close();
+    }
+
+    private boolean heapWasClosed;
+
+    @Test
+    void negativeSize() {
+        assertThatThrownBy(() -> heap.allocate(-1))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("negative size: -1");
+        assertThatThrownBy(() -> heap.malloc(Long.MIN_VALUE))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("negative size");
+    }
+
+    @Test
+    void sizeAboveTheLimit() {
+        assertThatThrownBy(() -> heap.allocate(1L << 40))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("size 1099511627776 exceeds the heap's limit of 268435456 bytes");
+    }
+
+    @Test
+    void alignmentNotAPowerOfTwo() {
+        assertThatThrownBy(() -> heap.allocate(64, 3))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("alignment must be a power of two: 3");
+        assertThatThrownBy(() -> heap.allocate(64, 0))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> heap.allocate(1 << 20, 48))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void freeOfAForeignAddress() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment foreign = arena.allocate(64);
+            assertThatThrownBy(() -> heap.free(foreign))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("was not allocated by this heap");
+        }
+        assertThatThrownBy(() -> heap.free(0x1000L))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("was not allocated by this heap");
+    }
+
+    @Test
+    void freeOfAnAddressInFreePagesOfTheHeap() {
+        long neverHandedOut = large.address() + (1 << 20);
+        assertThatThrownBy(() -> heap.free(neverHandedOut))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("no block of this heap starts there");
+    }
+
+    @Test
+    void freeOfAnInteriorAddress() {
+        assertThatThrownBy(() -> heap.free(small.address() + 16))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("points inside a 112-byte block");
+        assertThatThrownBy(() -> heap.free(large.address() + 8192))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("points inside a 106496-byte block");
+        assertThatThrownBy(() -> heap.free(small.address() + 3))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("not the start of a block");
+    }
+
+    @Test
+    void freeOfNull() {
+        assertThatThrownBy(() -> heap.free(MemorySegment.NULL))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("free of MemorySegment.NULL");
+        assertThatThrownBy(() -> heap.free(0L))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("free of the NULL address");
+    }
+
+    @Test
+    void doubleFreeOfALargeBlock() {
+        MemorySegment block = heap.allocate(1 << 20);
+        heap.free(block);
+        assertThatThrownBy(() -> heap.free(block))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith("double free of 0x");
+    }
+
+    @Test
+    void doubleFreeOfASmallBlock() {
+        MemorySegment block = heap.allocate(48);
+        heap.free(block);
+        assertThatThrownBy(() -> heap.free(block))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith("double free of 0x");
+    }
+
+    @Test
+    void doubleFreeAfterTheBlockWentBackToTheCentralList() {
+        MemorySegment[] blocks = new MemorySegment[2000];
+        for (int i = 0; i < blocks.length; i++) {
+            blocks[i] = heap.allocate(256);
+        }
+        for (MemorySegment block : blocks) {
+            heap.free(block);
+        }
+        // Most of these sit in spans now, not in the cache; the cookie still catches them.
+        for (int i = 0; i < blocks.length; i += 97) {
+            MemorySegment block = blocks[i];
+            assertThatThrownBy(() -> heap.free(block)).isInstanceOf(IllegalStateException.class);
+        }
+    }
+
+    @Test
+    void usableSizeOfAFreedBlock() {
+        MemorySegment block = heap.allocate(48);
+        assertThat(heap.usableSize(block.address())).isEqualTo(48);
+        heap.free(block);
+        assertThatThrownBy(() -> heap.usableSize(block.address())).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void outOfMemoryGivesTheFigures() {
+        MemorySegment big = heap.allocate(200L << 20);
+        assertThatThrownBy(() -> heap.allocate(100L << 20))
+                .isInstanceOf(OutOfMemoryError.class)
+                .hasMessageContaining("cannot allocate 104857600 bytes")
+                .hasMessageContaining("limit is 268435456 bytes")
+                .hasMessageMatching(".*\\d+ bytes are in use.*");
+        heap.free(big);
+    }
+
+    @Test
+    void everyCallAfterCloseThrows() {
+        heapWasClosed = true;
+        heap.close();
+        assertThatThrownBy(() -> heap.allocate(16)).isInstanceOf(IllegalStateException.class)
+                .hasMessage("Spanheap is closed");
+        assertThatThrownBy(() -> heap.allocate(1 << 20)).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> heap.free(small)).isInstanceOf(IllegalStateException.class)
+                .hasMessage("Spanheap is closed");
+        assertThatThrownBy(() -> heap.malloc(8)).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> heap.usableSize(small.address())).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> heap.memStats()).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> heap.releaseMemory()).isInstanceOf(IllegalStateException.class);
+        // Segments handed out are bound to the heap: using one after close throws, never crashes.
+        assertThatThrownBy(() -> small.get(ValueLayout.JAVA_BYTE, 0)).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> large.set(ValueLayout.JAVA_BYTE, 0, (byte) 1))
+                .isInstanceOf(IllegalStateException.class);
+        heap.close();
+    }
+}
