@@ -100,6 +100,14 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
         return heap.usableSize(address);
     }
 
+    /**
+     * A handle for the calling platform thread that skips the per-call thread-local lookup; see
+     * {@link LocalHeap}. Virtual threads cannot have one (they share striped caches).
+     */
+    public LocalHeap localHeap() {
+        return new LocalHeap(heap);
+    }
+
     /** A snapshot of what the heap holds; cheap, and it never stops allocating threads. */
     public MemStats memStats() {
         return statistics.snapshot();

@@ -3,15 +3,19 @@ package dev.spanheap.internal;
 import dev.spanheap.OsMemoryException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.ref.Cleaner;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The heap's reservation of virtual address space and the frontier up to which it is committed
  * (mheap's arenas, in Go's terms). Pages below the frontier are readable and writable; pages above
  * it are {@code PROT_NONE}, so a stray access past the heap faults instead of reading garbage.
  *
- * <p>All memory is reached through segments bound to one shared {@link Arena}: closing the heap
- * closes the arena first, so any later access through a segment Spanheap handed out, or through the
- * page map, throws {@link IllegalStateException} instead of touching unmapped memory.
+ * <p>Segments handed to users are bound to one shared {@link Arena}: closing the heap closes the
+ * arena first, so a later access through one throws {@link IllegalStateException}. The allocator's
+ * own fast-path accesses go through {@link RawMemory}; for them, {@link #close()} swaps every
+ * mapping for fresh zero pages and leaves the unmapping to a {@link Cleaner}.
  */
 final class AddressSpace {
 
@@ -34,8 +38,10 @@ final class AddressSpace {
     private final MemorySegment pageMap;
     private final MemorySegment spanRecords;
     private long committedBytes;
-    /** Further metadata mappings (address, bytes pairs), unmapped with the heap. */
-    private final java.util.List<long[]> extraMappings = new java.util.ArrayList<>();
+    /** Every mapping (address, bytes) of this heap, unmapped once the heap is unreachable. */
+    private final List<long[]> mappings = new ArrayList<>();
+
+    private static final Cleaner UNMAPPER = Cleaner.create();
 
     AddressSpace(OsMemory os, long requestedBytes) {
         this.os = os;
@@ -80,6 +86,8 @@ final class AddressSpace {
             throw e;
         }
         this.metadataBase = metadata;
+        mappings.add(new long[] {base, reservedBytes});
+        mappings.add(new long[] {metadataBase, metadataBytes});
         this.arena = Arena.ofShared();
         this.heap = MemorySegment.ofAddress(base).reinterpret(reservedBytes, arena, null);
         MemorySegment meta = MemorySegment.ofAddress(metadataBase).reinterpret(metadataBytes, arena, null);
@@ -143,7 +151,7 @@ final class AddressSpace {
             os.unmap(address, size);
             throw e;
         }
-        extraMappings.add(new long[] {address, size});
+        mappings.add(new long[] {address, size});
         return MemorySegment.ofAddress(address).reinterpret(size, arena, null);
     }
 
@@ -158,13 +166,30 @@ final class AddressSpace {
         os.decommit(base + offset, bytes);
     }
 
-    /** Invalidates every segment, then returns the reservation and the page map to the OS. */
+    /**
+     * Invalidates every segment handed out, gives all physical memory back at once by mapping fresh
+     * zero pages over every mapping, and arranges for the address space to be unmapped when this
+     * object becomes unreachable (see {@link RawMemory}).
+     */
     void close() {
         arena.close();
-        os.unmap(base, reservedBytes);
-        os.unmap(metadataBase, metadataBytes);
-        for (long[] mapping : extraMappings) {
-            os.unmap(mapping[0], mapping[1]);
+        List<long[]> toUnmap = List.copyOf(mappings);
+        try {
+            for (long[] mapping : toUnmap) {
+                os.commit(mapping[0], mapping[1]);
+            }
+        } catch (RuntimeException cannotRemap) {
+            // Without fresh pages to leave behind, unmap now: only a thread racing close() could fault.
+            for (long[] mapping : toUnmap) {
+                os.unmap(mapping[0], mapping[1]);
+            }
+            return;
         }
+        OsMemory system = os;
+        UNMAPPER.register(this, () -> {
+            for (long[] mapping : toUnmap) {
+                system.unmap(mapping[0], mapping[1]);
+            }
+        });
     }
 }

@@ -139,6 +139,7 @@ final class CentralList {
             return 0;
         }
         spans.setSizeClass(span, sizeClass);
+        pageHeap.pageMap.setSmall(spans.start(span), spanPages, span, sizeClass);
         spans.setObjects(span, spanObjects);
         spans.setFreeObjects(span, spanObjects);
         for (int word = 0; word < SpanTable.BITMAP_WORDS; word++) {

@@ -24,7 +24,7 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class Heap {
 
     private static final ValueLayout.OfLong WORD = ValueLayout.JAVA_LONG;
-    /** Bit a set for the alignments the fast path serves: 1, 2, 4 and 8. */
+    /** Bit {@code a} is set for each alignment {@code a} that every size class gives: 1, 2, 4, 8. */
     private static final long FAST_ALIGNMENTS = (1L << 1) | (1L << 2) | (1L << 4) | (1L << 8);
     private static final int STRIPES = 8;
 
@@ -37,6 +37,8 @@ public final class Heap {
     private final CentralList[] centrals = new CentralList[SizeClasses.COUNT];
     private final CacheBudget budget;
     private final ThreadCaches caches;
+    /** The calling platform thread's cache; the registry's, held here to save an indirection. */
+    private final ThreadLocal<ThreadCache> localCache;
     private final long cookieKey = ThreadLocalRandom.current().nextLong() | 1;
     private final boolean checked;
     private final AllocationBits allocationBits;
@@ -46,6 +48,8 @@ public final class Heap {
     private final LongAdder largeBytesFreed = new LongAdder();
     private final ReentrantLock closeLock = new ReentrantLock();
     private volatile boolean closed;
+    /** True while the unchecked fast paths may run: not checked mode, not closed. One read for both. */
+    private volatile boolean fastPaths;
 
     public Heap(HeapConfig config) {
         this.pageHeap = new PageHeap(config.os(), config.maxHeapBytes(), config.commitStepPages());
@@ -59,10 +63,12 @@ public final class Heap {
         }
         this.budget = new CacheBudget(config.totalCacheBytes(), config.threadCacheBytes());
         this.caches = new ThreadCaches(centrals, budget, STRIPES);
+        this.localCache = caches.local;
         this.checked = config.checked();
         this.allocationBits = checked
                 ? new AllocationBits(pageHeap.space().mapMetadata(AllocationBits.bytesFor(limitBytes)))
                 : null;
+        this.fastPaths = !checked;
     }
 
     // ---- allocation ----
@@ -77,24 +83,50 @@ public final class Heap {
     /**
      * Allocates {@code size} bytes aligned to {@code alignment}; returns the address. Blocks of 16
      * bytes or more are at least 16-byte aligned, smaller ones at least to their size's power of two.
+     *
+     * <p>The fast path: a small size, an alignment every class gives, a platform thread, and an
+     * object in its cache. Everything else, including every check that fails, is
+     * {@link #allocateSlow}.
      */
     public long allocate(long size, long alignment) {
-        if (size > 0 && size <= SizeClasses.MAX_SMALL_SIZE && alignment <= 8
-                && ((FAST_ALIGNMENTS >>> alignment) & 1) != 0 && !closed) {
+        if (size > 0 && size <= SizeClasses.MAX_SMALL_SIZE && alignment <= 8 && ((FAST_ALIGNMENTS >>> alignment) & 1) != 0
+                && fastPaths) {
             Thread thread = Thread.currentThread();
             if (!thread.isVirtual()) {
-                int c = sizeClassOf(size);
-                ThreadCache cache = caches.local();
-                long address = cache.allocate(c);
-                if (address == 0) {
-                    address = refill(cache, c, size);
-                }
-                memory.set(WORD, address - base, 0L);
-                if (checked) {
-                    allocationBits.markAllocated(address - base);
-                }
-                return address;
+                return allocateSmall(localCache.get(), size, alignment);
             }
+        }
+        return allocateSlow(size, alignment);
+    }
+
+    /**
+     * The fast path's second half, for a cache the caller has found: {@code size} is in (0, 32 KiB],
+     * the alignment at most 8, the heap unchecked and open.
+     */
+    long allocateSmall(ThreadCache cache, long size, long alignment) {
+        long address = cache.allocate(sizeClassOf(size));
+        if (address != 0) {
+            RawMemory.ALL.set(WORD, address, 0L);
+            return address;
+        }
+        return allocateSlow(size, alignment);
+    }
+
+    /** The calling platform thread's cache, for {@code LocalHeap}. */
+    public ThreadCache currentThreadCache() {
+        checkOpen();
+        if (Thread.currentThread().isVirtual()) {
+            throw new UnsupportedOperationException(
+                    "virtual threads share striped caches; use Spanheap's allocate and free directly");
+        }
+        return localCache.get();
+    }
+
+    /** {@link #allocate} for the owner of {@code cache}, which the caller has checked. */
+    public long allocate(ThreadCache cache, long size, long alignment) {
+        if (size > 0 && size <= SizeClasses.MAX_SMALL_SIZE && alignment <= 8 && ((FAST_ALIGNMENTS >>> alignment) & 1) != 0
+                && fastPaths) {
+            return allocateSmall(cache, size, alignment);
         }
         return allocateSlow(size, alignment);
     }
@@ -143,13 +175,13 @@ public final class Heap {
                 lock.unlock();
             }
         } else {
-            ThreadCache cache = caches.local();
+            ThreadCache cache = localCache.get();
             address = cache.allocate(c);
             if (address == 0) {
                 address = refill(cache, c, request);
             }
         }
-        memory.set(WORD, address - base, 0L);
+        RawMemory.ALL.set(WORD, address, 0L);
         if (checked) {
             allocationBits.markAllocated(address - base);
         }
@@ -203,14 +235,50 @@ public final class Heap {
 
     // ---- free ----
 
-    /** Frees the block at {@code address}, which must be the start of a live block of this heap. */
+    /**
+     * Frees the block at {@code address}, which must be the start of a live block of this heap.
+     *
+     * <p>The fast path: a small object's start on a platform thread, with no cookie in its first word.
+     * It writes the cookie and pushes the object on the thread's cache; every other case, and every
+     * failed check, goes to {@link #freeSlow}, which repeats the checks with messages.
+     */
     public void free(long address) {
+        Thread thread = Thread.currentThread();
+        if (!thread.isVirtual()) {
+            free(localCache.get(), address);
+        } else {
+            freeSlow(address);
+        }
+    }
+
+    /** {@link #free} for the owner of {@code cache}, which the caller has checked. */
+    public void free(ThreadCache cache, long address) {
+        long offset = address - base;
+        if (offset >= 0 && offset < limitBytes && fastPaths) {
+            long entry = pageMap.entry((int) (offset >>> PageHeap.PAGE_SHIFT));
+            int c = PageMap.sizeClass(entry);
+            long spanOffset = (offset & (PageHeap.PAGE_SIZE - 1)) + ((long) PageMap.pageInSpan(entry) << PageHeap.PAGE_SHIFT);
+            long cookie = address ^ cookieKey;
+            if (c != 0 && ((spanOffset * SizeClasses.DIV_MAGIC[c]) >>> 32) * SizeClasses.SIZE[c] == spanOffset
+                    && RawMemory.ALL.get(WORD, address) != cookie) {
+                RawMemory.ALL.set(WORD, address, cookie);
+                if (!cache.free(c, address)) {
+                    cache.overflow(c, address);
+                }
+                return;
+            }
+        }
+        freeSlow(address);
+    }
+
+    private void freeSlow(long address) {
         long offset = address - base;
         if (closed || offset < 0 || offset >= pageHeap.committedBytes() || (address & 7) != 0) {
             throw invalidFree(address, offset);
         }
-        int span = pageMap.spanAt((int) (offset >>> PageHeap.PAGE_SHIFT));
-        int c = spans.sizeClass(span);
+        long entry = pageMap.entry((int) (offset >>> PageHeap.PAGE_SHIFT));
+        int span = PageMap.span(entry);
+        int c = PageMap.sizeClass(entry);
         if (c == 0) {
             freeLarge(address, offset, span);
             return;
@@ -221,16 +289,16 @@ public final class Heap {
             throw interiorFree(address, SizeClasses.SIZE[c]);
         }
         long cookie = address ^ cookieKey;
-        if (memory.get(WORD, offset) == cookie) {
+        if (RawMemory.ALL.get(WORD, address) == cookie) {
             throw doubleFree(address);
         }
         if (checked && !allocationBits.markFree(offset)) {
             throw doubleFree(address);
         }
-        memory.set(WORD, offset, cookie);
+        RawMemory.ALL.set(WORD, address, cookie);
         Thread thread = Thread.currentThread();
         if (!thread.isVirtual()) {
-            ThreadCache cache = caches.local();
+            ThreadCache cache = localCache.get();
             if (!cache.free(c, address)) {
                 cache.overflow(c, address);
             }
@@ -284,15 +352,16 @@ public final class Heap {
         if (closed || offset < 0 || offset >= pageHeap.committedBytes() || (address & 7) != 0) {
             throw invalidFree(address, offset);
         }
-        int span = pageMap.spanAt((int) (offset >>> PageHeap.PAGE_SHIFT));
-        int c = spans.sizeClass(span);
+        long entry = pageMap.entry((int) (offset >>> PageHeap.PAGE_SHIFT));
+        int span = PageMap.span(entry);
+        int c = PageMap.sizeClass(entry);
         if (c != 0) {
             long spanOffset = offset - ((long) spans.start(span) << PageHeap.PAGE_SHIFT);
             long index = (spanOffset * SizeClasses.DIV_MAGIC[c]) >>> 32;
             if (index * SizeClasses.SIZE[c] != spanOffset) {
                 throw interiorFree(address, SizeClasses.SIZE[c]);
             }
-            if (memory.get(WORD, offset) == (address ^ cookieKey)) {
+            if (RawMemory.ALL.get(WORD, address) == (address ^ cookieKey)) {
                 throw new IllegalStateException(String.format("0x%x is not allocated: it was freed", address));
             }
             return SizeClasses.SIZE[c];
@@ -367,6 +436,7 @@ public final class Heap {
                 return;
             }
             closed = true;
+            fastPaths = false;
             caches.close();
             pageHeap.close();
         } finally {

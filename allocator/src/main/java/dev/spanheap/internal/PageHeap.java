@@ -93,6 +93,7 @@ public final class PageHeap {
         int count = spans.pages(id);
         if (spans.state(id) == SpanTable.SMALL) {
             heldFreedBlocks.setRange(first, count);
+            pageMap.setRange(first, count, id);
         } else {
             heldFreedBlocks.set(first);
         }
@@ -309,8 +310,14 @@ public final class PageHeap {
                 check(spans.start(id) == page, "page %d starts span %d which claims start %d", page, id, spans.start(id));
                 int count = spans.pages(id);
                 check(count > 0 && page + count <= committedPages, "span %d has bad length %d", id, count);
+                boolean small = spans.state(id) == SpanTable.SMALL;
                 for (int p = page; p < page + count; p++) {
-                    check(pageMap.spanAt(p) == id, "page %d inside span %d maps to %d", p, id, pageMap.spanAt(p));
+                    long entry = pageMap.entry(p);
+                    check(PageMap.span(entry) == id, "page %d inside span %d maps to %d", p, id, PageMap.span(entry));
+                    check(PageMap.sizeClass(entry) == (small ? spans.sizeClass(id) : 0)
+                                    && PageMap.pageInSpan(entry) == (small ? p - page : 0),
+                            "page %d of span %d has class %d, page-in-span %d", p, id, PageMap.sizeClass(entry),
+                            PageMap.pageInSpan(entry));
                 }
                 byte state = spans.state(id);
                 if (state == SpanTable.FREE) {

@@ -19,7 +19,7 @@ package dev.spanheap.internal;
  * flushes it) and for the shared caches that virtual threads use under a lock. Statistics readers
  * read the counters without a lock; they may be a few operations behind.
  */
-final class ThreadCache {
+public final class ThreadCache {
 
     /** TCMalloc's num_objects_to_move: about 64 KiB per transfer, between 2 and 32 objects. */
     static final int[] BATCH = new int[SizeClasses.COUNT];
@@ -45,9 +45,15 @@ final class ThreadCache {
     private final long[] transfer = new long[32];
     private final int[] depth = new int[SizeClasses.COUNT];
     private final int[] limit = new int[SizeClasses.COUNT];
-    /** Objects handed out and taken back through this cache, per class (read by statistics). */
-    final long[] mallocs = new long[SizeClasses.COUNT];
-    final long[] frees = new long[SizeClasses.COUNT];
+    /**
+     * Per-class counters for statistics, read without a lock by other threads. Only frees are
+     * counted on the fast path; allocations follow from conservation of objects, see
+     * {@link #mallocs(int)}. {@code received}: objects taken from the central list; {@code returned}:
+     * objects given back to it.
+     */
+    private final long[] frees = new long[SizeClasses.COUNT];
+    private final long[] received = new long[SizeClasses.COUNT];
+    private final long[] returned = new long[SizeClasses.COUNT];
     private final CentralList[] centrals;
     private final CacheBudget budget;
     private long budgetBytes;
@@ -65,7 +71,6 @@ final class ThreadCache {
             return 0;
         }
         depth[c] = n;
-        mallocs[c]++;
         return slots[REGION[c] + n];
     }
 
@@ -92,15 +97,15 @@ final class ThreadCache {
             if (centrals[c].take(transfer, 0, 1) == 0) {
                 return 0;
             }
-            mallocs[c]++;
+            received[c]++;
             return transfer[0];
         }
         int got = centrals[c].take(slots, REGION[c], Math.min(BATCH[c], room));
         if (got == 0) {
             return 0;
         }
+        received[c] += got;
         depth[c] = got - 1;
-        mallocs[c]++;
         return slots[REGION[c] + got - 1];
     }
 
@@ -112,6 +117,7 @@ final class ThreadCache {
         if (depth[c] == limit[c]) {
             if (depth[c] == 0) {
                 frees[c]++;
+                returned[c]++;
                 transfer[0] = address;
                 centrals[c].give(transfer, 0, 1);
                 return;
@@ -128,6 +134,7 @@ final class ThreadCache {
         System.arraycopy(slots, region, transfer, 0, count);
         System.arraycopy(slots, region + count, slots, region, remaining);
         depth[c] = remaining;
+        returned[c] += count;
         centrals[c].give(transfer, 0, count);
     }
 
@@ -157,6 +164,7 @@ final class ThreadCache {
             if (depth[c] > 0) {
                 int count = depth[c];
                 depth[c] = 0;
+                returned[c] += count;
                 centrals[c].give(slots, REGION[c], count);
             }
             limit[c] = 0;
@@ -164,6 +172,18 @@ final class ThreadCache {
         limitBytes = 0;
         budget.giveBack(budgetBytes);
         budgetBytes = 0;
+    }
+
+    /**
+     * Objects of class {@code c} handed to users through this cache: everything that came in from
+     * the central list or from frees, less what is still here or went back.
+     */
+    long mallocs(int c) {
+        return received[c] - returned[c] - depth[c] + frees[c];
+    }
+
+    long frees(int c) {
+        return frees[c];
     }
 
     /** Objects of class {@code c} in this cache (statistics, verification). */

@@ -28,7 +28,7 @@ final class ThreadCaches {
 
     private final CentralList[] centrals;
     private final CacheBudget budget;
-    private final ThreadLocal<ThreadCache> local = ThreadLocal.withInitial(this::register);
+    final ThreadLocal<ThreadCache> local = ThreadLocal.withInitial(this::register);
     private final ReentrantLock[] stripeLocks;
     private final ThreadCache[] stripes;
     private final ReentrantLock registryLock = new ReentrantLock();
@@ -118,8 +118,8 @@ final class ThreadCaches {
     private void retire(ThreadCache cache) {
         cache.flush();
         for (int c = 1; c < SizeClasses.COUNT; c++) {
-            retiredMallocs[c] += cache.mallocs[c];
-            retiredFrees[c] += cache.frees[c];
+            retiredMallocs[c] += cache.mallocs(c);
+            retiredFrees[c] += cache.frees(c);
         }
     }
 
@@ -168,8 +168,8 @@ final class ThreadCaches {
             }
             forEachCache(cache -> {
                 for (int c = 1; c < SizeClasses.COUNT; c++) {
-                    mallocs[c] += cache.mallocs[c];
-                    frees[c] += cache.frees[c];
+                    mallocs[c] += cache.mallocs(c);
+                    frees[c] += cache.frees(c);
                 }
             });
         } finally {

@@ -1,0 +1,49 @@
+package dev.spanheap.bench.peers;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Supplier;
+
+/** The peers by name, in the order the report lists them, and which of them this machine has. */
+public final class Peers {
+
+    public static final String SPANHEAP = "spanheap";
+
+    private static final Map<String, Supplier<Optional<Peer>>> ALL = new LinkedHashMap<>();
+
+    static {
+        ALL.put(SPANHEAP, () -> Optional.of(new SpanheapPeer()));
+        ALL.put("spanheap-segment", () -> Optional.of(new SpanheapSegmentPeer()));
+        ALL.put("spanheap-local", () -> Optional.of(new SpanheapLocalPeer()));
+        ALL.put("tcmalloc", () -> NativePeer.fromLibrary("libtcmalloc_minimal.so.4", "tc_malloc", "tc_free").map(p -> p));
+        ALL.put("mimalloc", () -> NativePeer.fromLibrary("libmimalloc.so.2", "mi_malloc", "mi_free").map(p -> p));
+        ALL.put("glibc", () -> Optional.of(NativePeer.glibc()));
+        ALL.put("netty-adaptive", () -> Optional.of(NettyPeer.adaptive()));
+        ALL.put("netty-pooled", () -> Optional.of(NettyPeer.pooled()));
+        ALL.put("arena-confined", () -> Optional.of(new ArenaPeer()));
+        ALL.put("allocate-direct", () -> Optional.of(new DirectBufferPeer()));
+    }
+
+    private Peers() {
+    }
+
+    public static List<String> names() {
+        return List.copyOf(ALL.keySet());
+    }
+
+    /** The named peer, or empty when its library is not installed here. */
+    public static Optional<Peer> create(String name) {
+        Supplier<Optional<Peer>> factory = ALL.get(name);
+        if (factory == null) {
+            throw new IllegalArgumentException("no peer named " + name + "; peers: " + names());
+        }
+        return factory.get();
+    }
+
+    /** Makes the named peer or fails with the reason; for benchmarks, which run available peers only. */
+    public static Peer require(String name) {
+        return create(name).orElseThrow(() -> new IllegalStateException(name + " is not installed on this machine"));
+    }
+}
