@@ -39,6 +39,8 @@ public final class Heap {
     private final ThreadCaches caches;
     /** The calling platform thread's cache; the registry's, held here to save an indirection. */
     private final ThreadLocal<ThreadCache> localCache;
+    /** {@link ThreadCaches#byThreadId}, held here to save an indirection on the fast paths. */
+    private final ThreadCache[] cachesByThreadId;
     private final long cookieKey = ThreadLocalRandom.current().nextLong() | 1;
     private final boolean checked;
     private final AllocationBits allocationBits;
@@ -64,6 +66,7 @@ public final class Heap {
         this.budget = new CacheBudget(config.totalCacheBytes(), config.threadCacheBytes());
         this.caches = new ThreadCaches(centrals, budget, STRIPES);
         this.localCache = caches.local;
+        this.cachesByThreadId = caches.byThreadId;
         this.checked = config.checked();
         this.allocationBits = checked
                 ? new AllocationBits(pageHeap.space().mapMetadata(AllocationBits.bytesFor(limitBytes)))
@@ -91,9 +94,10 @@ public final class Heap {
     public long allocate(long size, long alignment) {
         if (size > 0 && size <= SizeClasses.MAX_SMALL_SIZE && alignment <= 8 && ((FAST_ALIGNMENTS >>> alignment) & 1) != 0
                 && fastPaths) {
-            Thread thread = Thread.currentThread();
-            if (!thread.isVirtual()) {
-                return allocateSmall(localCache.get(), size, alignment);
+            long thread = Thread.currentThread().threadId();
+            ThreadCache cache = cachesByThreadId[(int) thread & (ThreadCaches.DIRECT_SLOTS - 1)];
+            if (cache != null && cache.ownerId == thread) {
+                return allocateSmall(cache, size, alignment);
             }
         }
         return allocateSlow(size, alignment);
@@ -243,9 +247,10 @@ public final class Heap {
      * failed check, goes to {@link #freeSlow}, which repeats the checks with messages.
      */
     public void free(long address) {
-        Thread thread = Thread.currentThread();
-        if (!thread.isVirtual()) {
-            free(localCache.get(), address);
+        long thread = Thread.currentThread().threadId();
+        ThreadCache cache = cachesByThreadId[(int) thread & (ThreadCaches.DIRECT_SLOTS - 1)];
+        if (cache != null && cache.ownerId == thread) {
+            free(cache, address);
         } else {
             freeSlow(address);
         }

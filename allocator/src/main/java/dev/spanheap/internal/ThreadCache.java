@@ -56,12 +56,15 @@ public final class ThreadCache {
     private final long[] returned = new long[SizeClasses.COUNT];
     private final CentralList[] centrals;
     private final CacheBudget budget;
+    /** {@link Thread#threadId()} of the owning platform thread; 0 for the shared stripes. */
+    final long ownerId;
     private long budgetBytes;
     private long limitBytes;
 
-    ThreadCache(CentralList[] centrals, CacheBudget budget) {
+    ThreadCache(CentralList[] centrals, CacheBudget budget, long ownerId) {
         this.centrals = centrals;
         this.budget = budget;
+        this.ownerId = ownerId;
     }
 
     /** Pops an object of class {@code c}, or returns 0 when the class is empty. */

@@ -26,8 +26,20 @@ final class ThreadCaches {
 
     private static final Cleaner CLEANER = Cleaner.create();
 
+    /** Size of {@link #byThreadId}; a power of two. */
+    static final int DIRECT_SLOTS = 1024;
+
     private final CentralList[] centrals;
     private final CacheBudget budget;
+    /**
+     * The fast way to a platform thread's cache: slot {@code threadId & (DIRECT_SLOTS - 1)} holds
+     * the cache of one live thread with that slot, found by comparing {@link ThreadCache#ownerId}
+     * with the caller's id (ids are never reused). Written under the registry lock, read without a
+     * lock: a reader that sees a stale or empty slot, another thread's cache, or is a virtual thread
+     * finds no match and takes the {@link ThreadLocal} below. ThreadCache's fields are final, so a
+     * cache read here is fully constructed.
+     */
+    final ThreadCache[] byThreadId = new ThreadCache[DIRECT_SLOTS];
     final ThreadLocal<ThreadCache> local = ThreadLocal.withInitial(this::register);
     private final ReentrantLock[] stripeLocks;
     private final ThreadCache[] stripes;
@@ -52,7 +64,7 @@ final class ThreadCaches {
         this.stripes = new ThreadCache[stripeCount];
         for (int i = 0; i < stripeCount; i++) {
             stripeLocks[i] = new ReentrantLock();
-            stripes[i] = new ThreadCache(centrals, budget);
+            stripes[i] = new ThreadCache(centrals, budget, 0);
         }
     }
 
@@ -77,7 +89,7 @@ final class ThreadCaches {
 
     private ThreadCache register() {
         Thread thread = Thread.currentThread();
-        ThreadCache cache = new ThreadCache(centrals, budget);
+        ThreadCache cache = new ThreadCache(centrals, budget, thread.threadId());
         registryLock.lock();
         try {
             if (closed) {
@@ -85,6 +97,10 @@ final class ThreadCaches {
             }
             reapLocked();
             owned.add(new Owned(new WeakReference<>(thread), cache));
+            int slot = (int) thread.threadId() & (DIRECT_SLOTS - 1);
+            if (byThreadId[slot] == null) {
+                byThreadId[slot] = cache;
+            }
         } finally {
             registryLock.unlock();
         }
@@ -109,7 +125,12 @@ final class ThreadCaches {
             Owned entry = it.next();
             if (entry.ended()) {
                 // Thread.isAlive() returning false orders the ended thread's writes before ours.
-                retire(entry.cache());
+                ThreadCache cache = entry.cache();
+                int slot = (int) cache.ownerId & (DIRECT_SLOTS - 1);
+                if (byThreadId[slot] == cache) {
+                    byThreadId[slot] = null;
+                }
+                retire(cache);
                 it.remove();
             }
         }
