@@ -13,6 +13,16 @@ import java.util.concurrent.locks.ReentrantLock;
  * span. Invariant, per span: {@code freeObjects == popcount(bits) <= objects}; checked by
  * {@link #verify()}.
  *
+ * <p>Two things keep batches away from the bitmaps, after TCMalloc's transfer cache:
+ * <ul>
+ *   <li>a stack of free objects, {@code transfer}, that drained batches are copied into and refills
+ *       are copied out of, so a block freed on one thread reaches an allocating thread with two array
+ *       copies and no per-object work (bounded to {@link #TRANSFER_BYTES} per class);</li>
+ *   <li>spans whose objects are all free stay on the list, up to {@link #EMPTY_SPAN_BYTES} per class,
+ *       instead of going back to the page heap to be cut again on the next refill.</li>
+ * </ul>
+ * {@link #releaseIdle()} empties both, for {@code releaseMemory} and the scavenger.
+ *
  * <p>Every method runs under this list's lock; it takes the page heap's lock inside its own (never
  * the other way round).
  */
@@ -29,9 +39,19 @@ final class CentralList {
     private final SpanTable spans;
     private final long heapBase;
 
+    /** Bytes of free objects the transfer stack may hold. */
+    static final long TRANSFER_BYTES = 256 << 10;
+    /** Bytes of wholly free spans kept on the list (at least one span). */
+    static final long EMPTY_SPAN_BYTES = 128 << 10;
+
     private int partialHead;
     /** Spans of this class now cut from the page heap. */
     private int spanCount;
+    /** Spans on the list with every object free. */
+    private int emptySpans;
+    private final int maxEmptySpans;
+    private final long[] transfer;
+    private int transferCount;
 
     CentralList(int sizeClass, PageHeap pageHeap) {
         this.sizeClass = sizeClass;
@@ -42,6 +62,11 @@ final class CentralList {
         this.pageHeap = pageHeap;
         this.spans = pageHeap.spans;
         this.heapBase = pageHeap.base();
+        long spanBytes = spanPages * PageHeap.PAGE_SIZE;
+        this.maxEmptySpans = (int) Math.max(1, EMPTY_SPAN_BYTES / spanBytes);
+        int batch = ThreadCache.BATCH[sizeClass];
+        int capacity = (int) Math.min(4096, Math.max(2L * batch, TRANSFER_BYTES / objectSize));
+        this.transfer = new long[capacity / batch * batch];
     }
 
     static int objectIndex(long offsetInSpan, long divMagic) {
@@ -55,7 +80,11 @@ final class CentralList {
     int take(long[] out, int from, int max) {
         lock.lock();
         try {
-            int taken = 0;
+            int taken = Math.min(max, transferCount);
+            if (taken > 0) {
+                transferCount -= taken;
+                System.arraycopy(transfer, transferCount, out, from, taken);
+            }
             while (taken < max) {
                 int span = partialHead;
                 if (span == 0) {
@@ -81,9 +110,56 @@ final class CentralList {
     void give(long[] objects, int from, int count) {
         lock.lock();
         try {
+            if (transfer.length - transferCount >= count) {
+                System.arraycopy(objects, from, transfer, transferCount, count);
+                transferCount += count;
+                return;
+            }
             for (int i = from; i < from + count; i++) {
                 giveOne(objects[i]);
             }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Returns the transfer stack's objects to their spans and wholly free spans to the page heap,
+     * so that their pages can be released.
+     */
+    void releaseIdle() {
+        lock.lock();
+        try {
+            int count = transferCount;
+            transferCount = 0;
+            for (int i = 0; i < count; i++) {
+                giveOne(transfer[i]);
+            }
+            int span = partialHead;
+            while (span != 0) {
+                int next = spans.listNext(span);
+                if (spans.freeObjects(span) == spanObjects) {
+                    releaseSpan(span);
+                }
+                span = next;
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void releaseSpan(int span) {
+        unlink(span);
+        emptySpans--;
+        spanCount--;
+        pageHeap.free(span);
+    }
+
+    /** Free objects held in the transfer stack. */
+    int transferred() {
+        lock.lock();
+        try {
+            return transferCount;
         } finally {
             lock.unlock();
         }
@@ -107,13 +183,17 @@ final class CentralList {
             link(span);
         }
         if (free == spanObjects) {
-            unlink(span);
-            spanCount--;
-            pageHeap.free(span);
+            emptySpans++;
+            if (emptySpans > maxEmptySpans) {
+                releaseSpan(span);
+            }
         }
     }
 
     private int takeFrom(int span, long[] out, int at, int max) {
+        if (spans.freeObjects(span) == spanObjects) {
+            emptySpans--;
+        }
         long spanBase = heapBase + ((long) spans.start(span) << PageHeap.PAGE_SHIFT);
         int taken = 0;
         for (int word = 0; word < SpanTable.BITMAP_WORDS && taken < max; word++) {
@@ -148,6 +228,7 @@ final class CentralList {
             spans.setFreeBits(span, word, inWord == 64 ? -1L : (1L << inWord) - 1);
         }
         spanCount++;
+        emptySpans++;
         link(span);
         return span;
     }
@@ -199,6 +280,9 @@ final class CentralList {
         try {
             int previous = 0;
             int listed = 0;
+            int empty = 0;
+            PageHeap.check(transferCount >= 0 && transferCount <= transfer.length,
+                    "class %d's transfer stack holds %d", sizeClass, transferCount);
             for (int span = partialHead; span != 0; span = spans.listNext(span)) {
                 PageHeap.check(spans.state(span) == SpanTable.SMALL && spans.sizeClass(span) == sizeClass,
                         "span %d on class %d's list has state %d class %d", span, sizeClass,
@@ -209,12 +293,17 @@ final class CentralList {
                     counted += Long.bitCount(spans.freeBits(span, word));
                 }
                 int free = spans.freeObjects(span);
-                PageHeap.check(free == counted && free > 0 && free < spanObjects,
+                if (free == spanObjects) {
+                    empty++;
+                }
+                PageHeap.check(free == counted && free > 0 && free <= spanObjects,
                         "span %d of class %d: freeObjects %d, bitmap %d, objects %d", span, sizeClass, free,
                         counted, spanObjects);
                 previous = span;
                 PageHeap.check(++listed <= spanCount, "class %d's list is longer than its span count", sizeClass);
             }
+            PageHeap.check(empty == emptySpans && empty <= maxEmptySpans,
+                    "class %d keeps %d empty spans, counted %d (max %d)", sizeClass, emptySpans, empty, maxEmptySpans);
         } finally {
             lock.unlock();
         }

@@ -491,6 +491,9 @@ public final class Heap {
         checkOpen();
         caches.reap();
         caches.flushCurrent();
+        for (int c = 1; c < SizeClasses.COUNT; c++) {
+            centrals[c].releaseIdle();
+        }
         return pageHeap.release(Long.MAX_VALUE);
     }
 

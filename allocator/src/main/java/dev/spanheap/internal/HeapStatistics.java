@@ -25,6 +25,9 @@ public final class HeapStatistics {
         heap.caches().addCounts(mallocs, frees);
         long[] cached = {0};
         heap.caches().forEachCache(cache -> cached[0] += cache.cachedBytes());
+        for (int c = 1; c < SizeClasses.COUNT; c++) {
+            cached[0] += (long) heap.central(c).transferred() * SizeClasses.SIZE[c];
+        }
         return build(mallocs, frees, cached[0], heap.largeMallocs(), heap.largeFrees(),
                 heap.largeBytesAllocated(), heap.largeBytesFreed());
     }
@@ -85,7 +88,7 @@ public final class HeapStatistics {
         long objects = largeBlocks;
         long bytes = largeBytes;
         for (int c = 1; c < SizeClasses.COUNT; c++) {
-            long live = outOfSpans[c] - cachedObjects[c];
+            long live = outOfSpans[c] - cachedObjects[c] - heap.central(c).transferred();
             objects += live;
             bytes += live * SizeClasses.SIZE[c];
         }

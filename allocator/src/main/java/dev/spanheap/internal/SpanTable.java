@@ -82,6 +82,8 @@ final class SpanTable {
     private static final long LIST_PREV = offset("listPrev");
     private static final long FREE_BITS = offset("freeBits");
 
+    /** Address of record 0; records are read through {@link RawMemory#ALL} (see there why). */
+    private final long recordsBase;
     private final MemorySegment records;
     private int highWater = 1;
     private int[] unusedIds = new int[16];
@@ -92,6 +94,7 @@ final class SpanTable {
     /** {@code records} must be zeroed memory of {@link #bytesFor} the maximum number of spans. */
     SpanTable(MemorySegment records) {
         this.records = records;
+        this.recordsBase = records.address();
     }
 
     static long bytesFor(int maxSpans) {
@@ -109,6 +112,9 @@ final class SpanTable {
             id = unusedIds[--unusedCount];
         } else {
             id = highWater++;
+        }
+        if ((id + 1) * RECORD_BYTES > records.byteSize()) {
+            throw new IllegalStateException("span table full: " + id + " records");
         }
         records.asSlice(id * RECORD_BYTES, RECORD_BYTES).fill((byte) 0);
         setStart(id, firstPage);
@@ -155,33 +161,33 @@ final class SpanTable {
     }
 
     private long at(int id, long field) {
-        return id * RECORD_BYTES + field;
+        return recordsBase + id * RECORD_BYTES + field;
     }
 
-    int start(int id) { return records.get(ValueLayout.JAVA_INT, at(id, START)); }
-    void setStart(int id, int value) { records.set(ValueLayout.JAVA_INT, at(id, START), value); }
-    int pages(int id) { return records.get(ValueLayout.JAVA_INT, at(id, PAGES)); }
-    void setPages(int id, int value) { records.set(ValueLayout.JAVA_INT, at(id, PAGES), value); }
-    byte state(int id) { return records.get(ValueLayout.JAVA_BYTE, at(id, STATE)); }
-    void setState(int id, byte value) { records.set(ValueLayout.JAVA_BYTE, at(id, STATE), value); }
-    int sizeClass(int id) { return records.get(ValueLayout.JAVA_BYTE, at(id, SIZE_CLASS)); }
-    void setSizeClass(int id, int value) { records.set(ValueLayout.JAVA_BYTE, at(id, SIZE_CLASS), (byte) value); }
-    int releasedPages(int id) { return records.get(ValueLayout.JAVA_INT, at(id, RELEASED)); }
-    void setReleasedPages(int id, int value) { records.set(ValueLayout.JAVA_INT, at(id, RELEASED), value); }
-    int left(int id) { return records.get(ValueLayout.JAVA_INT, at(id, LEFT)); }
-    void setLeft(int id, int value) { records.set(ValueLayout.JAVA_INT, at(id, LEFT), value); }
-    int right(int id) { return records.get(ValueLayout.JAVA_INT, at(id, RIGHT)); }
-    void setRight(int id, int value) { records.set(ValueLayout.JAVA_INT, at(id, RIGHT), value); }
-    int priority(int id) { return records.get(ValueLayout.JAVA_INT, at(id, PRIORITY)); }
-    void setPriority(int id, int value) { records.set(ValueLayout.JAVA_INT, at(id, PRIORITY), value); }
-    int objects(int id) { return records.get(ValueLayout.JAVA_INT, at(id, OBJECTS)); }
-    void setObjects(int id, int value) { records.set(ValueLayout.JAVA_INT, at(id, OBJECTS), value); }
-    int freeObjects(int id) { return records.get(ValueLayout.JAVA_INT, at(id, FREE_OBJECTS)); }
-    void setFreeObjects(int id, int value) { records.set(ValueLayout.JAVA_INT, at(id, FREE_OBJECTS), value); }
-    int listNext(int id) { return records.get(ValueLayout.JAVA_INT, at(id, LIST_NEXT)); }
-    void setListNext(int id, int value) { records.set(ValueLayout.JAVA_INT, at(id, LIST_NEXT), value); }
-    int listPrev(int id) { return records.get(ValueLayout.JAVA_INT, at(id, LIST_PREV)); }
-    void setListPrev(int id, int value) { records.set(ValueLayout.JAVA_INT, at(id, LIST_PREV), value); }
-    long freeBits(int id, int word) { return records.get(ValueLayout.JAVA_LONG, at(id, FREE_BITS) + word * 8L); }
-    void setFreeBits(int id, int word, long value) { records.set(ValueLayout.JAVA_LONG, at(id, FREE_BITS) + word * 8L, value); }
+    int start(int id) { return RawMemory.ALL.get(ValueLayout.JAVA_INT, at(id, START)); }
+    void setStart(int id, int value) { RawMemory.ALL.set(ValueLayout.JAVA_INT, at(id, START), value); }
+    int pages(int id) { return RawMemory.ALL.get(ValueLayout.JAVA_INT, at(id, PAGES)); }
+    void setPages(int id, int value) { RawMemory.ALL.set(ValueLayout.JAVA_INT, at(id, PAGES), value); }
+    byte state(int id) { return RawMemory.ALL.get(ValueLayout.JAVA_BYTE, at(id, STATE)); }
+    void setState(int id, byte value) { RawMemory.ALL.set(ValueLayout.JAVA_BYTE, at(id, STATE), value); }
+    int sizeClass(int id) { return RawMemory.ALL.get(ValueLayout.JAVA_BYTE, at(id, SIZE_CLASS)); }
+    void setSizeClass(int id, int value) { RawMemory.ALL.set(ValueLayout.JAVA_BYTE, at(id, SIZE_CLASS), (byte) value); }
+    int releasedPages(int id) { return RawMemory.ALL.get(ValueLayout.JAVA_INT, at(id, RELEASED)); }
+    void setReleasedPages(int id, int value) { RawMemory.ALL.set(ValueLayout.JAVA_INT, at(id, RELEASED), value); }
+    int left(int id) { return RawMemory.ALL.get(ValueLayout.JAVA_INT, at(id, LEFT)); }
+    void setLeft(int id, int value) { RawMemory.ALL.set(ValueLayout.JAVA_INT, at(id, LEFT), value); }
+    int right(int id) { return RawMemory.ALL.get(ValueLayout.JAVA_INT, at(id, RIGHT)); }
+    void setRight(int id, int value) { RawMemory.ALL.set(ValueLayout.JAVA_INT, at(id, RIGHT), value); }
+    int priority(int id) { return RawMemory.ALL.get(ValueLayout.JAVA_INT, at(id, PRIORITY)); }
+    void setPriority(int id, int value) { RawMemory.ALL.set(ValueLayout.JAVA_INT, at(id, PRIORITY), value); }
+    int objects(int id) { return RawMemory.ALL.get(ValueLayout.JAVA_INT, at(id, OBJECTS)); }
+    void setObjects(int id, int value) { RawMemory.ALL.set(ValueLayout.JAVA_INT, at(id, OBJECTS), value); }
+    int freeObjects(int id) { return RawMemory.ALL.get(ValueLayout.JAVA_INT, at(id, FREE_OBJECTS)); }
+    void setFreeObjects(int id, int value) { RawMemory.ALL.set(ValueLayout.JAVA_INT, at(id, FREE_OBJECTS), value); }
+    int listNext(int id) { return RawMemory.ALL.get(ValueLayout.JAVA_INT, at(id, LIST_NEXT)); }
+    void setListNext(int id, int value) { RawMemory.ALL.set(ValueLayout.JAVA_INT, at(id, LIST_NEXT), value); }
+    int listPrev(int id) { return RawMemory.ALL.get(ValueLayout.JAVA_INT, at(id, LIST_PREV)); }
+    void setListPrev(int id, int value) { RawMemory.ALL.set(ValueLayout.JAVA_INT, at(id, LIST_PREV), value); }
+    long freeBits(int id, int word) { return RawMemory.ALL.get(ValueLayout.JAVA_LONG, at(id, FREE_BITS) + word * 8L); }
+    void setFreeBits(int id, int word, long value) { RawMemory.ALL.set(ValueLayout.JAVA_LONG, at(id, FREE_BITS) + word * 8L, value); }
 }

@@ -114,7 +114,7 @@ class HeapModelProperties {
                 assertPattern(block);
                 heap.free(block.address());
             }
-            heap.flushThreadCache();
+            heap.releaseMemory();
             heap.verify();
             String pages = heap.describePages();
             assertThat(pages).as("all committed memory is one free run").doesNotContain("|", "L", "S");
