@@ -40,9 +40,9 @@ final class CentralList {
     private final long heapBase;
 
     /** Bytes of free objects the transfer stack may hold. */
-    static final long TRANSFER_BYTES = 256 << 10;
+    static final long TRANSFER_BYTES = 512 << 10;
     /** Bytes of wholly free spans kept on the list (at least one span). */
-    static final long EMPTY_SPAN_BYTES = 128 << 10;
+    static final long EMPTY_SPAN_BYTES = 512 << 10;
 
     private int partialHead;
     /** Spans of this class now cut from the page heap. */

@@ -10,7 +10,7 @@ package dev.spanheap.internal;
  * central lists in batches.
  *
  * <p>Bounds: class {@code c} holds at most {@code limit[c]} objects. Limits start at zero and grow
- * by one object per miss up to the class's batch, then by a batch, up to twice the batch ("slow
+ * by one object per miss up to the class's batch, then by a batch, up to four batches ("slow
  * start", as TCMalloc's free lists grow). Growing is paid for from the cache's byte budget, which
  * it requests from the heap's {@link CacheBudget}: so {@code sum(limit[c] * size[c]) <= budget} and
  * the sum of all budgets is bounded.
@@ -33,7 +33,7 @@ public final class ThreadCache {
         int slots = 0;
         for (int c = 1; c < SizeClasses.COUNT; c++) {
             BATCH[c] = Math.clamp((64 << 10) / SizeClasses.SIZE[c], 2, 32);
-            MAX_DEPTH[c] = 2 * BATCH[c];
+            MAX_DEPTH[c] = 4 * BATCH[c];
             REGION[c] = slots;
             slots += MAX_DEPTH[c];
         }
