@@ -151,8 +151,47 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
         private long threadCacheSize = HeapConfig.DEFAULT_THREAD_CACHE_BYTES;
         private long totalCacheSize = HeapConfig.DEFAULT_TOTAL_CACHE_BYTES;
         private boolean checked;
+        private boolean scavenger = true;
+        private int retainPercent = HeapConfig.Scavenging.DEFAULT_RETAIN_PERCENT;
+        private long softLimit;
 
         private Builder() {
+        }
+
+        /**
+         * Whether a background thread gives free memory back to the OS (default on). Off, memory
+         * returns only through {@link Spanheap#releaseMemory()} and the soft limit.
+         */
+        public Builder scavenger(boolean enabled) {
+            this.scavenger = enabled;
+            return this;
+        }
+
+        /**
+         * How much memory the scavenger keeps, as a percentage of the recent peak of memory in use
+         * (default 110, Go's rule). Higher keeps more pages ready for reuse; 100 returns everything
+         * beyond the peak.
+         */
+        public Builder retainPercent(int percent) {
+            if (percent < 100) {
+                throw new IllegalArgumentException("retainPercent must be at least 100: " + percent);
+            }
+            this.retainPercent = percent;
+            return this;
+        }
+
+        /**
+         * A soft limit on the memory the heap holds, like Go's GOMEMLIMIT (default none): the
+         * scavenger keeps retained memory under 95% of it, and before the heap grows past it, free
+         * pages are released first. Allocation beyond it still succeeds up to
+         * {@link #maxHeapSize}, the hard limit.
+         */
+        public Builder softLimit(long bytes) {
+            if (bytes < 0) {
+                throw new IllegalArgumentException("softLimit must not be negative: " + bytes);
+            }
+            this.softLimit = bytes;
+            return this;
         }
 
         /**
@@ -195,8 +234,11 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
         }
 
         public Spanheap build() {
+            HeapConfig.Scavenging defaults = HeapConfig.Scavenging.defaults();
+            HeapConfig.Scavenging scavenging = new HeapConfig.Scavenging(scavenger, retainPercent, softLimit,
+                    defaults.windowNanos(), defaults.clock(), defaults.sleeper());
             return new Spanheap(new Heap(new HeapConfig(LinuxOsMemory.INSTANCE, maxHeapSize,
-                    PageHeap.DEFAULT_COMMIT_STEP_PAGES, threadCacheSize, totalCacheSize, checked)));
+                    PageHeap.DEFAULT_COMMIT_STEP_PAGES, threadCacheSize, totalCacheSize, checked, scavenging)));
         }
     }
 }

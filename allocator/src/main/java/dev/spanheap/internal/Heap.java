@@ -44,6 +44,7 @@ public final class Heap {
     private final long cookieKey = ThreadLocalRandom.current().nextLong() | 1;
     private final boolean checked;
     private final AllocationBits allocationBits;
+    private final Scavenger scavenger;
     private final LongAdder largeMallocs = new LongAdder();
     private final LongAdder largeFrees = new LongAdder();
     private final LongAdder largeBytesAllocated = new LongAdder();
@@ -72,6 +73,14 @@ public final class Heap {
                 ? new AllocationBits(pageHeap.space().mapMetadata(AllocationBits.bytesFor(limitBytes)))
                 : null;
         this.fastPaths = !checked;
+        HeapConfig.Scavenging scavenging = config.scavenging();
+        this.scavenger = new Scavenger(this, pageHeap, scavenging);
+        if (scavenging.softLimitBytes() > 0) {
+            pageHeap.setSoftLimit(scavenger);
+        }
+        if (scavenging.background()) {
+            scavenger.start(scavenging.sleeper());
+        }
     }
 
     // ---- allocation ----
@@ -442,6 +451,7 @@ public final class Heap {
             }
             closed = true;
             fastPaths = false;
+            scavenger.stop();
             caches.close();
             pageHeap.close();
         } finally {
@@ -453,6 +463,11 @@ public final class Heap {
 
     PageHeap pageHeap() {
         return pageHeap;
+    }
+
+    /** The scavenger, for tests that step it. */
+    public Scavenger scavenger() {
+        return scavenger;
     }
 
     ThreadCaches caches() {
@@ -489,12 +504,21 @@ public final class Heap {
      */
     public long releaseMemory() {
         checkOpen();
-        caches.reap();
         caches.flushCurrent();
+        releaseIdleCentralMemory();
+        return pageHeap.release(Long.MAX_VALUE);
+    }
+
+    /**
+     * Returns memory that sits idle above the page heap to it: the caches of ended threads, the
+     * central transfer stacks and kept empty spans. For the scavenger and {@link #releaseMemory}.
+     */
+    void releaseIdleCentralMemory() {
+        checkOpen();
+        caches.reap();
         for (int c = 1; c < SizeClasses.COUNT; c++) {
             centrals[c].releaseIdle();
         }
-        return pageHeap.release(Long.MAX_VALUE);
     }
 
     /** Flushes the calling thread's cache to the central lists. */

@@ -1,19 +1,55 @@
 package dev.spanheap.internal;
 
+import java.util.function.LongSupplier;
+
 /**
  * What a {@link Heap} is built from: the OS layer (a fake in tests), the size of the reservation,
- * the commit step, the thread-cache budgets and whether every free is checked.
+ * the commit step, the thread-cache budgets, whether every free is checked, and the scavenger's
+ * settings.
  */
 public record HeapConfig(OsMemory os, long maxHeapBytes, int commitStepPages, long threadCacheBytes,
-                         long totalCacheBytes, boolean checked) {
+                         long totalCacheBytes, boolean checked, Scavenging scavenging) {
 
     public static final long DEFAULT_MAX_HEAP_BYTES = 64L << 30;
     /** TCMalloc's defaults: at most 4 MiB in one thread's cache, 32 MiB in all of them. */
     public static final long DEFAULT_THREAD_CACHE_BYTES = 4L << 20;
     public static final long DEFAULT_TOTAL_CACHE_BYTES = 32L << 20;
 
+    /**
+     * The scavenger's settings: whether its background thread runs, the percentage of the recent
+     * peak of in-use memory to retain, the soft limit (0: none), how far back "recent" reaches, and
+     * its clock and sleep (real ones, or a test's).
+     */
+    public record Scavenging(boolean background, int retainPercent, long softLimitBytes, long windowNanos,
+                             LongSupplier clock, Scavenger.Sleeper sleeper) {
+
+        public static final int DEFAULT_RETAIN_PERCENT = 110;
+        /** One second: RSS follows a drop in use within about a second, without thrashing on bursts. */
+        public static final long DEFAULT_WINDOW_NANOS = 1_000_000_000L;
+
+        public static Scavenging defaults() {
+            return new Scavenging(true, DEFAULT_RETAIN_PERCENT, 0, DEFAULT_WINDOW_NANOS, System::nanoTime,
+                    java.util.concurrent.TimeUnit.NANOSECONDS::sleep);
+        }
+
+        /** No background thread: cycles run only when a test (or the soft limit) asks. */
+        public static Scavenging manual(LongSupplier clock) {
+            return new Scavenging(false, DEFAULT_RETAIN_PERCENT, 0, DEFAULT_WINDOW_NANOS, clock, nanos -> { });
+        }
+
+        public Scavenging withSoftLimit(long bytes) {
+            return new Scavenging(background, retainPercent, bytes, windowNanos, clock, sleeper);
+        }
+    }
+
+    public HeapConfig(OsMemory os, long maxHeapBytes, int commitStepPages, long threadCacheBytes,
+                      long totalCacheBytes, boolean checked) {
+        this(os, maxHeapBytes, commitStepPages, threadCacheBytes, totalCacheBytes, checked,
+                Scavenging.manual(System::nanoTime));
+    }
+
     public static HeapConfig defaults() {
         return new HeapConfig(LinuxOsMemory.INSTANCE, DEFAULT_MAX_HEAP_BYTES, PageHeap.DEFAULT_COMMIT_STEP_PAGES,
-                DEFAULT_THREAD_CACHE_BYTES, DEFAULT_TOTAL_CACHE_BYTES, false);
+                DEFAULT_THREAD_CACHE_BYTES, DEFAULT_TOTAL_CACHE_BYTES, false, Scavenging.defaults());
     }
 }

@@ -37,6 +37,8 @@ public final class PageHeap {
     private final int commitStepPages;
     private final int reservedPages;
 
+    /** Consulted before growing, for the soft limit; null when there is none. */
+    private Scavenger softLimit;
     private int committedPages;
     private int freePages;
     private int releasedFreePages;
@@ -49,6 +51,10 @@ public final class PageHeap {
         this.freeRuns = new FreeRuns(spans);
         this.commitStepPages = commitStepPages;
         this.reservedPages = Math.toIntExact(space.reservedBytes() >>> PAGE_SHIFT);
+    }
+
+    void setSoftLimit(Scavenger scavenger) {
+        this.softLimit = scavenger;
     }
 
     AddressSpace space() {
@@ -242,6 +248,14 @@ public final class PageHeap {
         step = Math.min(step, reservedPages - committedPages);
         if (step < minPages) {
             return false;
+        }
+        if (softLimit != null) {
+            // Past the soft limit, give free pages back before taking more (Go's GOMEMLIMIT).
+            long excess = softLimit.beforeGrowth((long) (committedPages - releasedFreePages) << PAGE_SHIFT,
+                    (long) step << PAGE_SHIFT);
+            if (excess > 0) {
+                release(excess);
+            }
         }
         space.commit((long) step << PAGE_SHIFT);
         int first = committedPages;

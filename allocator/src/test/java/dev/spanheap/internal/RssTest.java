@@ -6,8 +6,11 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import dev.spanheap.MemStats;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
 /** Resident memory follows what the heap uses: it rises when blocks are touched and falls on release. */
@@ -53,6 +56,73 @@ class RssTest {
             long again = heap.allocate(MIB, 1);
             assertThat(heap.segment(again, MIB).get(java.lang.foreign.ValueLayout.JAVA_BYTE, 12345)).isZero();
             heap.free(again);
+        } finally {
+            heap.close();
+        }
+    }
+
+    /** Allocates about 512 MiB in sizes from 16 bytes to 1 MiB, touching every block. */
+    private static List<Long> allocateMixed(Heap heap) {
+        SplittableRandom random = new SplittableRandom(512);
+        List<Long> blocks = new ArrayList<>();
+        long total = 0;
+        while (total < 512 * MIB) {
+            long size = random.nextBoolean() ? 16 + random.nextInt(32 << 10) : (32 << 10) + random.nextInt(1 << 20);
+            long address = heap.allocate(size, 1);
+            heap.segment(address, size).fill((byte) 3);
+            blocks.add(address);
+            total += size;
+        }
+        return blocks;
+    }
+
+    private static void checkReturned(Heap heap, long start, long touched, String how) {
+        long after = rssBytes();
+        MemStats stats = new HeapStatistics(heap).snapshot();
+        System.out.printf("RSS (%s): start %d MiB, 512 MiB mixed touched %d MiB, after %d MiB; heapReleased %d MiB%n",
+                how, start / MIB, touched / MIB, after / MIB, stats.heapReleased() / MIB);
+        assertThat(touched - start).isGreaterThanOrEqualTo(480 * MIB);
+        assertThat(after - start).isLessThanOrEqualTo(16 * MIB);
+        // What RSS gave back is what the heap says it released.
+        assertThat(stats.heapReleased()).isGreaterThanOrEqualTo(touched - after - 16 * MIB);
+        assertThat(stats.heapSys() - stats.heapReleased()).isLessThanOrEqualTo(16 * MIB);
+    }
+
+    @Test
+    void mixedSizesReturnToTheOsOnReleaseMemory() {
+        Heap heap = new Heap(HeapConfig.defaults());
+        try {
+            long start = rssBytes();
+            List<Long> blocks = allocateMixed(heap);
+            long touched = rssBytes();
+            blocks.forEach(heap::free);
+            heap.releaseMemory();
+            checkReturned(heap, start, touched, "releaseMemory");
+        } finally {
+            heap.close();
+        }
+    }
+
+    @Test
+    void mixedSizesReturnToTheOsThroughTheScavengerAlone() {
+        AtomicLong now = new AtomicLong();
+        // The scavenger never touches a live thread's cache, so this thread's cache (1 MiB here, 4 MiB
+        // by default) stays with it; everything else must go back.
+        Heap heap = new Heap(new HeapConfig(LinuxOsMemory.INSTANCE, HeapConfig.DEFAULT_MAX_HEAP_BYTES,
+                PageHeap.DEFAULT_COMMIT_STEP_PAGES, 1 << 20, HeapConfig.DEFAULT_TOTAL_CACHE_BYTES, false,
+                HeapConfig.Scavenging.manual(now::get)));
+        try {
+            long start = rssBytes();
+            List<Long> blocks = allocateMixed(heap);
+            heap.scavenger().cycle();
+            long touched = rssBytes();
+            blocks.forEach(heap::free);
+            // Step the fake clock past the scavenger's window, then let it run until it is done.
+            now.addAndGet(HeapConfig.Scavenging.DEFAULT_WINDOW_NANOS * 2);
+            while (heap.scavenger().cycle() > 0) {
+                now.addAndGet(1_000_000);
+            }
+            checkReturned(heap, start, touched, "scavenger");
         } finally {
             heap.close();
         }

@@ -38,6 +38,7 @@ public class CrossThreadBenchmark {
     /** Slots freed by the consumer. */
     private final AtomicLong consumed = new AtomicLong();
     private volatile boolean running;
+    private volatile Throwable consumerFailure;
     private Thread consumer;
 
     @Setup(Level.Trial)
@@ -48,15 +49,26 @@ public class CrossThreadBenchmark {
     }
 
     private void consume() {
-        long next = consumed.get();
-        while (running) {
-            if (next < produced.getAcquire()) {
-                peer.free((int) (next % RING));
-                consumed.setRelease(++next);
-            } else {
-                Thread.onSpinWait();
+        try {
+            long next = consumed.get();
+            while (running) {
+                if (next < produced.getAcquire()) {
+                    peer.free((int) (next % RING));
+                    consumed.setRelease(++next);
+                } else {
+                    Thread.onSpinWait();
+                }
             }
+        } catch (Throwable e) {
+            consumerFailure = e;
         }
+    }
+
+    private void waitForConsumer() {
+        if (consumerFailure != null) {
+            throw new IllegalStateException("the freeing thread failed", consumerFailure);
+        }
+        Thread.onSpinWait();
     }
 
     @Benchmark
@@ -71,11 +83,11 @@ public class CrossThreadBenchmark {
                 peer.write(slot, next);
                 produced.setRelease(++next);
             } else {
-                Thread.onSpinWait();
+                waitForConsumer();
             }
         }
         while (consumed.getAcquire() < end) {
-            Thread.onSpinWait();
+            waitForConsumer();
         }
     }
 

@@ -3,11 +3,21 @@ package dev.spanheap.bench.peers;
 import dev.spanheap.LocalHeap;
 import dev.spanheap.Spanheap;
 
-/** Spanheap through a {@link LocalHeap} handle, which skips the thread-local lookup per call. */
+/**
+ * Spanheap through a {@link LocalHeap} handle, which skips the thread-local lookup per call. A
+ * handle belongs to one thread, so where blocks cross threads this peer uses the heap's own methods
+ * and measures the same as {@code spanheap}.
+ */
 final class SpanheapLocalPeer extends AddressSlots {
 
     private final Spanheap heap = Spanheap.create();
     private LocalHeap local;
+    private boolean crossThread;
+
+    @Override
+    public void prepareCrossThread() {
+        crossThread = true;
+    }
 
     @Override
     public void open(int slots) {
@@ -17,12 +27,16 @@ final class SpanheapLocalPeer extends AddressSlots {
 
     @Override
     public void allocate(int slot, long size) {
-        addresses[slot] = local.malloc(size);
+        addresses[slot] = crossThread ? heap.malloc(size) : local.malloc(size);
     }
 
     @Override
     public void free(int slot) {
-        local.free(addresses[slot]);
+        if (crossThread) {
+            heap.free(addresses[slot]);
+        } else {
+            local.free(addresses[slot]);
+        }
     }
 
     @Override

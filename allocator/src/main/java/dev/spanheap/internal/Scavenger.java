@@ -1,0 +1,169 @@
+package dev.spanheap.internal;
+
+import java.util.function.LongSupplier;
+
+/**
+ * Gives the physical memory of free pages back to the OS with {@code madvise(MADV_DONTNEED)},
+ * keeping the address space (the bottom of the free ladder in package-info; Go's background
+ * scavenger).
+ *
+ * <p>Policy, per cycle:
+ * <ol>
+ *   <li>goal = {@code retainPercent}% (default 110, Go's rule) of the peak in-use memory over the last
+ *       {@code window} (a max over four buckets, so a burst stops counting one window after it ends);
+ *       with a soft limit, at most 95% of it (Go's GOMEMLIMIT rule);</li>
+ *   <li>retained = committed pages not released: in use plus free-but-resident;</li>
+ *   <li>if retained exceeds the goal: first take back idle memory above the page heap (caches of
+ *       ended threads, central transfer stacks and kept empty spans), then release free pages,
+ *       largest runs first, at most {@link #MAX_RELEASE_PER_CYCLE} per cycle.</li>
+ * </ol>
+ * The background thread paces itself to about 1% of one CPU: after a cycle that took {@code t} it
+ * sleeps {@code 99 t} (at least {@link #MIN_SLEEP_NANOS}); with nothing to do it sleeps
+ * {@link #IDLE_SLEEP_NANOS}. Clock and sleep are injected, so tests run cycles deterministically.
+ *
+ * <p>With {@code -Dspanheap.scavtrace=1} every cycle that releases memory prints one line to
+ * stderr, in the spirit of Go's {@code GODEBUG=scavtrace=1}.
+ */
+public final class Scavenger {
+
+    static final long MAX_RELEASE_PER_CYCLE = 16L << 20;
+    static final long MIN_SLEEP_NANOS = 1_000_000L;
+    static final long IDLE_SLEEP_NANOS = 50_000_000L;
+    private static final int BUCKETS = 4;
+
+    /** Sleeps for the background thread; tests substitute one that returns at once or counts. */
+    @FunctionalInterface
+    public interface Sleeper {
+        void sleep(long nanos) throws InterruptedException;
+    }
+
+    private final Heap heap;
+    private final PageHeap pageHeap;
+    private final LongSupplier clock;
+    private final int retainPercent;
+    private final long softLimitBytes;
+    private final long bucketNanos;
+    private final boolean trace;
+    private final long[] bucketPeaks = new long[BUCKETS];
+    private final long[] bucketStarts = new long[BUCKETS];
+    private long totalReleased;
+    private volatile Thread thread;
+
+    Scavenger(Heap heap, PageHeap pageHeap, HeapConfig.Scavenging settings) {
+        this.heap = heap;
+        this.pageHeap = pageHeap;
+        this.clock = settings.clock();
+        this.retainPercent = settings.retainPercent();
+        this.softLimitBytes = settings.softLimitBytes();
+        this.bucketNanos = Math.max(1, settings.windowNanos() / BUCKETS);
+        this.trace = "1".equals(System.getProperty("spanheap.scavtrace"));
+        java.util.Arrays.fill(bucketStarts, Long.MIN_VALUE);
+    }
+
+    /** Starts the background thread (a daemon). */
+    void start(Sleeper sleeper) {
+        Thread background = Thread.ofPlatform().daemon().name("spanheap-scavenger").unstarted(() -> loop(sleeper));
+        thread = background;
+        background.start();
+    }
+
+    private void loop(Sleeper sleeper) {
+        try {
+            while (thread == Thread.currentThread()) {
+                long started = clock.getAsLong();
+                long released;
+                try {
+                    released = cycle();
+                } catch (IllegalStateException closedUnderUs) {
+                    return;
+                }
+                long spent = clock.getAsLong() - started;
+                sleeper.sleep(released > 0 ? Math.max(MIN_SLEEP_NANOS, spent * 99) : IDLE_SLEEP_NANOS);
+            }
+        } catch (InterruptedException stop) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Stops the background thread and waits for it. */
+    void stop() {
+        Thread background = thread;
+        thread = null;
+        if (background != null && background != Thread.currentThread()) {
+            background.interrupt();
+            try {
+                background.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** One cycle of the policy above; returns the bytes released. */
+    public long cycle() {
+        long now = clock.getAsLong();
+        PageHeap.PageCounts counts = pageHeap.counts();
+        notePeak(now, bytes(counts.inUse()));
+        long goal = goal(now);
+        long retained = bytes(counts.committed() - counts.releasedFree());
+        if (retained <= goal) {
+            return 0;
+        }
+        heap.releaseIdleCentralMemory();
+        counts = pageHeap.counts();
+        retained = bytes(counts.committed() - counts.releasedFree());
+        long released = retained > goal ? pageHeap.release(Math.min(retained - goal, MAX_RELEASE_PER_CYCLE)) : 0;
+        totalReleased += released;
+        if (trace && released > 0) {
+            PageHeap.PageCounts after = pageHeap.counts();
+            long inUse = bytes(after.inUse());
+            long kept = bytes(after.committed() - after.releasedFree());
+            System.err.printf("spanheap scav: %d KiB released, %d KiB retained, %d KiB in use, %d%% util, %d KiB total%n",
+                    released >> 10, kept >> 10, inUse >> 10, kept == 0 ? 100 : inUse * 100 / kept, totalReleased >> 10);
+        }
+        return released;
+    }
+
+    /**
+     * Synchronous scavenging before the heap grows past the soft limit: releases free pages until
+     * retained memory plus {@code growthBytes} is at most 95% of the limit, or nothing is left.
+     * Called by the page heap with its lock held.
+     */
+    long beforeGrowth(long retainedBytes, long growthBytes) {
+        if (softLimitBytes <= 0 || retainedBytes + growthBytes <= softLimitBytes) {
+            return 0;
+        }
+        long target = softLimitBytes * 95 / 100;
+        return Math.max(0, retainedBytes + growthBytes - target);
+    }
+
+    /** The retained-memory goal now: see the class comment. */
+    long goal(long now) {
+        long peak = 0;
+        for (int i = 0; i < BUCKETS; i++) {
+            if (now - bucketStarts[i] < bucketNanos * BUCKETS) {
+                peak = Math.max(peak, bucketPeaks[i]);
+            }
+        }
+        long goal = peak / 100 * retainPercent;
+        return softLimitBytes > 0 ? Math.min(goal, softLimitBytes / 100 * 95) : goal;
+    }
+
+    private void notePeak(long now, long inUse) {
+        long bucketStart = now - Math.floorMod(now, bucketNanos);
+        int bucket = (int) Math.floorMod(bucketStart / bucketNanos, (long) BUCKETS);
+        if (bucketStarts[bucket] != bucketStart) {
+            bucketStarts[bucket] = bucketStart;
+            bucketPeaks[bucket] = 0;
+        }
+        bucketPeaks[bucket] = Math.max(bucketPeaks[bucket], inUse);
+    }
+
+    long totalReleased() {
+        return totalReleased;
+    }
+
+    private static long bytes(long pages) {
+        return pages << PageHeap.PAGE_SHIFT;
+    }
+}

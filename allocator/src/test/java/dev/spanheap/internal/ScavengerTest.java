@@ -1,0 +1,182 @@
+package dev.spanheap.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.spanheap.MemStats;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+/** The scavenger's policy, stepped with a fake clock: no test here waits for time to pass. */
+class ScavengerTest {
+
+    static final long MIB = 1 << 20;
+    static final long SECOND = 1_000_000_000L;
+
+    private final AtomicLong now = new AtomicLong(1_000 * SECOND);
+
+    private Heap heap(HeapConfig.Scavenging scavenging) {
+        return new Heap(new HeapConfig(LinuxOsMemory.INSTANCE, 4L << 30, PageHeap.DEFAULT_COMMIT_STEP_PAGES,
+                1 << 20, 4 << 20, false, scavenging));
+    }
+
+    private static List<Long> allocateTouched(Heap heap, int blocks, long size) {
+        List<Long> addresses = new ArrayList<>();
+        for (int i = 0; i < blocks; i++) {
+            long address = heap.allocate(size, 1);
+            heap.segment(address, size).fill((byte) 1);
+            addresses.add(address);
+        }
+        return addresses;
+    }
+
+    @Test
+    void keepsFreePagesWithinTheWindowAndReleasesThemAfterIt() {
+        Heap heap = heap(HeapConfig.Scavenging.manual(now::get));
+        HeapStatistics statistics = new HeapStatistics(heap);
+        try {
+            List<Long> blocks = allocateTouched(heap, 64, MIB);
+            assertThat(heap.scavenger().cycle()).isZero();
+            blocks.forEach(heap::free);
+            now.addAndGet(SECOND / 10);
+            // 64 MiB was in use a tenth of a second ago: 110% of that peak is kept.
+            assertThat(heap.scavenger().cycle()).isZero();
+            assertThat(statistics.snapshot().heapReleased()).isLessThan(MIB);
+
+            now.addAndGet(2 * SECOND);
+            long released = 0;
+            for (long step; (step = heap.scavenger().cycle()) > 0; ) {
+                assertThat(step).isLessThanOrEqualTo(Scavenger.MAX_RELEASE_PER_CYCLE);
+                released += step;
+            }
+            MemStats stats = statistics.snapshot();
+            assertThat(released).isGreaterThanOrEqualTo(64 * MIB);
+            assertThat(stats.heapReleased()).isEqualTo(stats.heapIdle());
+            heap.verify();
+        } finally {
+            heap.close();
+        }
+    }
+
+    @Test
+    void retainsTenPercentAboveTheRecentPeak() {
+        Heap heap = heap(HeapConfig.Scavenging.manual(now::get));
+        HeapStatistics statistics = new HeapStatistics(heap);
+        try {
+            List<Long> kept = allocateTouched(heap, 40, MIB);
+            List<Long> dropped = allocateTouched(heap, 60, MIB);
+            dropped.forEach(heap::free);
+            now.addAndGet(2 * SECOND);
+            while (heap.scavenger().cycle() > 0) {
+                now.addAndGet(SECOND / 100);
+            }
+            MemStats stats = statistics.snapshot();
+            long retained = stats.heapSys() - stats.heapReleased();
+            assertThat(retained).isLessThanOrEqualTo(stats.heapInuse() * 110 / 100 + PageHeap.PAGE_SIZE);
+            assertThat(retained).isGreaterThanOrEqualTo(stats.heapInuse());
+            kept.forEach(heap::free);
+        } finally {
+            heap.close();
+        }
+    }
+
+    @Test
+    void softLimitReleasesFreePagesBeforeTheHeapGrows() {
+        Heap heap = heap(HeapConfig.Scavenging.manual(now::get).withSoftLimit(48 * MIB));
+        HeapStatistics statistics = new HeapStatistics(heap);
+        try {
+            allocateTouched(heap, 1, 40 * MIB).forEach(heap::free);
+            assertThat(statistics.snapshot().heapReleased()).isLessThan(8 * MIB);
+            // 44 MiB does not fit the 40 MiB free run: the heap must grow, and 40 + 44 > 48.
+            long address = heap.allocate(44 * MIB, 1);
+            MemStats stats = statistics.snapshot();
+            assertThat(stats.heapReleased()).isGreaterThanOrEqualTo(36 * MIB);
+            assertThat(stats.heapSys() - stats.heapReleased()).isLessThanOrEqualTo(48 * MIB);
+            heap.free(address);
+            heap.verify();
+        } finally {
+            heap.close();
+        }
+    }
+
+    @Test
+    void softLimitCapsTheGoal() {
+        Heap heap = heap(HeapConfig.Scavenging.manual(now::get).withSoftLimit(20 * MIB));
+        try {
+            List<Long> blocks = allocateTouched(heap, 30, MIB);
+            heap.scavenger().cycle();
+            heap.free(blocks.remove(0));
+            heap.free(blocks.remove(0));
+            // The peak (30 MiB) is recent, but the soft limit caps the goal at 95% of 20 MiB.
+            assertThat(heap.scavenger().goal(now.get())).isEqualTo(20 * MIB / 100 * 95);
+            assertThat(heap.scavenger().cycle()).isGreaterThanOrEqualTo(2 * MIB);
+            blocks.forEach(heap::free);
+        } finally {
+            heap.close();
+        }
+    }
+
+    @Test
+    void backgroundThreadPacesItselfToOnePercent() throws Exception {
+        long tick = 1_000_000;
+        List<Long> sleeps = new ArrayList<>();
+        CountDownLatch fourSleeps = new CountDownLatch(4);
+        AtomicLong clock = new AtomicLong();
+        // Every reading of the clock advances it one tick: a cycle that reads it at its start, inside
+        // and at its end "takes" two ticks.
+        HeapConfig.Scavenging paced = new HeapConfig.Scavenging(false, 110, 0, SECOND,
+                () -> clock.addAndGet(tick), nanos -> {
+                    synchronized (sleeps) {
+                        sleeps.add(nanos);
+                    }
+                    fourSleeps.countDown();
+                    if (fourSleeps.getCount() == 0) {
+                        throw new InterruptedException("enough");
+                    }
+                });
+        Heap heap = heap(paced);
+        try {
+            allocateTouched(heap, 40, MIB).forEach(heap::free);
+            clock.addAndGet(10 * SECOND);
+            heap.scavenger().start(paced.sleeper());
+            fourSleeps.await();
+            heap.scavenger().stop();
+            synchronized (sleeps) {
+                // 40 MiB to release at 16 MiB a cycle: three working cycles, each followed by 99 times
+                // its two ticks, then an idle one.
+                assertThat(sleeps).containsExactly(99 * 2 * tick, 99 * 2 * tick, 99 * 2 * tick,
+                        Scavenger.IDLE_SLEEP_NANOS);
+            }
+        } finally {
+            heap.close();
+        }
+    }
+
+    @Test
+    void scavtraceWritesOneLinePerCycle() {
+        PrintStream original = System.err;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        System.setProperty("spanheap.scavtrace", "1");
+        Heap heap;
+        try {
+            heap = heap(HeapConfig.Scavenging.manual(now::get));
+        } finally {
+            System.clearProperty("spanheap.scavtrace");
+        }
+        try {
+            allocateTouched(heap, 8, MIB).forEach(heap::free);
+            now.addAndGet(10 * SECOND);
+            System.setErr(new PrintStream(captured, true));
+            heap.scavenger().cycle();
+        } finally {
+            System.setErr(original);
+            heap.close();
+        }
+        assertThat(captured.toString()).matches(
+                "spanheap scav: \\d+ KiB released, \\d+ KiB retained, \\d+ KiB in use, \\d+% util, \\d+ KiB total\\R");
+    }
+}

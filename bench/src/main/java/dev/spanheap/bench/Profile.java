@@ -1,0 +1,38 @@
+package dev.spanheap.bench;
+
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;
+import org.openjdk.jmh.runner.options.TimeValue;
+
+/** How long and how often each benchmark runs. */
+enum Profile {
+    /** The README's main job: every workload and peer in about four minutes on two cores. */
+    QUICK(1, 1, 400, 2, 400, 1),
+    /** For published figures: longer warm-up, three forks, larson on two threads. */
+    FULL(3, 3, 2000, 5, 2000, 2);
+
+    final int forks;
+    final int warmupIterations;
+    final int warmupMillis;
+    final int iterations;
+    final int iterationMillis;
+    final int threadsWhereApplicable;
+
+    Profile(int forks, int warmupIterations, int warmupMillis, int iterations, int iterationMillis,
+            int threadsWhereApplicable) {
+        this.forks = forks;
+        this.warmupIterations = warmupIterations;
+        this.warmupMillis = warmupMillis;
+        this.iterations = iterations;
+        this.iterationMillis = iterationMillis;
+        this.threadsWhereApplicable = threadsWhereApplicable;
+    }
+
+    ChainedOptionsBuilder apply(ChainedOptionsBuilder options) {
+        return options.forks(forks)
+                .warmupIterations(warmupIterations)
+                .warmupTime(new TimeValue(warmupMillis, TimeUnit.MILLISECONDS))
+                .measurementIterations(iterations)
+                .measurementTime(new TimeValue(iterationMillis, TimeUnit.MILLISECONDS));
+    }
+}

@@ -1,0 +1,33 @@
+package dev.spanheap.bench;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One row of the comparison: a JMH benchmark method with fixed parameters (besides the peer), and
+ * how the report names it.
+ */
+record Workload(String label, Class<?> benchmark, Map<String, String> params, boolean multiThreaded) {
+
+    /** The JMH include pattern for this workload's benchmark class. */
+    String include() {
+        return benchmark.getName().replace(".", "\\.") + "\\..*";
+    }
+
+    static List<Workload> all() {
+        return List.of(
+                pair("16 B", 16),
+                pair("256 B", 256),
+                pair("4 KiB", 4096),
+                pair("64 KiB", 65536),
+                pair("1 MiB", 1 << 20),
+                new Workload("batch 1024 x 16 B-4 KiB", BatchBenchmark.class, Map.of(), false),
+                new Workload("cross-thread 256 B", CrossThreadBenchmark.class, Map.of("size", "256"), false),
+                new Workload("netty pattern 0-64 KiB", NettyPatternBenchmark.class, Map.of(), false),
+                new Workload("larson 8-1000 B", LarsonBenchmark.class, Map.of(), true));
+    }
+
+    private static Workload pair(String size, long bytes) {
+        return new Workload("pair " + size, PairBenchmark.class, Map.of("size", Long.toString(bytes)), false);
+    }
+}
