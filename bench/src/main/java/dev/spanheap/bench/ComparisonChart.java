@@ -8,9 +8,13 @@ import java.util.Optional;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.CategoryChartBuilder;
+import org.knowm.xchart.CategorySeries;
 import org.knowm.xchart.style.Styler;
 
-/** The comparison as grouped bars, ns/op on a logarithmic axis (peers differ by three orders). */
+/**
+ * The comparison as one marker per peer and workload, ns/op on a logarithmic axis
+ * (peers differ by four orders of magnitude; XChart draws no bars on a log axis).
+ */
 final class ComparisonChart {
 
     private ComparisonChart() {
@@ -21,6 +25,9 @@ final class ComparisonChart {
                 .title("Spanheap and its peers: ns per operation (lower is better, log scale)")
                 .xAxisTitle("workload").yAxisTitle("ns/op").build();
         chart.getStyler().setYAxisLogarithmic(true);
+        chart.getStyler().setDefaultSeriesRenderStyle(CategorySeries.CategorySeriesRenderStyle.Scatter);
+        chart.getStyler().setOverlapped(true);
+        chart.getStyler().setMarkerSize(10);
         chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
         chart.getStyler().setXAxisLabelRotation(20);
         List<String> workloads = new ArrayList<>(results.byWorkload.keySet());

@@ -8,8 +8,8 @@ import org.openjdk.jmh.runner.options.TimeValue;
 enum Profile {
     /** The README's main job: every workload and peer in about four minutes on two cores. */
     QUICK(1, 1, 400, 2, 400, 1),
-    /** For published figures: longer warm-up, three forks, larson on two threads. */
-    FULL(3, 3, 2000, 5, 2000, 2);
+    /** For published figures: longer warm-up and measurement, two forks, larson on two threads. */
+    FULL(2, 2, 1000, 4, 1000, 2);
 
     final int forks;
     final int warmupIterations;

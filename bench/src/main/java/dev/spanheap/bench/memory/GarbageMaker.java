@@ -1,0 +1,103 @@
+package dev.spanheap.bench.memory;
+
+import dev.spanheap.MemStats;
+import dev.spanheap.Spanheap;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.lang.management.BufferPoolMXBean;
+import java.lang.management.ManagementFactory;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.SplittableRandom;
+
+/**
+ * The garbage-making program of the Cloudflare talk "Understanding Go Memory" (2013): each tick
+ * allocate a buffer of 5 to 10 MB, write all of it, store it in a random slot of a 20-slot pool and
+ * free the buffer it replaces. Every tick samples RSS and the heap's figures into a CSV. One mode per
+ * JVM, so that each process's RSS is its own; {@link MemoryRun} starts them.
+ */
+public final class GarbageMaker {
+
+    static final int SLOTS = 20;
+    static final String HEADER = "tick,live,rss,heapSys,heapInuse,heapIdle,heapReleased";
+
+    private GarbageMaker() {
+    }
+
+    /** Arguments: mode (spanheap, spanheap-no-scavenger, allocate-direct), ticks, tick millis, CSV path. */
+    public static void main(String[] args) throws Exception {
+        String mode = args[0];
+        int ticks = Integer.parseInt(args[1]);
+        long tickMillis = Long.parseLong(args[2]);
+        Path csv = Path.of(args[3]);
+        SplittableRandom random = new SplittableRandom(2013);
+        long[] sizes = new long[SLOTS];
+        try (PrintWriter out = new PrintWriter(Files.newBufferedWriter(csv))) {
+            out.println(HEADER);
+            long baseline = Rss.bytes();
+            out.printf("-1,0,%d,0,0,0,0%n", baseline);
+            if (mode.equals("allocate-direct")) {
+                ByteBuffer[] pool = new ByteBuffer[SLOTS];
+                BufferPoolMXBean direct = ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class).stream()
+                        .filter(pool1 -> pool1.getName().equals("direct")).findFirst().orElseThrow();
+                for (int tick = 0; tick < ticks; tick++) {
+                    int size = 5_000_000 + random.nextInt(5_000_001);
+                    ByteBuffer buffer = ByteBuffer.allocateDirect(size);
+                    for (int i = 0; i < size; i += 4096) {
+                        buffer.put(i, (byte) tick);
+                    }
+                    int slot = random.nextInt(SLOTS);
+                    pool[slot] = buffer;
+                    sizes[slot] = size;
+                    long held = direct.getMemoryUsed();
+                    out.printf("%d,%d,%d,%d,%d,%d,%d%n", tick, sum(sizes), Rss.bytes(), held, held, 0, 0);
+                    Thread.sleep(tickMillis);
+                }
+            } else {
+                try (Spanheap heap = Spanheap.builder().scavenger(mode.equals("spanheap")).build()) {
+                    MemorySegment[] pool = new MemorySegment[SLOTS];
+                    for (int tick = 0; tick < ticks; tick++) {
+                        int size = 5_000_000 + random.nextInt(5_000_001);
+                        MemorySegment buffer = heap.allocate(size);
+                        buffer.fill((byte) tick);
+                        int slot = random.nextInt(SLOTS);
+                        if (pool[slot] != null) {
+                            heap.free(pool[slot]);
+                        }
+                        pool[slot] = buffer;
+                        sizes[slot] = size;
+                        MemStats stats = heap.memStats();
+                        out.printf("%d,%d,%d,%d,%d,%d,%d%n", tick, sum(sizes), Rss.bytes(), stats.heapSys(),
+                                stats.heapInuse(), stats.heapIdle(), stats.heapReleased());
+                        Thread.sleep(tickMillis);
+                    }
+                }
+            }
+        }
+    }
+
+    private static long sum(long[] values) {
+        long total = 0;
+        for (long value : values) {
+            total += value;
+        }
+        return total;
+    }
+
+    /** Resident set size of this process. */
+    static final class Rss {
+        private Rss() {
+        }
+
+        static long bytes() {
+            try {
+                String[] fields = Files.readString(Path.of("/proc/self/statm")).trim().split("\\s+");
+                return Long.parseLong(fields[1]) * 4096;
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+}
