@@ -124,6 +124,26 @@ class SpanheapErrorsTest {
     }
 
     @Test
+    void doubleFreeOfALargeBlockOnAnotherThread() throws Exception {
+        MemorySegment block = heap.allocate(200_000);
+        // The first free keeps the span in this thread's cache; the second must still be caught.
+        heap.free(block);
+        java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread other = Thread.ofPlatform().start(() -> {
+            try {
+                heap.free(block);
+            } catch (Throwable e) {
+                failure.set(e);
+            }
+        });
+        other.join();
+        assertThat(failure.get()).isInstanceOf(IllegalStateException.class).hasMessageStartingWith("double free");
+        MemorySegment again = heap.allocate(200_000);
+        assertThat(again.address()).isEqualTo(block.address());
+        heap.free(again);
+    }
+
+    @Test
     void doubleFreeOfASmallBlock() {
         MemorySegment block = heap.allocate(48);
         heap.free(block);

@@ -65,7 +65,7 @@ public final class Heap {
             centrals[c] = new CentralList(c, pageHeap);
         }
         this.budget = new CacheBudget(config.totalCacheBytes(), config.threadCacheBytes());
-        this.caches = new ThreadCaches(centrals, budget, STRIPES);
+        this.caches = new ThreadCaches(centrals, budget, STRIPES, pageHeap);
         this.localCache = caches.local;
         this.cachesByThreadId = caches.byThreadId;
         this.checked = config.checked();
@@ -217,6 +217,16 @@ public final class Heap {
 
     private long allocateLarge(long size, long alignment) {
         int pages = Math.toIntExact((size + PageHeap.PAGE_SIZE - 1) >>> PageHeap.PAGE_SHIFT);
+        if (fastPaths && alignment <= PageHeap.PAGE_SIZE && pages <= ThreadCache.LARGE_CACHED_PAGES) {
+            Thread thread = Thread.currentThread();
+            if (!thread.isVirtual()) {
+                int cached = localCache.get().popLarge(pages);
+                if (cached != 0) {
+                    spans.compareAndSetState(cached, SpanTable.CACHED, SpanTable.LARGE);
+                    return base + ((long) spans.start(cached) << PageHeap.PAGE_SHIFT);
+                }
+            }
+        }
         int span = pageHeap.allocate(pages, alignment, SpanTable.LARGE);
         if (span == 0) {
             throw outOfMemory(size);
@@ -281,8 +291,31 @@ public final class Heap {
                 }
                 return;
             }
+            if (c == 0 && spanOffset == 0 && cacheLarge(cache, PageMap.span(entry), (int) (offset >>> PageHeap.PAGE_SHIFT))) {
+                return;
+            }
         }
         freeSlow(address);
+    }
+
+    /**
+     * Keeps a freed large block in {@code cache} if it is the start of a live large span of at most
+     * {@link ThreadCache#LARGE_CACHED_PAGES} pages and the cache has room; false sends the free down
+     * the slow path, which also explains any error. The compare-and-set from LARGE to CACHED makes a
+     * second free of the block fail here, on whatever thread it happens.
+     */
+    private boolean cacheLarge(ThreadCache cache, int span, int page) {
+        if (span == 0 || spans.start(span) != page) {
+            return false;
+        }
+        int pages = spans.pages(span);
+        if (!cache.hasLargeRoom(pages) || !spans.compareAndSetState(span, SpanTable.LARGE, SpanTable.CACHED)) {
+            return false;
+        }
+        // Its pages are dirty now: allocateZeroed must clear them when the span is reused.
+        spans.setReleasedPages(span, 0);
+        cache.pushLarge(span, pages);
+        return true;
     }
 
     private void freeSlow(long address) {
@@ -345,7 +378,8 @@ public final class Heap {
             if (state == SpanTable.LARGE && spans.start(span) == page && pageStart) {
                 bytes = (long) spans.pages(span) << PageHeap.PAGE_SHIFT;
                 pageHeap.freeLocked(span);
-            } else if (state == SpanTable.FREE && pageHeap.heldFreedBlocks(page)) {
+            } else if (state == SpanTable.FREE && pageHeap.heldFreedBlocks(page)
+                    || state == SpanTable.CACHED && spans.start(span) == page && pageStart) {
                 throw doubleFree(address);
             } else if (state == SpanTable.LARGE) {
                 throw interiorFree(address, (long) spans.pages(span) << PageHeap.PAGE_SHIFT);

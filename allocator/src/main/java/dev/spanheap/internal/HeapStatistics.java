@@ -22,14 +22,15 @@ public final class HeapStatistics {
         heap.checkOpen();
         long[] mallocs = new long[SizeClasses.COUNT];
         long[] frees = new long[SizeClasses.COUNT];
-        heap.caches().addCounts(mallocs, frees);
+        long[] large = new long[4];
+        heap.caches().addCounts(mallocs, frees, large);
         long[] cached = {0};
         heap.caches().forEachCache(cache -> cached[0] += cache.cachedBytes());
         for (int c = 1; c < SizeClasses.COUNT; c++) {
             cached[0] += (long) heap.central(c).transferred() * SizeClasses.SIZE[c];
         }
-        return build(mallocs, frees, cached[0], heap.largeMallocs(), heap.largeFrees(),
-                heap.largeBytesAllocated(), heap.largeBytesFreed());
+        return build(mallocs, frees, cached[0], heap.largeMallocs() + large[0], heap.largeFrees() + large[2],
+                heap.largeBytesAllocated() + large[1], heap.largeBytesFreed() + large[3]);
     }
 
     private MemStats build(long[] mallocs, long[] frees, long cachedBytes, long largeMallocs, long largeFrees,

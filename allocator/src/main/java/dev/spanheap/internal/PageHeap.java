@@ -346,7 +346,8 @@ public final class PageHeap {
                     countedRuns++;
                     previousFree = true;
                 } else {
-                    check(state == SpanTable.LARGE || state == SpanTable.SMALL, "span %d has state %d", id, state);
+                    check(state == SpanTable.LARGE || state == SpanTable.SMALL || state == SpanTable.CACHED,
+                            "span %d has state %d", id, state);
                     check(released.countRange(page, count) == 0, "in-use span %d has pages marked released", id);
                     previousFree = false;
                 }
@@ -367,7 +368,8 @@ public final class PageHeap {
 
     /**
      * The pages as one character each, runs separated by '|': 'L' large, 'S' small, '.' free
-     * resident, 'r' free released. Used by table-driven tests.
+     * resident, 'r' free released, 'C' a freed large block kept in a thread cache. Used by table-driven
+     * tests.
      */
     String describe() {
         lock.lock();
@@ -382,6 +384,7 @@ public final class PageHeap {
                 for (int p = page; p < page + spans.pages(id); p++) {
                     out.append(switch (spans.state(id)) {
                         case SpanTable.LARGE -> 'L';
+                        case SpanTable.CACHED -> 'C';
                         case SpanTable.SMALL -> 'S';
                         default -> released.get(p) ? 'r' : '.';
                     });

@@ -6,6 +6,7 @@ import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
 import java.util.Arrays;
 
 /**
@@ -46,6 +47,14 @@ final class SpanTable {
     static final byte LARGE = 2;
     /** Cut into objects of one size class; owned by that class's central list. */
     static final byte SMALL = 3;
+    /**
+     * A freed large block kept whole in a thread cache for reuse; owned by that cache. LARGE and
+     * CACHED swap by compare-and-set on the state word, so exactly one free of a block succeeds.
+     */
+    static final byte CACHED = 4;
+
+    /** The int at the state's offset: state, size class (0 for large spans) and padding. */
+    private static final VarHandle STATE_WORD = ValueLayout.JAVA_INT.varHandle();
 
     /** Words of free-object bitmap per span: the smallest class (8 bytes) fits 1024 in one page. */
     static final int BITMAP_WORDS = 16;
@@ -170,6 +179,14 @@ final class SpanTable {
     void setPages(int id, int value) { RawMemory.ALL.set(ValueLayout.JAVA_INT, at(id, PAGES), value); }
     byte state(int id) { return RawMemory.ALL.get(ValueLayout.JAVA_BYTE, at(id, STATE)); }
     void setState(int id, byte value) { RawMemory.ALL.set(ValueLayout.JAVA_BYTE, at(id, STATE), value); }
+    /**
+     * Atomically moves a large span from state {@code expected} to {@code update} (LARGE and CACHED
+     * only: their size class and padding bytes are zero, so the state word equals the state).
+     */
+    boolean compareAndSetState(int id, byte expected, byte update) {
+        return STATE_WORD.compareAndSet(RawMemory.ALL, at(id, STATE), (int) expected, (int) update);
+    }
+
     int sizeClass(int id) { return RawMemory.ALL.get(ValueLayout.JAVA_BYTE, at(id, SIZE_CLASS)); }
     void setSizeClass(int id, int value) { RawMemory.ALL.set(ValueLayout.JAVA_BYTE, at(id, SIZE_CLASS), (byte) value); }
     int releasedPages(int id) { return RawMemory.ALL.get(ValueLayout.JAVA_INT, at(id, RELEASED)); }

@@ -12,8 +12,10 @@ package dev.spanheap.internal;
  * <p>Bounds: class {@code c} holds at most {@code limit[c]} objects. Limits start at zero and grow
  * by one object per miss up to the class's batch, then by a batch, up to four batches ("slow
  * start", as TCMalloc's free lists grow). Growing is paid for from the cache's byte budget, which
- * it requests from the heap's {@link CacheBudget}: so {@code sum(limit[c] * size[c]) <= budget} and
- * the sum of all budgets is bounded.
+ * it requests from the heap's {@link CacheBudget}: {@code sum(limit[c] * size[c]) <= budgetBytes}.
+ * Freed large spans (up to 1 MiB) are kept whole per length, paid from a separate quarter of the
+ * per-cache budget: {@code largeBytes <= largeBudgetBytes}. Both together stay under the per-cache
+ * budget, and the sum over all caches under the heap's total.
  *
  * <p>Only the owning thread touches a cache, except after the thread has ended (the registry then
  * flushes it) and for the shared caches that virtual threads use under a lock. Statistics readers
@@ -28,6 +30,12 @@ public final class ThreadCache {
     private static final int SLOTS;
     /** Budget is requested from the heap in pieces of this size. */
     static final long BUDGET_CHUNK = 64 << 10;
+    /**
+     * Freed large spans of up to this many pages (1 MiB) are kept whole for reuse, like Go's per-P
+     * page cache: a large allocate+free then takes no lock. At most {@link #LARGE_DEPTH} per length.
+     */
+    static final int LARGE_CACHED_PAGES = 128;
+    static final int LARGE_DEPTH = 8;
 
     static {
         int slots = 0;
@@ -54,6 +62,19 @@ public final class ThreadCache {
     private final long[] frees = new long[SizeClasses.COUNT];
     private final long[] received = new long[SizeClasses.COUNT];
     private final long[] returned = new long[SizeClasses.COUNT];
+    /** Cached large spans by length: ids at {@code pages * LARGE_DEPTH + i}, counts in largeDepth. */
+    private final int[] largeSpans = new int[(LARGE_CACHED_PAGES + 1) * LARGE_DEPTH];
+    private final int[] largeDepth = new int[LARGE_CACHED_PAGES + 1];
+    /** Bytes of cached large spans; {@code largeBytes <= largeBudgetBytes}. */
+    private long largeBytes;
+    /** Budget held for large spans: at most a quarter of the per-cache budget. */
+    private long largeBudgetBytes;
+    /** Large blocks handed out from and freed into this cache: count and bytes of each. */
+    private long largeMallocs;
+    private long largeMallocBytes;
+    private long largeFrees;
+    private long largeFreeBytes;
+    private final PageHeap pageHeap;
     private final CentralList[] centrals;
     private final CacheBudget budget;
     /** {@link Thread#threadId()} of the owning platform thread; 0 for the shared stripes. */
@@ -61,7 +82,8 @@ public final class ThreadCache {
     private long budgetBytes;
     private long limitBytes;
 
-    ThreadCache(CentralList[] centrals, CacheBudget budget, long ownerId) {
+    ThreadCache(CentralList[] centrals, CacheBudget budget, long ownerId, PageHeap pageHeap) {
+        this.pageHeap = pageHeap;
         this.centrals = centrals;
         this.budget = budget;
         this.ownerId = ownerId;
@@ -148,17 +170,63 @@ public final class ThreadCache {
         if (extra == 0) {
             return;
         }
+        // Small classes' limits may use three quarters of the per-cache budget, large spans the rest,
+        // so that neither crowds the other out.
+        long cap = budget.perCacheBytes() - budget.perCacheBytes() / 4;
         if (limitBytes + extra > budgetBytes) {
-            long wanted = Math.min(budget.perCacheBytes() - budgetBytes,
-                    Math.max(BUDGET_CHUNK, limitBytes + extra - budgetBytes));
-            if (wanted > 0) {
-                budgetBytes += budget.request(wanted);
-            }
+            budgetBytes += request(cap - budgetBytes, limitBytes + extra - budgetBytes);
         }
         if (limitBytes + extra <= budgetBytes) {
             limit[c] = target;
             limitBytes += extra;
         }
+    }
+
+    /** Asks the heap for at least {@code needed} bytes (a chunk or more), never past {@code room}. */
+    private long request(long room, long needed) {
+        long wanted = Math.min(room, Math.max(BUDGET_CHUNK, needed));
+        return wanted > 0 ? budget.request(wanted) : 0;
+    }
+
+    /** Whether a freed span of {@code pages} pages can be kept here, asking for budget if needed. */
+    boolean hasLargeRoom(int pages) {
+        if (pages > LARGE_CACHED_PAGES || largeDepth[pages] == LARGE_DEPTH) {
+            return false;
+        }
+        long bytes = (long) pages << PageHeap.PAGE_SHIFT;
+        if (largeBytes + bytes > largeBudgetBytes) {
+            largeBudgetBytes += request(budget.perCacheBytes() / 4 - largeBudgetBytes, largeBytes + bytes - largeBudgetBytes);
+        }
+        return largeBytes + bytes <= largeBudgetBytes;
+    }
+
+    /** Keeps freed large span {@code span} (already CACHED); call after {@link #hasLargeRoom}. */
+    void pushLarge(int span, int pages) {
+        long bytes = (long) pages << PageHeap.PAGE_SHIFT;
+        largeSpans[pages * LARGE_DEPTH + largeDepth[pages]++] = span;
+        largeBytes += bytes;
+        largeFrees++;
+        largeFreeBytes += bytes;
+    }
+
+    /** A cached span of exactly {@code pages} pages (still CACHED), or 0. */
+    int popLarge(int pages) {
+        if (pages > LARGE_CACHED_PAGES || largeDepth[pages] == 0) {
+            return 0;
+        }
+        long bytes = (long) pages << PageHeap.PAGE_SHIFT;
+        largeBytes -= bytes;
+        largeMallocs++;
+        largeMallocBytes += bytes;
+        return largeSpans[pages * LARGE_DEPTH + --largeDepth[pages]];
+    }
+
+    /** Adds {large mallocs, their bytes, large frees, their bytes} through this cache to {@code into}. */
+    void addLargeCounts(long[] into) {
+        into[0] += largeMallocs;
+        into[1] += largeMallocBytes;
+        into[2] += largeFrees;
+        into[3] += largeFreeBytes;
     }
 
     /** Returns every cached object to the central lists and the budget to the heap. */
@@ -173,6 +241,14 @@ public final class ThreadCache {
             limit[c] = 0;
         }
         limitBytes = 0;
+        for (int pages = 1; pages <= LARGE_CACHED_PAGES; pages++) {
+            while (largeDepth[pages] > 0) {
+                pageHeap.free(largeSpans[pages * LARGE_DEPTH + --largeDepth[pages]]);
+            }
+        }
+        largeBytes = 0;
+        budget.giveBack(largeBudgetBytes);
+        largeBudgetBytes = 0;
         budget.giveBack(budgetBytes);
         budgetBytes = 0;
     }
@@ -195,7 +271,7 @@ public final class ThreadCache {
     }
 
     long cachedBytes() {
-        long bytes = 0;
+        long bytes = largeBytes;
         for (int c = 1; c < SizeClasses.COUNT; c++) {
             bytes += (long) depth[c] * SizeClasses.SIZE[c];
         }
@@ -203,7 +279,7 @@ public final class ThreadCache {
     }
 
     long budgetBytes() {
-        return budgetBytes;
+        return budgetBytes + largeBudgetBytes;
     }
 
     /** Checks {@code depth <= limit} per class and that the limits fit the budget. */
@@ -214,12 +290,24 @@ public final class ThreadCache {
                     "cache class %d: depth %d, limit %d", c, depth[c], limit[c]);
             bytes += (long) limit[c] * SizeClasses.SIZE[c];
         }
-        PageHeap.check(bytes == limitBytes && limitBytes <= budgetBytes,
-                "cache limits %d bytes (tracked %d) over budget %d", bytes, limitBytes, budgetBytes);
+        long large = 0;
+        for (int pages = 1; pages <= LARGE_CACHED_PAGES; pages++) {
+            for (int i = 0; i < largeDepth[pages]; i++) {
+                int span = largeSpans[pages * LARGE_DEPTH + i];
+                PageHeap.check(pageHeap.spans.state(span) == SpanTable.CACHED && pageHeap.spans.pages(span) == pages,
+                        "cached large span %d: state %d, %d pages in the %d-page list", span,
+                        pageHeap.spans.state(span), pageHeap.spans.pages(span), pages);
+                large += (long) pages << PageHeap.PAGE_SHIFT;
+            }
+        }
+        PageHeap.check(bytes == limitBytes && limitBytes <= budgetBytes && large == largeBytes
+                        && largeBytes <= largeBudgetBytes && budgetBytes + largeBudgetBytes <= budget.perCacheBytes(),
+                "cache limits %d bytes (tracked %d) of budget %d, large %d (tracked %d) of %d, per cache %d", bytes,
+                limitBytes, budgetBytes, large, largeBytes, largeBudgetBytes, budget.perCacheBytes());
     }
 
     /** Bytes of Java heap this cache occupies (metadata statistics). */
     static long footprintBytes() {
-        return SLOTS * 8L + SizeClasses.COUNT * (4L * 2 + 8L * 2) + 64;
+        return SLOTS * 8L + SizeClasses.COUNT * (4L * 2 + 8L * 3) + (LARGE_CACHED_PAGES + 1) * (LARGE_DEPTH + 1) * 4L + 128;
     }
 }

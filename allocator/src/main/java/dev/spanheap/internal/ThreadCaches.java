@@ -57,14 +57,19 @@ final class ThreadCaches {
         }
     }
 
-    ThreadCaches(CentralList[] centrals, CacheBudget budget, int stripeCount) {
+    private final PageHeap pageHeap;
+    /** {large mallocs, bytes, large frees, bytes} of caches whose threads have ended. */
+    private final long[] retiredLarge = new long[4];
+
+    ThreadCaches(CentralList[] centrals, CacheBudget budget, int stripeCount, PageHeap pageHeap) {
+        this.pageHeap = pageHeap;
         this.centrals = centrals;
         this.budget = budget;
         this.stripeLocks = new ReentrantLock[stripeCount];
         this.stripes = new ThreadCache[stripeCount];
         for (int i = 0; i < stripeCount; i++) {
             stripeLocks[i] = new ReentrantLock();
-            stripes[i] = new ThreadCache(centrals, budget, 0);
+            stripes[i] = new ThreadCache(centrals, budget, 0, pageHeap);
         }
     }
 
@@ -89,7 +94,7 @@ final class ThreadCaches {
 
     private ThreadCache register() {
         Thread thread = Thread.currentThread();
-        ThreadCache cache = new ThreadCache(centrals, budget, thread.threadId());
+        ThreadCache cache = new ThreadCache(centrals, budget, thread.threadId(), pageHeap);
         registryLock.lock();
         try {
             if (closed) {
@@ -138,6 +143,7 @@ final class ThreadCaches {
 
     private void retire(ThreadCache cache) {
         cache.flush();
+        cache.addLargeCounts(retiredLarge);
         for (int c = 1; c < SizeClasses.COUNT; c++) {
             retiredMallocs[c] += cache.mallocs(c);
             retiredFrees[c] += cache.frees(c);
@@ -178,8 +184,11 @@ final class ThreadCaches {
         }
     }
 
-    /** Adds per-class malloc and free counts of every cache, live or retired, into the arrays. */
-    void addCounts(long[] mallocs, long[] frees) {
+    /**
+     * Adds per-class malloc and free counts of every cache, live or retired, into the arrays, and
+     * {large mallocs, bytes, large frees, bytes} through the caches into {@code large}.
+     */
+    void addCounts(long[] mallocs, long[] frees, long[] large) {
         registryLock.lock();
         try {
             reapLocked();
@@ -187,7 +196,11 @@ final class ThreadCaches {
                 mallocs[c] += retiredMallocs[c];
                 frees[c] += retiredFrees[c];
             }
+            for (int i = 0; i < large.length; i++) {
+                large[i] += retiredLarge[i];
+            }
             forEachCache(cache -> {
+                cache.addLargeCounts(large);
                 for (int c = 1; c < SizeClasses.COUNT; c++) {
                     mallocs[c] += cache.mallocs(c);
                     frees[c] += cache.frees(c);

@@ -39,12 +39,16 @@
  *   <li>No free run is long enough: commit the next 4 MiB (or more) of the reservation
  *       ({@code PageHeap.grow}). Past the reservation: {@link java.lang.OutOfMemoryError}.</li>
  * </ol>
- * Blocks over 32 KiB, or aligned beyond what a class gives, go straight to the page heap as a span
- * of whole pages.
+ * Blocks over 32 KiB, or aligned beyond what a class gives, are spans of whole pages. Up to 1 MiB,
+ * the thread's cache keeps freed ones per length and hands them out again without a lock (Go's
+ * per-P page cache plays this part); otherwise they come from the page heap.
  *
  * <h2>Freeing</h2>
  * <ol>
  *   <li>Find the span through the page map; check the address is an object's start.</li>
+ *   <li>Large block of up to 1 MiB: move its span from LARGE to CACHED by compare-and-set (so a second
+ *       free fails, on any thread) and keep it in the thread's cache if its large budget allows;
+ *       otherwise, and for longer blocks, the page heap frees it under its lock.</li>
  *   <li>Small object: check and write the cookie (its address XOR a per-heap key; finding it already
  *       there is a double free), then push it on the <em>freeing</em> thread's cache. Objects of one
  *       class are interchangeable, so a cross-thread free costs the same as a local one and needs no
@@ -86,7 +90,7 @@
  *   <li>Cache memory is bounded twice: per cache ({@code sum(limit * size) <= budget}) and overall
  *       ({@link dev.spanheap.internal.CacheBudget}). A cache of an ended thread is flushed by a
  *       {@link java.lang.ref.Cleaner} or the next registry sweep.</li>
- *   <li>Double frees: large blocks always (span state); small blocks by cookie whenever the block was
+ *   <li>Double frees: large blocks always (span state, swapped atomically); small blocks by cookie whenever the block was
  *       not reallocated in between; every one in checked mode ({@link dev.spanheap.internal.AllocationBits}).</li>
  * </ul>
  * Lock order: cache registry, stripe, central list, page heap.

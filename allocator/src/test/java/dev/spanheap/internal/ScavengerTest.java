@@ -19,9 +19,13 @@ class ScavengerTest {
 
     private final AtomicLong now = new AtomicLong(1_000 * SECOND);
 
+    /**
+     * A heap whose threads cache nothing: every freed block goes straight back to the central lists
+     * and the page heap, where the scavenger can reach it (it never touches a live thread's cache).
+     */
     private Heap heap(HeapConfig.Scavenging scavenging) {
         return new Heap(new HeapConfig(LinuxOsMemory.INSTANCE, 4L << 30, PageHeap.DEFAULT_COMMIT_STEP_PAGES,
-                1 << 20, 4 << 20, false, scavenging));
+                0, 4 << 20, false, scavenging));
     }
 
     private static List<Long> allocateTouched(Heap heap, int blocks, long size) {
