@@ -318,22 +318,34 @@ public final class Heap {
         return true;
     }
 
-    private void freeSlow(long address) {
+    /**
+     * The page-map entry of {@code address} after checking that it can be a block of this heap, and,
+     * for a small object, that it is an object's start; throws the exception that explains why not.
+     */
+    private long checkedEntry(long address) {
         long offset = address - base;
         if (closed || offset < 0 || offset >= pageHeap.committedBytes() || (address & 7) != 0) {
             throw invalidFree(address, offset);
         }
         long entry = pageMap.entry((int) (offset >>> PageHeap.PAGE_SHIFT));
-        int span = PageMap.span(entry);
+        int c = PageMap.sizeClass(entry);
+        if (c != 0) {
+            long spanOffset = offset - ((long) spans.start(PageMap.span(entry)) << PageHeap.PAGE_SHIFT);
+            long index = (spanOffset * SizeClasses.DIV_MAGIC[c]) >>> 32;
+            if (index * SizeClasses.SIZE[c] != spanOffset) {
+                throw interiorFree(address, SizeClasses.SIZE[c]);
+            }
+        }
+        return entry;
+    }
+
+    private void freeSlow(long address) {
+        long entry = checkedEntry(address);
+        long offset = address - base;
         int c = PageMap.sizeClass(entry);
         if (c == 0) {
-            freeLarge(address, offset, span);
+            freeLarge(address, offset, PageMap.span(entry));
             return;
-        }
-        long spanOffset = offset - ((long) spans.start(span) << PageHeap.PAGE_SHIFT);
-        long index = (spanOffset * SizeClasses.DIV_MAGIC[c]) >>> 32;
-        if (index * SizeClasses.SIZE[c] != spanOffset) {
-            throw interiorFree(address, SizeClasses.SIZE[c]);
         }
         long cookie = address ^ cookieKey;
         if (RawMemory.ALL.get(WORD, address) == cookie) {
@@ -396,19 +408,11 @@ public final class Heap {
 
     /** The usable size of the live block at {@code address}: at least what was asked for. */
     public long usableSize(long address) {
+        long entry = checkedEntry(address);
         long offset = address - base;
-        if (closed || offset < 0 || offset >= pageHeap.committedBytes() || (address & 7) != 0) {
-            throw invalidFree(address, offset);
-        }
-        long entry = pageMap.entry((int) (offset >>> PageHeap.PAGE_SHIFT));
         int span = PageMap.span(entry);
         int c = PageMap.sizeClass(entry);
         if (c != 0) {
-            long spanOffset = offset - ((long) spans.start(span) << PageHeap.PAGE_SHIFT);
-            long index = (spanOffset * SizeClasses.DIV_MAGIC[c]) >>> 32;
-            if (index * SizeClasses.SIZE[c] != spanOffset) {
-                throw interiorFree(address, SizeClasses.SIZE[c]);
-            }
             if (RawMemory.ALL.get(WORD, address) == (address ^ cookieKey)) {
                 throw new IllegalStateException(String.format("0x%x is not allocated: it was freed", address));
             }

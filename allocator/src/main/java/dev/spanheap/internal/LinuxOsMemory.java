@@ -76,31 +76,30 @@ public final class LinuxOsMemory implements OsMemory {
 
     @Override
     public void decommit(long address, long bytes) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(CALL_STATE);
-            int result = (int) madvise.invokeExact(state, address, bytes, MADV_DONTNEED);
-            if (result != 0) {
-                throw failure("madvise", bytes, state);
-            }
-        } catch (OsMemoryException e) {
-            throw e;
-        } catch (Throwable e) {
-            throw new AssertionError("madvise downcall failed", e);
-        }
+        call("madvise", bytes, state -> (int) madvise.invokeExact(state, address, bytes, MADV_DONTNEED));
     }
 
     @Override
     public void unmap(long address, long bytes) {
+        call("munmap", bytes, state -> (int) munmap.invokeExact(state, address, bytes));
+    }
+
+    /** A call that returns 0 on success, given the segment that captures errno. */
+    @FunctionalInterface
+    private interface IntCall {
+        int invoke(MemorySegment callState) throws Throwable;
+    }
+
+    private void call(String name, long bytes, IntCall call) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int result = (int) munmap.invokeExact(state, address, bytes);
-            if (result != 0) {
-                throw failure("munmap", bytes, state);
+            if (call.invoke(state) != 0) {
+                throw failure(name, bytes, state);
             }
         } catch (OsMemoryException e) {
             throw e;
         } catch (Throwable e) {
-            throw new AssertionError("munmap downcall failed", e);
+            throw new AssertionError(name + " downcall failed", e);
         }
     }
 

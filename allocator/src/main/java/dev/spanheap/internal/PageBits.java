@@ -44,15 +44,8 @@ final class PageBits {
     /** How many of pages {@code [from, from + count)} are set. */
     int countRange(int from, int count) {
         int total = 0;
-        int end = from + count;
-        int page = from;
-        while (page < end) {
-            int word = page >>> 6;
-            int bit = page & 63;
-            int span = Math.min(64 - bit, end - page);
-            long mask = span == 64 ? -1L : ((1L << span) - 1) << bit;
-            total += Long.bitCount(words[word] & mask);
-            page += span;
+        for (int page = from, end = from + count; page < end; page = nextWord(page, end)) {
+            total += Long.bitCount(words[page >>> 6] & mask(page, end));
         }
         return total;
     }
@@ -75,19 +68,23 @@ final class PageBits {
     }
 
     private void applyRange(int from, int count, boolean value) {
-        int end = from + count;
-        int page = from;
-        while (page < end) {
-            int word = page >>> 6;
-            int bit = page & 63;
-            int span = Math.min(64 - bit, end - page);
-            long mask = span == 64 ? -1L : ((1L << span) - 1) << bit;
+        for (int page = from, end = from + count; page < end; page = nextWord(page, end)) {
             if (value) {
-                words[word] |= mask;
+                words[page >>> 6] |= mask(page, end);
             } else {
-                words[word] &= ~mask;
+                words[page >>> 6] &= ~mask(page, end);
             }
-            page += span;
         }
+    }
+
+    /** The bits of {@code page}'s word from {@code page} up to {@code end} (exclusive). */
+    private static long mask(int page, int end) {
+        int span = Math.min(64 - (page & 63), end - page);
+        return span == 64 ? -1L : ((1L << span) - 1) << page;
+    }
+
+    /** The first page of the next word, or {@code end}. */
+    private static int nextWord(int page, int end) {
+        return Math.min(end, ((page >>> 6) + 1) << 6);
     }
 }

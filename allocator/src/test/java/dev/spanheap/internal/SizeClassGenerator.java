@@ -139,34 +139,28 @@ public final class SizeClassGenerator {
     }
 
     private static void appendInts(StringBuilder out, String name, int[] byClass) {
-        out.append("    static final int[] ").append(name).append(" = {\n        0,");
-        appendValues(out, byClass);
+        appendArray(out, "int[] " + name, "0,", java.util.Arrays.stream(byClass).mapToObj(v -> v + ","));
     }
 
     private static void appendLongs(StringBuilder out, String name, long[] byClass) {
-        out.append("    static final long[] ").append(name).append(" = {\n        0L,");
-        int column = 11;
-        for (long value : byClass) {
-            String item = " " + value + "L,";
-            if (column + item.length() > 100) {
-                out.append("\n       ");
-                column = 7;
-            }
-            out.append(item);
-            column += item.length();
-        }
-        out.append("\n    };\n\n");
+        appendArray(out, "long[] " + name, "0L,", java.util.Arrays.stream(byClass).mapToObj(v -> v + "L,"));
     }
 
     private static void appendBytes(StringBuilder out, String name, int[] values) {
-        out.append("    static final byte[] ").append(name).append(" = {\n       ");
-        appendValues(out, values);
+        appendArray(out, "byte[] " + name, null, java.util.Arrays.stream(values).mapToObj(v -> v + ","));
     }
 
-    private static void appendValues(StringBuilder out, int[] values) {
-        int column = 8;
-        for (int value : values) {
-            String item = " " + value + ",";
+    /** A static final array, its items wrapped at 100 columns; {@code first} is class 0's entry, if any. */
+    private static void appendArray(StringBuilder out, String declaration, String first,
+                                    java.util.stream.Stream<String> items) {
+        out.append("    static final ").append(declaration).append(" = {\n       ");
+        int column = 7;
+        if (first != null) {
+            out.append(' ').append(first);
+            column += first.length() + 1;
+        }
+        for (String value : (Iterable<String>) items::iterator) {
+            String item = " " + value;
             if (column + item.length() > 100) {
                 out.append("\n       ");
                 column = 7;
