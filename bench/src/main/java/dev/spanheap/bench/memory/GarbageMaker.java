@@ -36,12 +36,13 @@ public final class GarbageMaker {
         long[] sizes = new long[SLOTS];
         try (PrintWriter out = new PrintWriter(Files.newBufferedWriter(csv))) {
             out.println(HEADER);
-            long baseline = Rss.bytes();
-            out.printf("-1,0,%d,0,0,0,0%n", baseline);
             if (mode.equals("allocate-direct")) {
                 ByteBuffer[] pool = new ByteBuffer[SLOTS];
                 BufferPoolMXBean direct = ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class).stream()
                         .filter(pool1 -> pool1.getName().equals("direct")).findFirst().orElseThrow();
+                ByteBuffer.allocateDirect(4096).put(0, (byte) 1);
+                direct.getMemoryUsed();
+                baseline(out);
                 for (int tick = 0; tick < ticks; tick++) {
                     int size = 5_000_000 + random.nextInt(5_000_001);
                     ByteBuffer buffer = ByteBuffer.allocateDirect(size);
@@ -58,6 +59,9 @@ public final class GarbageMaker {
             } else {
                 try (Spanheap heap = Spanheap.builder().scavenger(mode.equals("spanheap")).build()) {
                     MemorySegment[] pool = new MemorySegment[SLOTS];
+                    heap.free(heap.allocate(4096));
+                    heap.memStats();
+                    baseline(out);
                     for (int tick = 0; tick < ticks; tick++) {
                         int size = 5_000_000 + random.nextInt(5_000_001);
                         MemorySegment buffer = heap.allocate(size);
@@ -76,6 +80,14 @@ public final class GarbageMaker {
                 }
             }
         }
+    }
+
+    /**
+     * The starting point: RSS once the allocator is set up (its classes loaded, one small block
+     * allocated and freed) and before the first buffer, so that RSS above it is the buffers' cost.
+     */
+    private static void baseline(PrintWriter out) {
+        out.printf("-1,0,%d,0,0,0,0%n", Rss.bytes());
     }
 
     private static long sum(long[] values) {

@@ -52,8 +52,9 @@ public final class MemoryRun {
         System.out.println(table);
         Files.writeString(out.resolve("memory.md"), "# RSS under the garbage-making workload\n\n"
                 + "Each tick allocates a 5-10 MB buffer, writes it, and replaces a random one of 20 pooled buffers "
-                + "(Cloudflare, \"Understanding Go Memory\", 2013). RSS is measured above each process's RSS before its "
-                + "first allocation; the first fifth of the ticks is warm-up and left out. Retained is what the heap "
+                + "(Cloudflare, \"Understanding Go Memory\", 2013). RSS is measured above each process's RSS once its "
+                + "allocator is set up and before the first buffer; the first fifth of the ticks is warm-up and left out. "
+                + "Retained is what the heap "
                 + "holds from the OS (heapSys - heapReleased; for allocateDirect, the direct buffer pool).\n\n" + table
                 + "\n![memory](memory.png)\n");
         chart(samples, out.resolve("memory.png"));
