@@ -24,7 +24,8 @@ import java.util.List;
  * @param totalAlloc   bytes allocated since the heap was created (not reduced by frees)
  * @param spanMetadata bytes of span records and the page map in use (Go's MSpanInuse)
  * @param cacheMetadata bytes of thread-cache structures (Go's MCacheInuse)
- * @param cachedBytes  bytes of free blocks sitting in thread caches (counted in heapInuse)
+ * @param cachedBytes  bytes of free blocks held for reuse above the page heap: in thread caches, in the
+ *                     central transfer stacks and as cached large spans (all counted in heapInuse)
  * @param bySize       per size class: object size, mallocs and frees
  */
 public record MemStats(long sys, long heapSys, long heapAlloc, long heapInuse, long heapIdle, long heapReleased,

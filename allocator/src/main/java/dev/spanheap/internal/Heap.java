@@ -11,9 +11,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * package-info (thread cache, central list, page heap) and each free back up it, and turns bad
  * input into exceptions before it can touch memory.
  *
- * <p>Small blocks (up to 32 KiB, alignment up to 16) take the fast path: size to class by table,
- * one pop from the calling thread's cache, and one store that clears the free-block cookie. Every
- * other case goes through {@link #allocateSlow}.
+ * <p>Small blocks (up to 32 KiB, alignment up to 8, which every class gives) take the fast path:
+ * the thread's cache from a table indexed by thread id, size to class by table, one pop, and one
+ * store that clears the free-block cookie. Every other case goes through {@link #allocateSlow}.
  *
  * <p>Double frees of small blocks: a freed block's first word holds a cookie, its address XOR a
  * per-heap random key, and allocation clears it. A free that finds the cookie already there

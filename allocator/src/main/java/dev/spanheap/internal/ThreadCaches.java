@@ -11,7 +11,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * Finds the cache for the calling thread and takes caches back when threads end.
  *
  * <ul>
- *   <li>A platform thread gets its own {@link ThreadCache} through a {@link ThreadLocal}.</li>
+ *   <li>A platform thread gets its own {@link ThreadCache}, found through {@link #byThreadId} (a slot
+ *       per thread id modulo 1024) or, when another live thread holds that slot, a {@link ThreadLocal}.</li>
  *   <li>Virtual threads share a small set of striped caches, each behind a lock: a cache per virtual
  *       thread would make cache memory grow with the number of virtual threads (Netty's pooled
  *       allocator's problem).</li>
