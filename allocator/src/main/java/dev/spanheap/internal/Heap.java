@@ -23,7 +23,12 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 public final class Heap {
 
-    private static final ValueLayout.OfLong WORD = ValueLayout.JAVA_LONG;
+    /**
+     * The first word of a block. Unaligned on purpose: blocks are 8-byte aligned by construction, and
+     * the unaligned layout spares the fast paths a run-time alignment check per access (x86-64 and
+     * aarch64 load and store it with the same instruction).
+     */
+    private static final ValueLayout.OfLong WORD = ValueLayout.JAVA_LONG_UNALIGNED;
     /** Bit {@code a} is set for each alignment {@code a} that every size class gives: 1, 2, 4, 8. */
     private static final long FAST_ALIGNMENTS = (1L << 1) | (1L << 2) | (1L << 4) | (1L << 8);
     private static final int STRIPES = 8;
@@ -125,6 +130,20 @@ public final class Heap {
         return allocateSlow(size, alignment);
     }
 
+    /**
+     * The calling thread's cache, made on first use; null on a virtual thread. The id table first,
+     * the {@link ThreadLocal} (which makes and registers caches) when it misses.
+     */
+    private ThreadCache platformThreadCache() {
+        Thread thread = Thread.currentThread();
+        long id = thread.threadId();
+        ThreadCache cache = cachesByThreadId[(int) id & (ThreadCaches.DIRECT_SLOTS - 1)];
+        if (cache != null && cache.ownerId == id) {
+            return cache;
+        }
+        return thread.isVirtual() ? null : localCache.get();
+    }
+
     /** The calling platform thread's cache, for {@code LocalHeap}. */
     public ThreadCache currentThreadCache() {
         checkOpen();
@@ -218,13 +237,12 @@ public final class Heap {
     private long allocateLarge(long size, long alignment) {
         int pages = Math.toIntExact((size + PageHeap.PAGE_SIZE - 1) >>> PageHeap.PAGE_SHIFT);
         if (fastPaths && alignment <= PageHeap.PAGE_SIZE && pages <= ThreadCache.LARGE_CACHED_PAGES) {
-            Thread thread = Thread.currentThread();
-            if (!thread.isVirtual()) {
-                int cached = localCache.get().popLarge(pages);
-                if (cached != 0) {
-                    spans.compareAndSetState(cached, SpanTable.CACHED, SpanTable.LARGE);
-                    return base + ((long) spans.start(cached) << PageHeap.PAGE_SHIFT);
-                }
+            ThreadCache cache = platformThreadCache();
+            int cached = cache != null ? cache.popLarge(pages) : 0;
+            if (cached != 0) {
+                // Only this cache moves its spans out of CACHED; frees race with it by CAS from LARGE.
+                spans.setStateRelease(cached, SpanTable.LARGE);
+                return base + ((long) spans.start(cached) << PageHeap.PAGE_SHIFT);
             }
         }
         int span = pageHeap.allocate(pages, alignment, SpanTable.LARGE);
@@ -344,7 +362,10 @@ public final class Heap {
         long offset = address - base;
         int c = PageMap.sizeClass(entry);
         if (c == 0) {
-            freeLarge(address, offset, PageMap.span(entry));
+            ThreadCache cache = fastPaths && (offset & (PageHeap.PAGE_SIZE - 1)) == 0 ? platformThreadCache() : null;
+            if (cache == null || !cacheLarge(cache, PageMap.span(entry), (int) (offset >>> PageHeap.PAGE_SHIFT))) {
+                freeLarge(address, offset, PageMap.span(entry));
+            }
             return;
         }
         long cookie = address ^ cookieKey;

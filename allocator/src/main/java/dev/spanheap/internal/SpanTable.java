@@ -187,6 +187,14 @@ final class SpanTable {
         return STATE_WORD.compareAndSet(RawMemory.ALL, at(id, STATE), (int) expected, (int) update);
     }
 
+    /**
+     * Publishes a new state with release semantics, for a transition only the span's owner makes
+     * (a thread cache handing a CACHED span out again as LARGE).
+     */
+    void setStateRelease(int id, byte update) {
+        STATE_WORD.setRelease(RawMemory.ALL, at(id, STATE), (int) update);
+    }
+
     int sizeClass(int id) { return RawMemory.ALL.get(ValueLayout.JAVA_BYTE, at(id, SIZE_CLASS)); }
     void setSizeClass(int id, int value) { RawMemory.ALL.set(ValueLayout.JAVA_BYTE, at(id, SIZE_CLASS), (byte) value); }
     int releasedPages(int id) { return RawMemory.ALL.get(ValueLayout.JAVA_INT, at(id, RELEASED)); }
