@@ -106,10 +106,10 @@ class RssTest {
     @Test
     void mixedSizesReturnToTheOsThroughTheScavengerAlone() {
         AtomicLong now = new AtomicLong();
-        // The scavenger never touches a live thread's cache, so this thread's cache (1 MiB here, 4 MiB
-        // by default) stays with it; everything else must go back.
+        // The scavenger never touches a live thread's cache, and the blocks cached there keep their
+        // spans in use; this thread caches nothing, so that everything freed is the scavenger's to return.
         Heap heap = new Heap(new HeapConfig(LinuxOsMemory.INSTANCE, HeapConfig.DEFAULT_MAX_HEAP_BYTES,
-                PageHeap.DEFAULT_COMMIT_STEP_PAGES, 1 << 20, HeapConfig.DEFAULT_TOTAL_CACHE_BYTES, false,
+                PageHeap.DEFAULT_COMMIT_STEP_PAGES, 0, HeapConfig.DEFAULT_TOTAL_CACHE_BYTES, false,
                 HeapConfig.Scavenging.manual(now::get)));
         try {
             long start = rssBytes();
