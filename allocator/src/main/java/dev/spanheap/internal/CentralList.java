@@ -308,8 +308,4 @@ final class CentralList {
             lock.unlock();
         }
     }
-
-    int sizeClass() {
-        return sizeClass;
-    }
 }

@@ -159,10 +159,6 @@ public final class Scavenger {
         bucketPeaks[bucket] = Math.max(bucketPeaks[bucket], inUse);
     }
 
-    long totalReleased() {
-        return totalReleased;
-    }
-
     private static long bytes(long pages) {
         return pages << PageHeap.PAGE_SHIFT;
     }

@@ -278,10 +278,6 @@ public final class ThreadCache {
         return bytes;
     }
 
-    long budgetBytes() {
-        return budgetBytes + largeBudgetBytes;
-    }
-
     /** Checks {@code depth <= limit} per class and that the limits fit the budget. */
     void verify() {
         long bytes = 0;
