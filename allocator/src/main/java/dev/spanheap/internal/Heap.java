@@ -32,6 +32,21 @@ public final class Heap {
     /** Bit {@code a} is set for each alignment {@code a} that every size class gives: 1, 2, 4, 8. */
     private static final long FAST_ALIGNMENTS = (1L << 1) | (1L << 2) | (1L << 4) | (1L << 8);
     private static final int STRIPES = 8;
+    /**
+     * Per page-map class byte (256 entries, so indexing it needs no bounds check): {@code
+     * ceil(2^64 / SIZE[c])} for a size class, 0 otherwise. An offset {@code n < 2^32} from the start
+     * of a span of class {@code c} is an object's start exactly when {@code n * BLOCK_START[c]},
+     * taken mod 2^64, is below {@code BLOCK_START[c]} as unsigned numbers (Lemire, Kaser and Kurz,
+     * "Faster remainder by direct computation", 2019): one multiply and one compare, and class 0
+     * (a large span) fails it by itself.
+     */
+    private static final long[] BLOCK_START = new long[1 << PageMap.CLASS_BITS];
+
+    static {
+        for (int c = 1; c < SizeClasses.COUNT; c++) {
+            BLOCK_START[c] = Long.divideUnsigned(-1L, SizeClasses.SIZE[c]) + 1;
+        }
+    }
 
     private final PageHeap pageHeap;
     private final PageMap pageMap;
@@ -296,13 +311,12 @@ public final class Heap {
     /** {@link #free} for the owner of {@code cache}, which the caller has checked. */
     public void free(ThreadCache cache, long address) {
         long offset = address - base;
-        if (offset >= 0 && offset < limitBytes && fastPaths) {
+        if (Long.compareUnsigned(offset, limitBytes) < 0 && fastPaths) {
             long entry = pageMap.entry((int) (offset >>> PageHeap.PAGE_SHIFT));
             int c = PageMap.sizeClass(entry);
             long spanOffset = (offset & (PageHeap.PAGE_SIZE - 1)) + ((long) PageMap.pageInSpan(entry) << PageHeap.PAGE_SHIFT);
             long cookie = address ^ cookieKey;
-            if (c != 0 && ((spanOffset * SizeClasses.DIV_MAGIC[c]) >>> 32) * SizeClasses.SIZE[c] == spanOffset
-                    && RawMemory.ALL.get(WORD, address) != cookie) {
+            if (isBlockStart(c, spanOffset) && RawMemory.ALL.get(WORD, address) != cookie) {
                 RawMemory.ALL.set(WORD, address, cookie);
                 if (!cache.free(c, address)) {
                     cache.overflow(c, address);
@@ -314,6 +328,15 @@ public final class Heap {
             }
         }
         freeSlow(address);
+    }
+
+    /**
+     * Whether {@code spanOffset} (below 2^32) is the start of an object in a span of page-map class
+     * byte {@code c}; false for class 0 and for values that are no size class.
+     */
+    static boolean isBlockStart(int c, long spanOffset) {
+        long startTest = BLOCK_START[c & ((1 << PageMap.CLASS_BITS) - 1)];
+        return Long.compareUnsigned(spanOffset * startTest, startTest) < 0;
     }
 
     /**

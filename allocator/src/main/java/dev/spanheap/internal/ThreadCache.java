@@ -38,28 +38,40 @@ public final class ThreadCache {
     static final int LARGE_DEPTH = 8;
 
     static {
-        int slots = 0;
+        int slots = 2 * SizeClasses.COUNT;
         for (int c = 1; c < SizeClasses.COUNT; c++) {
             BATCH[c] = Math.clamp((64 << 10) / SizeClasses.SIZE[c], 2, 32);
             MAX_DEPTH[c] = 4 * BATCH[c];
             REGION[c] = slots;
-            slots += MAX_DEPTH[c];
+            slots += 1 + MAX_DEPTH[c];
         }
         SLOTS = slots;
     }
 
+    /**
+     * Everything the fast paths touch, in one array so that they load one reference:
+     * <ul>
+     *   <li>{@code slots[2c]}: both ends of class {@code c}'s stack as absolute indices into this
+     *       array, the top in the low 32 bits and the first index past the limit in the high 32
+     *       ({@code REGION[c] + 1 + limit}). One word, so a pop or push reads one element and moves
+     *       the top with one add.</li>
+     *   <li>{@code slots[2c + 1]}: objects of class {@code c} freed into this cache (statistics);
+     *       next to the ends, so the JIT checks both indices with one bounds check.</li>
+     *   <li>{@code slots[REGION[c]]}: a sentinel that is always 0, followed by the class's
+     *       {@code MAX_DEPTH[c]} stack slots; its objects are {@code slots[REGION[c] + 1 .. top]}.
+     *       An empty stack's top is its sentinel, so a pop reads 0 there and needs no other test.</li>
+     * </ul>
+     */
     private final long[] slots = new long[SLOTS];
     /** Scratch space for objects moving to or from a central list outside the stacks. */
     private final long[] transfer = new long[32];
-    private final int[] depth = new int[SizeClasses.COUNT];
     private final int[] limit = new int[SizeClasses.COUNT];
     /**
      * Per-class counters for statistics, read without a lock by other threads. Only frees are
-     * counted on the fast path; allocations follow from conservation of objects, see
-     * {@link #mallocs(int)}. {@code received}: objects taken from the central list; {@code returned}:
-     * objects given back to it.
+     * counted on the fast path (in {@link #slots}); allocations follow from conservation of
+     * objects, see {@link #mallocs(int)}. {@code received}: objects taken from the central list;
+     * {@code returned}: objects given back to it.
      */
-    private final long[] frees = new long[SizeClasses.COUNT];
     private final long[] received = new long[SizeClasses.COUNT];
     private final long[] returned = new long[SizeClasses.COUNT];
     /** Cached large spans by length: ids at {@code pages * LARGE_DEPTH + i}, counts in largeDepth. */
@@ -87,28 +99,46 @@ public final class ThreadCache {
         this.centrals = centrals;
         this.budget = budget;
         this.ownerId = ownerId;
+        for (int c = 1; c < SizeClasses.COUNT; c++) {
+            setStack(c, 0, 0);
+        }
     }
 
     /** Pops an object of class {@code c}, or returns 0 when the class is empty. */
     long allocate(int c) {
-        int n = depth[c] - 1;
-        if (n < 0) {
-            return 0;
+        long ends = slots[2 * c];
+        long address = slots[(int) ends];
+        if (address != 0) {
+            slots[2 * c] = ends - 1;
         }
-        depth[c] = n;
-        return slots[REGION[c] + n];
+        return address;
     }
 
     /** Pushes an object of class {@code c}; false when the class is at its limit. */
     boolean free(int c, long address) {
-        int n = depth[c];
-        if (n == limit[c]) {
+        long ends = slots[2 * c];
+        int top = (int) ends + 1;
+        if (top == (int) (ends >>> 32)) {
             return false;
         }
-        slots[REGION[c] + n] = address;
-        depth[c] = n + 1;
-        frees[c]++;
+        slots[top] = address;
+        slots[2 * c] = ends + 1;
+        slots[2 * c + 1]++;
         return true;
+    }
+
+    private void setStack(int c, int depth, int limit) {
+        int sentinel = REGION[c];
+        slots[2 * c] = (sentinel + depth) | ((long) (sentinel + 1 + limit) << 32);
+    }
+
+    private void setDepth(int c, int depth) {
+        setStack(c, depth, limit[c]);
+    }
+
+    private void setLimit(int c, int limit) {
+        this.limit[c] = limit;
+        setStack(c, depth(c), limit);
     }
 
     /**
@@ -125,13 +155,13 @@ public final class ThreadCache {
             received[c]++;
             return transfer[0];
         }
-        int got = centrals[c].take(slots, REGION[c], Math.min(BATCH[c], room));
+        int got = centrals[c].take(slots, REGION[c] + 1, Math.min(BATCH[c], room));
         if (got == 0) {
             return 0;
         }
         received[c] += got;
-        depth[c] = got - 1;
-        return slots[REGION[c] + got - 1];
+        setDepth(c, got - 1);
+        return slots[REGION[c] + got];
     }
 
     /** The slow half of free: makes room by growing the limit or draining a batch, then pushes. */
@@ -139,26 +169,26 @@ public final class ThreadCache {
         if (limit[c] < BATCH[c]) {
             grow(c);
         }
-        if (depth[c] == limit[c]) {
-            if (depth[c] == 0) {
-                frees[c]++;
+        if (depth(c) == limit[c]) {
+            if (limit[c] == 0) {
+                slots[2 * c + 1]++;
                 returned[c]++;
                 transfer[0] = address;
                 centrals[c].give(transfer, 0, 1);
                 return;
             }
-            drain(c, Math.min(BATCH[c], depth[c]));
+            drain(c, Math.min(BATCH[c], depth(c)));
         }
         free(c, address);
     }
 
     /** Gives the oldest {@code count} objects of class {@code c} back to the central list. */
     private void drain(int c, int count) {
-        int region = REGION[c];
-        int remaining = depth[c] - count;
-        System.arraycopy(slots, region, transfer, 0, count);
-        System.arraycopy(slots, region + count, slots, region, remaining);
-        depth[c] = remaining;
+        int first = REGION[c] + 1;
+        int remaining = depth(c) - count;
+        System.arraycopy(slots, first, transfer, 0, count);
+        System.arraycopy(slots, first + count, slots, first, remaining);
+        setDepth(c, remaining);
         returned[c] += count;
         centrals[c].give(transfer, 0, count);
     }
@@ -177,7 +207,7 @@ public final class ThreadCache {
             budgetBytes += request(cap - budgetBytes, limitBytes + extra - budgetBytes);
         }
         if (limitBytes + extra <= budgetBytes) {
-            limit[c] = target;
+            setLimit(c, target);
             limitBytes += extra;
         }
     }
@@ -232,13 +262,13 @@ public final class ThreadCache {
     /** Returns every cached object to the central lists and the budget to the heap. */
     void flush() {
         for (int c = 1; c < SizeClasses.COUNT; c++) {
-            if (depth[c] > 0) {
-                int count = depth[c];
-                depth[c] = 0;
+            int count = depth(c);
+            if (count > 0) {
                 returned[c] += count;
-                centrals[c].give(slots, REGION[c], count);
+                centrals[c].give(slots, REGION[c] + 1, count);
             }
             limit[c] = 0;
+            setStack(c, 0, 0);
         }
         limitBytes = 0;
         for (int pages = 1; pages <= LARGE_CACHED_PAGES; pages++) {
@@ -258,22 +288,22 @@ public final class ThreadCache {
      * the central list or from frees, less what is still here or went back.
      */
     long mallocs(int c) {
-        return received[c] - returned[c] - depth[c] + frees[c];
+        return received[c] - returned[c] - depth(c) + frees(c);
     }
 
     long frees(int c) {
-        return frees[c];
+        return slots[2 * c + 1];
     }
 
     /** Objects of class {@code c} in this cache (statistics, verification). */
     int depth(int c) {
-        return depth[c];
+        return (int) slots[2 * c] - REGION[c];
     }
 
     long cachedBytes() {
         long bytes = largeBytes;
         for (int c = 1; c < SizeClasses.COUNT; c++) {
-            bytes += (long) depth[c] * SizeClasses.SIZE[c];
+            bytes += (long) depth(c) * SizeClasses.SIZE[c];
         }
         return bytes;
     }
@@ -282,8 +312,10 @@ public final class ThreadCache {
     void verify() {
         long bytes = 0;
         for (int c = 1; c < SizeClasses.COUNT; c++) {
-            PageHeap.check(depth[c] >= 0 && depth[c] <= limit[c] && limit[c] <= MAX_DEPTH[c],
-                    "cache class %d: depth %d, limit %d", c, depth[c], limit[c]);
+            int depth = depth(c);
+            PageHeap.check(depth >= 0 && depth <= limit[c] && limit[c] <= MAX_DEPTH[c]
+                            && (int) (slots[2 * c] >>> 32) == REGION[c] + 1 + limit[c] && slots[REGION[c]] == 0,
+                    "cache class %d: depth %d, limit %d, stack ends %x", c, depth, limit[c], slots[2 * c]);
             bytes += (long) limit[c] * SizeClasses.SIZE[c];
         }
         long large = 0;
@@ -304,6 +336,6 @@ public final class ThreadCache {
 
     /** Bytes of Java heap this cache occupies (metadata statistics). */
     static long footprintBytes() {
-        return SLOTS * 8L + SizeClasses.COUNT * (4L * 2 + 8L * 3) + (LARGE_CACHED_PAGES + 1) * (LARGE_DEPTH + 1) * 4L + 128;
+        return SLOTS * 8L + SizeClasses.COUNT * (4L + 8L * 2) + (LARGE_CACHED_PAGES + 1) * (LARGE_DEPTH + 1) * 4L + 128;
     }
 }

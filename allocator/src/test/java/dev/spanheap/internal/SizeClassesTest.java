@@ -94,4 +94,26 @@ class SizeClassesTest {
             }
         }
     }
+
+    @Test
+    void blockStartTestIsExactForEveryOffsetInASpan() {
+        for (int c = 1; c < SizeClasses.COUNT; c++) {
+            int size = SizeClasses.SIZE[c];
+            long spanBytes = SizeClasses.PAGES[c] * 8192L;
+            for (long offset = 0; offset < spanBytes; offset++) {
+                if (Heap.isBlockStart(c, offset) != (offset % size == 0)) {
+                    throw new AssertionError("class " + c + " offset " + offset);
+                }
+            }
+        }
+    }
+
+    @Test
+    void noOffsetStartsABlockOfClassZeroOrOfANonClass() {
+        for (int c : new int[] {0, SizeClasses.COUNT, 255}) {
+            for (long offset : new long[] {0, 8, 16, 4096, 8192, 1L << 20, (1L << 32) - 8}) {
+                assertThat(Heap.isBlockStart(c, offset)).as("class %d offset %d", c, offset).isFalse();
+            }
+        }
+    }
 }
