@@ -2,6 +2,7 @@ package dev.spanheap.internal;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
@@ -41,6 +42,9 @@ public final class Heap {
      * (a large span) fails it by itself.
      */
     private static final long[] BLOCK_START = new long[1 << PageMap.CLASS_BITS];
+
+    private static final byte[] CLASS_BY_8 = Arrays.copyOf(SizeClasses.SIZE_TO_CLASS_8, 256);
+    private static final byte[] CLASS_BY_128 = Arrays.copyOf(SizeClasses.SIZE_TO_CLASS_128, 256);
 
     static {
         for (int c = 1; c < SizeClasses.COUNT; c++) {
@@ -105,11 +109,16 @@ public final class Heap {
 
     // ---- allocation ----
 
-    /** Size to class by two table lookups, no division (Go's size_to_class8/128). */
+    /**
+     * Size to class for {@code size} in [0, 32 KiB]: two table lookups, no division (Go's
+     * size_to_class8/128). The tables are padded to 256 entries and the indices masked to a byte,
+     * which lets the JIT drop their bounds checks.
+     */
     static int sizeClassOf(long size) {
+        int bytes = (int) size;
         return size <= SizeClasses.SMALL_SIZE_MAX
-                ? SizeClasses.SIZE_TO_CLASS_8[(int) (size + 7) >>> 3]
-                : SizeClasses.SIZE_TO_CLASS_128[(int) (size - SizeClasses.SMALL_SIZE_MAX + 127) >>> 7];
+                ? CLASS_BY_8[((bytes + 7) >>> 3) & 0xFF]
+                : CLASS_BY_128[((bytes - SizeClasses.SMALL_SIZE_MAX + 127) >>> 7) & 0xFF];
     }
 
     /**
