@@ -2,7 +2,6 @@ package dev.spanheap.internal;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.Arrays;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
@@ -43,10 +42,20 @@ public final class Heap {
      */
     private static final long[] BLOCK_START = new long[1 << PageMap.CLASS_BITS];
 
-    private static final byte[] CLASS_BY_8 = Arrays.copyOf(SizeClasses.SIZE_TO_CLASS_8, 256);
-    private static final byte[] CLASS_BY_128 = Arrays.copyOf(SizeClasses.SIZE_TO_CLASS_128, 256);
+    /**
+     * {@code SIZE_TO_CLASS_8} (indices 0..128), then {@code SIZE_TO_CLASS_128} from its entry 1 on
+     * (indices 129..376), zero-padded to a power of two. A size above 1 KiB maps to index
+     * {@code 128 + (size - 1024 + 127) / 128 == (size + 15487) / 128}.
+     */
+    private static final byte[] CLASS_BY_SIZE = new byte[512];
+    /** What {@link #sizeClassOf} adds before shifting: 7 for sizes up to 1 KiB, 15487 above. */
+    private static final int[] LARGE_ROUNDING = {7, 128 * 128 - SizeClasses.SMALL_SIZE_MAX + 127};
 
     static {
+        byte[] small = SizeClasses.SIZE_TO_CLASS_8;
+        byte[] large = SizeClasses.SIZE_TO_CLASS_128;
+        System.arraycopy(small, 0, CLASS_BY_SIZE, 0, small.length);
+        System.arraycopy(large, 1, CLASS_BY_SIZE, small.length, large.length - 1);
         for (int c = 1; c < SizeClasses.COUNT; c++) {
             BLOCK_START[c] = Long.divideUnsigned(-1L, SizeClasses.SIZE[c]) + 1;
         }
@@ -110,15 +119,16 @@ public final class Heap {
     // ---- allocation ----
 
     /**
-     * Size to class for {@code size} in [0, 32 KiB]: two table lookups, no division (Go's
-     * size_to_class8/128). The tables are padded to 256 entries and the indices masked to a byte,
-     * which lets the JIT drop their bounds checks.
+     * Size to class for {@code size} in [0, 32 KiB]: Go's two lookup tables (step 8 up to 1 KiB,
+     * step 128 above), laid end to end in {@link #CLASS_BY_SIZE} and indexed without a branch, so
+     * that a mix of sizes on both sides of 1 KiB costs no mispredictions, and without a bounds check
+     * (the index is masked to the padded table's length).
      */
     static int sizeClassOf(long size) {
         int bytes = (int) size;
-        return size <= SizeClasses.SMALL_SIZE_MAX
-                ? CLASS_BY_8[((bytes + 7) >>> 3) & 0xFF]
-                : CLASS_BY_128[((bytes - SizeClasses.SMALL_SIZE_MAX + 127) >>> 7) & 0xFF];
+        int large = (SizeClasses.SMALL_SIZE_MAX - bytes) >>> 31;
+        int index = (bytes + LARGE_ROUNDING[large]) >>> (3 + 4 * large);
+        return CLASS_BY_SIZE[index & (CLASS_BY_SIZE.length - 1)];
     }
 
     /**
@@ -130,8 +140,7 @@ public final class Heap {
      * {@link #allocateSlow}.
      */
     public long allocate(long size, long alignment) {
-        if (size > 0 && size <= SizeClasses.MAX_SMALL_SIZE && alignment <= 8 && ((FAST_ALIGNMENTS >>> alignment) & 1) != 0
-                && fastPaths) {
+        if (isFastRequest(size, alignment) && fastPaths) {
             long thread = Thread.currentThread().threadId();
             ThreadCache cache = cachesByThreadId[(int) thread & (ThreadCaches.DIRECT_SLOTS - 1)];
             if (cache != null && cache.ownerId == thread) {
@@ -139,6 +148,13 @@ public final class Heap {
             }
         }
         return allocateSlow(size, alignment);
+    }
+
+    /** Whether {@code size} is in (0, 32 KiB] and {@code alignment} one that every class gives. */
+    private static boolean isFastRequest(long size, long alignment) {
+        // One unsigned compare for both ends of the size range.
+        return Long.compareUnsigned(size - 1, SizeClasses.MAX_SMALL_SIZE) < 0
+                && alignment <= 8 && ((FAST_ALIGNMENTS >>> alignment) & 1) != 0;
     }
 
     /**
@@ -180,8 +196,7 @@ public final class Heap {
 
     /** {@link #allocate} for the owner of {@code cache}, which the caller has checked. */
     public long allocate(ThreadCache cache, long size, long alignment) {
-        if (size > 0 && size <= SizeClasses.MAX_SMALL_SIZE && alignment <= 8 && ((FAST_ALIGNMENTS >>> alignment) & 1) != 0
-                && fastPaths) {
+        if (isFastRequest(size, alignment) && fastPaths) {
             return allocateSmall(cache, size, alignment);
         }
         return allocateSlow(size, alignment);

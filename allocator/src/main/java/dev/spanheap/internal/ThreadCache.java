@@ -41,7 +41,7 @@ public final class ThreadCache {
         int slots = 2 * SizeClasses.COUNT;
         for (int c = 1; c < SizeClasses.COUNT; c++) {
             BATCH[c] = Math.clamp((64 << 10) / SizeClasses.SIZE[c], 2, 32);
-            MAX_DEPTH[c] = 8 * BATCH[c];
+            MAX_DEPTH[c] = 4 * BATCH[c];
             REGION[c] = slots;
             slots += 1 + MAX_DEPTH[c];
         }
