@@ -338,7 +338,7 @@ public final class Heap {
         if (Long.compareUnsigned(offset, limitBytes) < 0 && fastPaths) {
             long entry = pageMap.entry((int) (offset >>> PageHeap.PAGE_SHIFT));
             int c = PageMap.sizeClass(entry);
-            long spanOffset = (offset & (PageHeap.PAGE_SIZE - 1)) + ((long) PageMap.pageInSpan(entry) << PageHeap.PAGE_SHIFT);
+            long spanOffset = (offset & (PageHeap.PAGE_SIZE - 1)) + (entry & PageMap.PAGE_OFFSET_MASK);
             long cookie = address ^ cookieKey;
             if (isBlockStart(c, spanOffset) && RawMemory.ALL.get(WORD, address) != cookie) {
                 RawMemory.ALL.set(WORD, address, cookie);

@@ -12,13 +12,15 @@ import java.lang.foreign.ValueLayout;
  * beside the heap; a 64 GiB reservation needs 64 MiB of address space here, resident only where
  * the heap has been used.
  * <pre>
- *  63        48 47        40 39        32 31                               0
- * +------------+------------+------------+----------------------------------+
- * |   unused   | pageInSpan | sizeClass  |             span id              |
- * +------------+------------+------------+----------------------------------+
+ *  63                              32 31                13 12       8 7          0
+ * +----------------------------------+--------------------+----------+------------+
+ * |             span id              | pageInSpan (x8192) |     0    | sizeClass  |
+ * +----------------------------------+--------------------+----------+------------+
  * </pre>
  * {@code sizeClass} is 0 unless the page belongs to a span cut into objects; {@code pageInSpan} is
- * the page's index within that span. An entry of 0 means "no span" (uncommitted page).
+ * the page's index within that span, kept where {@code entry & PAGE_OFFSET_MASK} reads it as the
+ * page's byte offset in the span. The free path needs the class and that offset; both come out of
+ * the low word with one mask each. An entry of 0 means "no span" (uncommitted page).
  *
  * <p>Invariant (checked by {@link PageHeap#verify()}): every committed page maps to the record that
  * covers it, with the class and page index of that record when it is a small-object span.
@@ -27,12 +29,13 @@ import java.lang.foreign.ValueLayout;
  */
 final class PageMap {
 
-    static final int SPAN_BITS = 32;
     static final int CLASS_BITS = 8;
-    static final int CLASS_SHIFT = SPAN_BITS;
-    static final int PAGE_IN_SPAN_SHIFT = CLASS_SHIFT + CLASS_BITS;
-    private static final long SPAN_MASK = (1L << SPAN_BITS) - 1;
     private static final long CLASS_MASK = (1L << CLASS_BITS) - 1;
+    /** {@code entry & PAGE_OFFSET_MASK}: the page's byte offset within its small-object span. */
+    static final long PAGE_OFFSET_MASK = 0xFFFF_FFFFL & -PageHeap.PAGE_SIZE;
+    private static final int SPAN_SHIFT = 32;
+    /** Span ids are non-negative ints: the high word. */
+    private static final long SPAN_MASK = 0xFFFF_FFFFL;
 
     private static final long ENTRY_BYTES = Long.BYTES;
 
@@ -51,15 +54,15 @@ final class PageMap {
     }
 
     static int span(long entry) {
-        return (int) (entry & SPAN_MASK);
+        return (int) (entry >>> SPAN_SHIFT);
     }
 
     static int sizeClass(long entry) {
-        return (int) ((entry >>> CLASS_SHIFT) & CLASS_MASK);
+        return (int) (entry & CLASS_MASK);
     }
 
     static int pageInSpan(long entry) {
-        return (int) (entry >>> PAGE_IN_SPAN_SHIFT);
+        return (int) ((entry & PAGE_OFFSET_MASK) >>> PageHeap.PAGE_SHIFT);
     }
 
     /** The entry of {@code page}, which must be a page of the reservation. */
@@ -83,14 +86,14 @@ final class PageMap {
     /** Maps pages {@code [firstPage, firstPage + pages)} to {@code span}, with no size class. */
     void setRange(int firstPage, int pages, int span) {
         for (int page = firstPage, end = firstPage + pages; page < end; page++) {
-            set(page, span & SPAN_MASK);
+            set(page, (span & SPAN_MASK) << SPAN_SHIFT);
         }
     }
 
     /** Marks the pages of small-object span {@code span} with its class and each page's index. */
     void setSmall(int firstPage, int pages, int span, int sizeClass) {
         for (int i = 0; i < pages; i++) {
-            long entry = (span & SPAN_MASK) | ((long) sizeClass << CLASS_SHIFT) | ((long) i << PAGE_IN_SPAN_SHIFT);
+            long entry = ((span & SPAN_MASK) << SPAN_SHIFT) | ((long) i << PageHeap.PAGE_SHIFT) | (sizeClass & CLASS_MASK);
             set(firstPage + i, entry);
         }
     }
