@@ -43,19 +43,17 @@ public final class Heap {
     private static final long[] BLOCK_START = new long[1 << PageMap.CLASS_BITS];
 
     /**
-     * {@code SIZE_TO_CLASS_8} (indices 0..128), then {@code SIZE_TO_CLASS_128} from its entry 1 on
-     * (indices 129..376), zero-padded to a power of two. A size above 1 KiB maps to index
-     * {@code 128 + (size - 1024 + 127) / 128 == (size + 15487) / 128}.
+     * Class by {@code (size + 7) / 8} for every size up to 32 KiB (4097 entries, padded to a power
+     * of two), expanded from Go's two tables (SizeClasses' step-8 and step-128 tables).
      */
-    private static final byte[] CLASS_BY_SIZE = new byte[512];
-    /** What {@link #sizeClassOf} adds before shifting: 7 for sizes up to 1 KiB, 15487 above. */
-    private static final int[] LARGE_ROUNDING = {7, 128 * 128 - SizeClasses.SMALL_SIZE_MAX + 127};
+    private static final byte[] CLASS_BY_SIZE = new byte[2 * SizeClasses.MAX_SMALL_SIZE / 8];
 
     static {
-        byte[] small = SizeClasses.SIZE_TO_CLASS_8;
-        byte[] large = SizeClasses.SIZE_TO_CLASS_128;
-        System.arraycopy(small, 0, CLASS_BY_SIZE, 0, small.length);
-        System.arraycopy(large, 1, CLASS_BY_SIZE, small.length, large.length - 1);
+        for (int size = 0; size <= SizeClasses.MAX_SMALL_SIZE; size += 8) {
+            CLASS_BY_SIZE[size >>> 3] = size <= SizeClasses.SMALL_SIZE_MAX
+                    ? SizeClasses.SIZE_TO_CLASS_8[(size + 7) >>> 3]
+                    : SizeClasses.SIZE_TO_CLASS_128[(size - SizeClasses.SMALL_SIZE_MAX + 127) >>> 7];
+        }
         for (int c = 1; c < SizeClasses.COUNT; c++) {
             BLOCK_START[c] = Long.divideUnsigned(-1L, SizeClasses.SIZE[c]) + 1;
         }
@@ -119,16 +117,12 @@ public final class Heap {
     // ---- allocation ----
 
     /**
-     * Size to class for {@code size} in [0, 32 KiB]: Go's two lookup tables (step 8 up to 1 KiB,
-     * step 128 above), laid end to end in {@link #CLASS_BY_SIZE} and indexed without a branch, so
-     * that a mix of sizes on both sides of 1 KiB costs no mispredictions, and without a bounds check
-     * (the index is masked to the padded table's length).
+     * Size to class for {@code size} in [0, 32 KiB]: one table lookup, no division and no branch
+     * (a mix of sizes costs no mispredictions), and no bounds check (the index is masked to the
+     * padded table's length).
      */
     static int sizeClassOf(long size) {
-        int bytes = (int) size;
-        int large = (SizeClasses.SMALL_SIZE_MAX - bytes) >>> 31;
-        int index = (bytes + LARGE_ROUNDING[large]) >>> (3 + 4 * large);
-        return CLASS_BY_SIZE[index & (CLASS_BY_SIZE.length - 1)];
+        return CLASS_BY_SIZE[(((int) size + 7) >>> 3) & (CLASS_BY_SIZE.length - 1)];
     }
 
     /**

@@ -17,8 +17,8 @@ public final class Peers {
         ALL.put(SPANHEAP, () -> Optional.of(new SpanheapPeer()));
         ALL.put("spanheap-segment", () -> Optional.of(new SpanheapSegmentPeer()));
         ALL.put("spanheap-local", () -> Optional.of(new SpanheapLocalPeer()));
-        ALL.put("tcmalloc", () -> NativePeer.fromLibrary("libtcmalloc_minimal.so.4", "tc_malloc", "tc_free").map(p -> p));
-        ALL.put("mimalloc", () -> NativePeer.fromLibrary("libmimalloc.so.2", "mi_malloc", "mi_free").map(p -> p));
+        ALL.put("tcmalloc", NativePeer::tcmalloc);
+        ALL.put("mimalloc", NativePeer::mimalloc);
         ALL.put("glibc", () -> Optional.of(NativePeer.glibc()));
         ALL.put("netty-adaptive", () -> Optional.of(NettyPeer.adaptive()));
         ALL.put("netty-pooled", () -> Optional.of(NettyPeer.pooled()));
