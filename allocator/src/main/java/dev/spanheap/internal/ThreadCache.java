@@ -10,7 +10,7 @@ package dev.spanheap.internal;
  * central lists in batches.
  *
  * <p>Bounds: class {@code c} holds at most {@code limit[c]} objects. Limits start at zero and grow
- * by one object per miss up to the class's batch, then by a batch, up to four batches ("slow
+ * by one object per miss up to the class's batch, then by a batch, up to {@link #MAX_DEPTH} ("slow
  * start", as TCMalloc's free lists grow). Growing is paid for from the cache's byte budget, which
  * it requests from the heap's {@link CacheBudget}: {@code sum(limit[c] * size[c]) <= budgetBytes}.
  * Freed large spans (up to 1 MiB) are kept whole per length, paid from a separate quarter of the
@@ -26,6 +26,7 @@ public final class ThreadCache {
     /** TCMalloc's num_objects_to_move: about 64 KiB per transfer, between 2 and 32 objects. */
     static final int[] BATCH = new int[SizeClasses.COUNT];
     static final int[] MAX_DEPTH = new int[SizeClasses.COUNT];
+    private static final int MAX_OBJECTS = 128;
     private static final int[] REGION = new int[SizeClasses.COUNT];
     private static final int SLOTS;
     /** Budget is requested from the heap in pieces of this size. */
@@ -41,7 +42,9 @@ public final class ThreadCache {
         int slots = 2 * SizeClasses.COUNT;
         for (int c = 1; c < SizeClasses.COUNT; c++) {
             BATCH[c] = Math.clamp((64 << 10) / SizeClasses.SIZE[c], 2, 32);
-            MAX_DEPTH[c] = 4 * BATCH[c];
+            // Up to eight batches (512 KiB) and at most 128 objects: four batches of the small
+            // classes, eight of the large ones, whose batches are short and refill more often.
+            MAX_DEPTH[c] = Math.min(MAX_OBJECTS, 8 * BATCH[c]);
             REGION[c] = slots;
             slots += 1 + MAX_DEPTH[c];
         }
