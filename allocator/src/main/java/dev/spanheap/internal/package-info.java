@@ -27,7 +27,8 @@
  *
  * <h2>Allocating, fastest first</h2>
  * <ol>
- *   <li>Round the size to its class: two lookup tables, no division ({@code Heap.sizeClassOf}).</li>
+ *   <li>Round the size to its class: one lookup table by 8-byte steps up to 32 KiB (Go's two tables
+ *       expanded), no division, no branch ({@code Heap.sizeClassOf}).</li>
  *   <li>Find the calling thread's cache: slot {@code threadId & 1023} of a table, checked against the
  *       cache's owner id (a {@link java.lang.ThreadLocal} behind it for collisions; virtual threads go
  *       to striped shared caches). Pop an object for the class ({@code ThreadCache.allocate}) and clear
@@ -45,7 +46,8 @@
  *
  * <h2>Freeing</h2>
  * <ol>
- *   <li>Find the span through the page map; check the address is an object's start.</li>
+ *   <li>Find the span through the page map; check the address is an object's start (one multiply
+ *       and compare, {@code Heap.isBlockStart}).</li>
  *   <li>Large block of up to 1 MiB: move its span from LARGE to CACHED by compare-and-set (so a second
  *       free fails, on any thread) and keep it in the thread's cache if its large budget allows;
  *       otherwise, and for longer blocks, the page heap frees it under its lock.</li>
@@ -85,8 +87,15 @@
  *       close throws. The allocator's own fast-path accesses go through a constant global segment
  *       ({@link dev.spanheap.internal.RawMemory}), 3.5 ns faster per pair; close therefore maps zero
  *       pages over everything and unmaps only when the heap object is unreachable.</li>
- *   <li>The page map entry carries the size class and the page's index in its span, so a small free
- *       reads one word of metadata.</li>
+ *   <li>The page map entry carries the size class and the page's offset in its span, so a small free
+ *       reads one word of metadata and decodes it with two masks.</li>
+ *   <li>A thread cache keeps everything its fast paths touch in one {@code long[]}: per class a word
+ *       with the stack's top index and limit, a free counter beside it, and the stacks, each above a
+ *       zero sentinel so that a pop of an empty stack reads 0 without a separate test. Java arrays
+ *       cost a bounds check per access; one array costs one length load, and tables indexed by a
+ *       masked byte (size to class, block-start test) cost none.</li>
+ *   <li>The fast paths read no volatile field: the switch that turns them off at close is plain
+ *       ({@code Heap.fastPaths} says why that is safe); a volatile read per call cost about 1 ns.</li>
  *   <li>Cache memory is bounded twice: per cache ({@code sum(limit * size) <= budget}) and overall
  *       ({@link dev.spanheap.internal.CacheBudget}). A cache of an ended thread is flushed by a
  *       {@link java.lang.ref.Cleaner} or the next registry sweep.</li>
