@@ -400,8 +400,7 @@ public final class Heap {
         int c = PageMap.sizeClass(entry);
         if (c != 0) {
             long spanOffset = offset - ((long) spans.start(PageMap.span(entry)) << PageHeap.PAGE_SHIFT);
-            long index = (spanOffset * SizeClasses.DIV_MAGIC[c]) >>> 32;
-            if (index * SizeClasses.SIZE[c] != spanOffset) {
+            if (!isBlockStart(c, spanOffset)) {
                 throw interiorFree(address, SizeClasses.SIZE[c]);
             }
         }

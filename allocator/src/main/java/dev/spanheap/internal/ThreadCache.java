@@ -9,10 +9,10 @@ package dev.spanheap.internal;
  * with 0 or false; the caller then takes {@link #refill} or {@link #overflow}, which talk to the
  * central lists in batches.
  *
- * <p>Bounds: class {@code c} holds at most {@code limit[c]} objects. Limits start at zero and grow
+ * <p>Bounds: class {@code c} holds at most {@code limit(c)} objects. Limits start at zero and grow
  * by one object per miss up to the class's batch, then by a batch, up to {@link #MAX_DEPTH} ("slow
  * start", as TCMalloc's free lists grow). Growing is paid for from the cache's byte budget, which
- * it requests from the heap's {@link CacheBudget}: {@code sum(limit[c] * size[c]) <= budgetBytes}.
+ * it requests from the heap's {@link CacheBudget}: {@code sum(limit(c) * size[c]) <= budgetBytes}.
  * Freed large spans (up to 1 MiB) are kept whole per length, paid from a separate quarter of the
  * per-cache budget: {@code largeBytes <= largeBudgetBytes}. Both together stay under the per-cache
  * budget, and the sum over all caches under the heap's total.
@@ -58,8 +58,8 @@ public final class ThreadCache {
      *       array, the top in the low 32 bits and the first index past the limit in the high 32
      *       ({@code REGION[c] + 1 + limit}). One word, so a pop or push reads one element and moves
      *       the top with one add.</li>
-     *   <li>{@code slots[2c + 1]}: objects of class {@code c} freed into this cache (statistics);
-     *       next to the ends, so the JIT checks both indices with one bounds check.</li>
+     *   <li>{@code slots[2c + 1]}: objects of class {@code c} freed into this cache (statistics),
+     *       on the same cache line as the ends.</li>
      *   <li>{@code slots[REGION[c]]}: a sentinel that is always 0, followed by the class's
      *       {@code MAX_DEPTH[c]} stack slots; its objects are {@code slots[REGION[c] + 1 .. top]}.
      *       An empty stack's top is its sentinel, so a pop reads 0 there and needs no other test.</li>
@@ -68,7 +68,6 @@ public final class ThreadCache {
     private final long[] slots = new long[SLOTS];
     /** Scratch space for objects moving to or from a central list outside the stacks. */
     private final long[] transfer = new long[32];
-    private final int[] limit = new int[SizeClasses.COUNT];
     /**
      * Per-class counters for statistics, read without a lock by other threads. Only frees are
      * counted on the fast path (in {@link #slots}); allocations follow from conservation of
@@ -136,12 +135,16 @@ public final class ThreadCache {
     }
 
     private void setDepth(int c, int depth) {
-        setStack(c, depth, limit[c]);
+        setStack(c, depth, limit(c));
     }
 
     private void setLimit(int c, int limit) {
-        this.limit[c] = limit;
         setStack(c, depth(c), limit);
+    }
+
+    /** How many objects class {@code c} may hold now; kept in its stack word. */
+    private int limit(int c) {
+        return (int) (slots[2 * c] >>> 32) - REGION[c] - 1;
     }
 
     /**
@@ -150,7 +153,7 @@ public final class ThreadCache {
      */
     long refill(int c) {
         grow(c);
-        int room = limit[c];
+        int room = limit(c);
         if (room == 0) {
             if (centrals[c].take(transfer, 0, 1) == 0) {
                 return 0;
@@ -169,11 +172,11 @@ public final class ThreadCache {
 
     /** The slow half of free: makes room by growing the limit or draining a batch, then pushes. */
     void overflow(int c, long address) {
-        if (limit[c] < BATCH[c]) {
+        if (limit(c) < BATCH[c]) {
             grow(c);
         }
-        if (depth(c) == limit[c]) {
-            if (limit[c] == 0) {
+        if (depth(c) == limit(c)) {
+            if (limit(c) == 0) {
                 slots[2 * c + 1]++;
                 returned[c]++;
                 transfer[0] = address;
@@ -197,7 +200,7 @@ public final class ThreadCache {
     }
 
     private void grow(int c) {
-        int current = limit[c];
+        int current = limit(c);
         int target = Math.min(MAX_DEPTH[c], current < BATCH[c] ? current + 1 : current + BATCH[c]);
         long extra = (long) (target - current) * SizeClasses.SIZE[c];
         if (extra == 0) {
@@ -270,7 +273,6 @@ public final class ThreadCache {
                 returned[c] += count;
                 centrals[c].give(slots, REGION[c] + 1, count);
             }
-            limit[c] = 0;
             setStack(c, 0, 0);
         }
         limitBytes = 0;
@@ -316,10 +318,10 @@ public final class ThreadCache {
         long bytes = 0;
         for (int c = 1; c < SizeClasses.COUNT; c++) {
             int depth = depth(c);
-            PageHeap.check(depth >= 0 && depth <= limit[c] && limit[c] <= MAX_DEPTH[c]
-                            && (int) (slots[2 * c] >>> 32) == REGION[c] + 1 + limit[c] && slots[REGION[c]] == 0,
-                    "cache class %d: depth %d, limit %d, stack ends %x", c, depth, limit[c], slots[2 * c]);
-            bytes += (long) limit[c] * SizeClasses.SIZE[c];
+            int limit = limit(c);
+            PageHeap.check(depth >= 0 && depth <= limit && limit >= 0 && limit <= MAX_DEPTH[c] && slots[REGION[c]] == 0,
+                    "cache class %d: depth %d, limit %d, stack ends %x", c, depth, limit, slots[2 * c]);
+            bytes += (long) limit * SizeClasses.SIZE[c];
         }
         long large = 0;
         for (int pages = 1; pages <= LARGE_CACHED_PAGES; pages++) {
@@ -339,6 +341,6 @@ public final class ThreadCache {
 
     /** Bytes of Java heap this cache occupies (metadata statistics). */
     static long footprintBytes() {
-        return SLOTS * 8L + SizeClasses.COUNT * (4L + 8L * 2) + (LARGE_CACHED_PAGES + 1) * (LARGE_DEPTH + 1) * 4L + 128;
+        return SLOTS * 8L + SizeClasses.COUNT * 8L * 2 + (LARGE_CACHED_PAGES + 1) * (LARGE_DEPTH + 1) * 4L + 128;
     }
 }
