@@ -61,6 +61,8 @@ public final class Heap {
 
     private final PageHeap pageHeap;
     private final PageMap pageMap;
+    /** {@link PageMap#address()}, held here so that a free's page-map read is one load. */
+    private final long pageMapAddress;
     private final SpanTable spans;
     private final MemorySegment memory;
     private final long base;
@@ -98,6 +100,7 @@ public final class Heap {
     public Heap(HeapConfig config) {
         this.pageHeap = new PageHeap(config.os(), config.maxHeapBytes(), config.commitStepPages());
         this.pageMap = pageHeap.pageMap;
+        this.pageMapAddress = pageMap.address();
         this.spans = pageHeap.spans;
         this.memory = pageHeap.space().heap();
         this.base = pageHeap.base();
@@ -340,7 +343,7 @@ public final class Heap {
     public void free(ThreadCache cache, long address) {
         long offset = address - base;
         if (Long.compareUnsigned(offset, limitBytes) < 0 && fastPaths) {
-            long entry = pageMap.entry((int) (offset >>> PageHeap.PAGE_SHIFT));
+            long entry = PageMap.entryAt(pageMapAddress, offset);
             int c = PageMap.sizeClass(entry);
             long spanOffset = (offset & (PageHeap.PAGE_SIZE - 1)) + (entry & PageMap.PAGE_OFFSET_MASK);
             long cookie = address ^ cookieKey;
