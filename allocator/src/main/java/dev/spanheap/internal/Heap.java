@@ -151,7 +151,7 @@ public final class Heap {
             long thread = Thread.currentThread().threadId();
             ThreadCache cache = cachesByThreadId[(int) thread & (ThreadCaches.DIRECT_SLOTS - 1)];
             if (cache != null && cache.ownerId == thread) {
-                return allocateSmall(cache, size, alignment);
+                return allocate(cache, size, alignment);
             }
         }
         return allocateSlow(size, alignment);
@@ -162,19 +162,6 @@ public final class Heap {
         // One unsigned compare for both ends of the size range.
         return Long.compareUnsigned(size - 1, SizeClasses.MAX_SMALL_SIZE) < 0
                 && alignment <= 8 && ((FAST_ALIGNMENTS >>> alignment) & 1) != 0;
-    }
-
-    /**
-     * The fast path's second half, for a cache the caller has found: {@code size} is in (0, 32 KiB],
-     * the alignment at most 8, the heap unchecked and open.
-     */
-    long allocateSmall(ThreadCache cache, long size, long alignment) {
-        long address = cache.allocate(sizeClassOf(size));
-        if (address != 0) {
-            RawMemory.ALL.set(WORD, address, 0L);
-            return address;
-        }
-        return allocateSlow(size, alignment);
     }
 
     /**
@@ -201,10 +188,18 @@ public final class Heap {
         return localCache.get();
     }
 
-    /** {@link #allocate} for the owner of {@code cache}, which the caller has checked. */
+    /**
+     * {@link #allocate} for the owner of {@code cache}, which the caller has checked. One call out
+     * of line for every miss: each extra call site in a caller's loop costs it registers (compiled
+     * Java code has no callee-saved registers, so whatever lives across a call is spilled).
+     */
     public long allocate(ThreadCache cache, long size, long alignment) {
         if (isFastRequest(size, alignment) && fastPaths) {
-            return allocateSmall(cache, size, alignment);
+            long address = cache.allocate(sizeClassOf(size));
+            if (address != 0) {
+                RawMemory.ALL.set(WORD, address, 0L);
+                return address;
+            }
         }
         return allocateSlow(size, alignment);
     }
@@ -339,22 +334,45 @@ public final class Heap {
         }
     }
 
-    /** {@link #free} for the owner of {@code cache}, which the caller has checked. */
+    /**
+     * {@link #free} for the owner of {@code cache}, which the caller has checked. Like
+     * {@link #allocate(ThreadCache, long, long)}, one call out of line for everything else.
+     */
     public void free(ThreadCache cache, long address) {
         long offset = address - base;
+        int overflowClass = 0;
         if (Long.compareUnsigned(offset, limitBytes) < 0 && fastPaths) {
             long entry = PageMap.entryAt(pageMapAddress, offset);
             int c = PageMap.sizeClass(entry);
             long spanOffset = (offset & (PageHeap.PAGE_SIZE - 1)) + (entry & PageMap.PAGE_OFFSET_MASK);
             long cookie = address ^ cookieKey;
-            if (isBlockStart(c, spanOffset) && RawMemory.ALL.get(WORD, address) != cookie) {
-                RawMemory.ALL.set(WORD, address, cookie);
-                if (!cache.free(c, address)) {
-                    cache.overflow(c, address);
+            long block = address;
+            if (isBlockStart(c, spanOffset) && RawMemory.ALL.get(WORD, block) != cookie) {
+                RawMemory.ALL.set(WORD, block, cookie);
+                if (cache.free(c, address)) {
+                    return;
                 }
-                return;
+                overflowClass = c;
             }
-            if (c == 0 && spanOffset == 0 && cacheLarge(cache, PageMap.span(entry), (int) (offset >>> PageHeap.PAGE_SHIFT))) {
+        }
+        freeOffFastPath(cache, address, overflowClass);
+    }
+
+    /**
+     * The rest of {@link #free(ThreadCache, long)}: a checked small free whose class {@code overflowClass}
+     * is full in the cache (its cookie is already written), a large block the cache may keep, or
+     * anything else, which {@link #freeSlow} checks again and explains.
+     */
+    private void freeOffFastPath(ThreadCache cache, long address, int overflowClass) {
+        if (overflowClass != 0) {
+            cache.overflow(overflowClass, address);
+            return;
+        }
+        long offset = address - base;
+        if (Long.compareUnsigned(offset, limitBytes) < 0 && fastPaths && (offset & (PageHeap.PAGE_SIZE - 1)) == 0) {
+            int page = (int) (offset >>> PageHeap.PAGE_SHIFT);
+            long entry = pageMap.entry(page);
+            if (PageMap.sizeClass(entry) == 0 && cacheLarge(cache, PageMap.span(entry), page)) {
                 return;
             }
         }
