@@ -346,9 +346,8 @@ public final class Heap {
             int c = PageMap.sizeClass(entry);
             long spanOffset = (offset & (PageHeap.PAGE_SIZE - 1)) + (entry & PageMap.PAGE_OFFSET_MASK);
             long cookie = address ^ cookieKey;
-            long block = address;
-            if (isBlockStart(c, spanOffset) && RawMemory.ALL.get(WORD, block) != cookie) {
-                RawMemory.ALL.set(WORD, block, cookie);
+            if (isBlockStart(c, spanOffset) && RawMemory.ALL.get(WORD, address) != cookie) {
+                RawMemory.ALL.set(WORD, address, cookie);
                 if (cache.free(c, address)) {
                     return;
                 }
