@@ -85,7 +85,11 @@ public final class Heap {
     private final ReentrantLock closeLock = new ReentrantLock();
     private volatile boolean closed;
     /**
-     * True while the unchecked fast paths may run: not checked mode, not closed. One read for both.
+     * Whether the unchecked fast paths may run (not checked mode, not closed), folded into the
+     * bounds they test anyway: a free's fast path takes offsets below {@code fastFreeBytes} (the
+     * reservation, or 0), an allocation's takes sizes up to {@code fastSizeBytes} (32 KiB, or 0).
+     * Folding saves a load and a branch per call (JMH, the mixed batch through a LocalHeap: about
+     * 8.3 -> 8.0 ns per pair; single pairs unchanged).
      *
      * <p>Plain, not volatile: a volatile read on every call cost the fast paths almost 2 ns per
      * allocate/free pair (measured), because the JIT may not share or move loads across it. A
@@ -95,7 +99,8 @@ public final class Heap {
      * stays mapped while the heap object is reachable (see {@link RawMemory}), so the race cannot
      * crash the JVM, and the thread gets the exception on its next slow path.
      */
-    private boolean fastPaths;
+    private long fastFreeBytes;
+    private long fastSizeBytes;
 
     public Heap(HeapConfig config) {
         this.pageHeap = new PageHeap(config.os(), config.maxHeapBytes(), config.commitStepPages());
@@ -116,7 +121,7 @@ public final class Heap {
         this.allocationBits = checked
                 ? new AllocationBits(pageHeap.space().mapMetadata(AllocationBits.bytesFor(limitBytes)))
                 : null;
-        this.fastPaths = !checked;
+        enableFastPaths(!checked);
         HeapConfig.Scavenging scavenging = config.scavenging();
         this.scavenger = new Scavenger(this, pageHeap, scavenging);
         if (scavenging.softLimitBytes() > 0) {
@@ -147,7 +152,7 @@ public final class Heap {
      * {@link #allocateSlow}.
      */
     public long allocate(long size, long alignment) {
-        if (isFastRequest(size, alignment) && fastPaths) {
+        if (isFastRequest(size, alignment)) {
             long thread = Thread.currentThread().threadId();
             ThreadCache cache = cachesByThreadId[(int) thread & (ThreadCaches.DIRECT_SLOTS - 1)];
             if (cache != null && cache.ownerId == thread) {
@@ -157,11 +162,24 @@ public final class Heap {
         return allocateSlow(size, alignment);
     }
 
-    /** Whether {@code size} is in (0, 32 KiB] and {@code alignment} one that every class gives. */
-    private static boolean isFastRequest(long size, long alignment) {
+    /**
+     * Whether the fast path may serve the request: {@code size} in (0, 32 KiB] while fast paths run,
+     * and {@code alignment} one that every class gives.
+     */
+    private boolean isFastRequest(long size, long alignment) {
         // One unsigned compare for both ends of the size range.
-        return Long.compareUnsigned(size - 1, SizeClasses.MAX_SMALL_SIZE) < 0
+        return Long.compareUnsigned(size - 1, fastSizeBytes) < 0
                 && alignment <= 8 && ((FAST_ALIGNMENTS >>> alignment) & 1) != 0;
+    }
+
+    private void enableFastPaths(boolean enable) {
+        fastFreeBytes = enable ? limitBytes : 0;
+        fastSizeBytes = enable ? SizeClasses.MAX_SMALL_SIZE : 0;
+    }
+
+    /** Whether the unchecked fast paths run: not checked mode, not closed. */
+    private boolean fastPaths() {
+        return fastFreeBytes != 0;
     }
 
     /**
@@ -194,7 +212,7 @@ public final class Heap {
      * Java code has no callee-saved registers, so whatever lives across a call is spilled).
      */
     public long allocate(ThreadCache cache, long size, long alignment) {
-        if (isFastRequest(size, alignment) && fastPaths) {
+        if (isFastRequest(size, alignment)) {
             long address = cache.allocate(sizeClassOf(size));
             if (address != 0) {
                 RawMemory.ALL.set(WORD, address, 0L);
@@ -277,7 +295,7 @@ public final class Heap {
 
     private long allocateLarge(long size, long alignment) {
         int pages = Math.toIntExact((size + PageHeap.PAGE_SIZE - 1) >>> PageHeap.PAGE_SHIFT);
-        if (fastPaths && alignment <= PageHeap.PAGE_SIZE && pages <= ThreadCache.LARGE_CACHED_PAGES) {
+        if (fastPaths() && alignment <= PageHeap.PAGE_SIZE && pages <= ThreadCache.LARGE_CACHED_PAGES) {
             ThreadCache cache = platformThreadCache();
             int cached = cache != null ? cache.popLarge(pages) : 0;
             if (cached != 0) {
@@ -341,7 +359,7 @@ public final class Heap {
     public void free(ThreadCache cache, long address) {
         long offset = address - base;
         int overflowClass = 0;
-        if (Long.compareUnsigned(offset, limitBytes) < 0 && fastPaths) {
+        if (Long.compareUnsigned(offset, fastFreeBytes) < 0) {
             long entry = PageMap.entryAt(pageMapAddress, offset);
             int c = PageMap.sizeClass(entry);
             long spanOffset = (offset & (PageHeap.PAGE_SIZE - 1)) + (entry & PageMap.PAGE_OFFSET_MASK);
@@ -368,7 +386,7 @@ public final class Heap {
             return;
         }
         long offset = address - base;
-        if (Long.compareUnsigned(offset, limitBytes) < 0 && fastPaths && (offset & (PageHeap.PAGE_SIZE - 1)) == 0) {
+        if (Long.compareUnsigned(offset, fastFreeBytes) < 0 && (offset & (PageHeap.PAGE_SIZE - 1)) == 0) {
             int page = (int) (offset >>> PageHeap.PAGE_SHIFT);
             long entry = pageMap.entry(page);
             if (PageMap.sizeClass(entry) == 0 && cacheLarge(cache, PageMap.span(entry), page)) {
@@ -432,7 +450,7 @@ public final class Heap {
         long offset = address - base;
         int c = PageMap.sizeClass(entry);
         if (c == 0) {
-            ThreadCache cache = fastPaths && (offset & (PageHeap.PAGE_SIZE - 1)) == 0 ? platformThreadCache() : null;
+            ThreadCache cache = fastPaths() && (offset & (PageHeap.PAGE_SIZE - 1)) == 0 ? platformThreadCache() : null;
             if (cache == null || !cacheLarge(cache, PageMap.span(entry), (int) (offset >>> PageHeap.PAGE_SHIFT))) {
                 freeLarge(address, offset, PageMap.span(entry));
             }
@@ -579,7 +597,7 @@ public final class Heap {
                 return;
             }
             closed = true;
-            fastPaths = false;
+            enableFastPaths(false);
             scavenger.stop();
             caches.close();
             pageHeap.close();

@@ -95,7 +95,9 @@
  *       cost a bounds check per access; one array costs one length load, and tables indexed by a
  *       masked byte (size to class, block-start test) cost none.</li>
  *   <li>The fast paths read no volatile field: the switch that turns them off at close is plain
- *       ({@code Heap.fastPaths} says why that is safe); a volatile read per call cost almost 2 ns.</li>
+ *       and folded into the bounds they test anyway, a free's offset and an allocation's size
+ *       ({@code Heap.fastFreeBytes} says why that is safe); a volatile read per call cost almost
+ *       2 ns.</li>
  *   <li>Cache memory is bounded twice: per cache ({@code sum(limit * size) <= budget}) and overall
  *       ({@link dev.spanheap.internal.CacheBudget}). A cache of an ended thread is flushed by a
  *       {@link java.lang.ref.Cleaner} or the next registry sweep.</li>
