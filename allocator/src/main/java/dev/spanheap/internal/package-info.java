@@ -101,8 +101,10 @@
  *   <li>Cache memory is bounded twice: per cache ({@code sum(limit * size) <= budget}) and overall
  *       ({@link dev.spanheap.internal.CacheBudget}). A cache of an ended thread is flushed by a
  *       {@link java.lang.ref.Cleaner} or the next registry sweep.</li>
- *   <li>Double frees: large blocks always (span state, swapped atomically); small blocks by cookie whenever the block was
- *       not reallocated in between; every one in checked mode ({@link dev.spanheap.internal.AllocationBits}).</li>
+ *   <li>Double frees: large blocks always (span state, swapped atomically). Small blocks by cookie,
+ *       except when the block was reallocated in between, its first word was overwritten after the
+ *       first free (a use after free), or the two frees race on two threads; every one in checked
+ *       mode ({@link dev.spanheap.internal.AllocationBits}, an atomic bit per object).</li>
  * </ul>
  * Lock order: cache registry, stripe, central list, page heap.
  */
