@@ -73,6 +73,27 @@ class LocalHeapTest {
     }
 
     @Test
+    void largeBlocksComeBackFromTheThreadsKeptSpans() {
+        LocalHeap local = heap.localHeap();
+        long first = local.malloc(64 << 10);
+        local.free(first);
+        long again = local.malloc(60 << 10);
+        assertThat(again).isEqualTo(first);
+        MemorySegment.ofAddress(again).reinterpret(60 << 10).fill((byte) 1);
+        local.free(again);
+        assertThatThrownBy(() -> local.free(again)).isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith("double free");
+        // Requests the kept spans cannot serve still get the heap's checks and alignments.
+        assertThatThrownBy(() -> local.allocate(64 << 10, 3)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("alignment must be a power of two: 3");
+        MemorySegment aligned = local.allocate(64 << 10, 1 << 16);
+        assertThat(aligned.address() % (1 << 16)).isZero();
+        local.free(aligned);
+        assertThat(heap.memStats().heapObjects()).isZero();
+        assertThat(heap.memStats().mallocs()).isEqualTo(3);
+    }
+
+    @Test
     void virtualThreadsCannotHaveOne() throws Exception {
         AtomicReference<Throwable> failure = new AtomicReference<>();
         Thread.ofVirtual().start(() -> {

@@ -219,6 +219,23 @@ public final class Heap {
                 return address;
             }
         }
+        return allocateOffFastPath(cache, size, alignment);
+    }
+
+    /**
+     * The rest of {@link #allocate(ThreadCache, long, long)}: a large block straight from a span of
+     * its length that {@code cache} kept, when there is one, skipping the slow path's generic checks
+     * and thread lookup; anything else through {@link #allocateSlow}.
+     */
+    private long allocateOffFastPath(ThreadCache cache, long size, long alignment) {
+        if (size > SizeClasses.MAX_SMALL_SIZE && size <= (long) ThreadCache.LARGE_CACHED_PAGES << PageHeap.PAGE_SHIFT
+                && alignment > 0 && alignment <= PageHeap.PAGE_SIZE && (alignment & (alignment - 1)) == 0
+                && fastPaths()) {
+            int span = cache.popLarge((int) ((size + PageHeap.PAGE_SIZE - 1) >>> PageHeap.PAGE_SHIFT));
+            if (span != 0) {
+                return handOutCachedLarge(span);
+            }
+        }
         return allocateSlow(size, alignment);
     }
 
@@ -299,9 +316,7 @@ public final class Heap {
             ThreadCache cache = platformThreadCache();
             int cached = cache != null ? cache.popLarge(pages) : 0;
             if (cached != 0) {
-                // Only this cache moves its spans out of CACHED; frees race with it by CAS from LARGE.
-                spans.setStateRelease(cached, SpanTable.LARGE);
-                return base + ((long) spans.start(cached) << PageHeap.PAGE_SHIFT);
+                return handOutCachedLarge(cached);
             }
         }
         int span = pageHeap.allocate(pages, alignment, SpanTable.LARGE);
@@ -311,6 +326,13 @@ public final class Heap {
         long bytes = (long) pages << PageHeap.PAGE_SHIFT;
         largeMallocs.increment();
         largeBytesAllocated.add(bytes);
+        return base + ((long) spans.start(span) << PageHeap.PAGE_SHIFT);
+    }
+
+    /** The block of a large span a thread cache kept (CACHED), made LARGE again. */
+    private long handOutCachedLarge(int span) {
+        // Only the cache moves its spans out of CACHED; frees race with it by CAS from LARGE.
+        spans.setStateRelease(span, SpanTable.LARGE);
         return base + ((long) spans.start(span) << PageHeap.PAGE_SHIFT);
     }
 
