@@ -32,32 +32,6 @@ public final class Heap {
     /** Bit {@code a} is set for each alignment {@code a} that every size class gives: 1, 2, 4, 8. */
     private static final long FAST_ALIGNMENTS = (1L << 1) | (1L << 2) | (1L << 4) | (1L << 8);
     private static final int STRIPES = 8;
-    /**
-     * Per page-map class byte (256 entries, so indexing it needs no bounds check): {@code
-     * ceil(2^64 / SIZE[c])} for a size class, 0 otherwise. An offset {@code n < 2^32} from the start
-     * of a span of class {@code c} is an object's start exactly when {@code n * BLOCK_START[c]},
-     * taken mod 2^64, is below {@code BLOCK_START[c]} as unsigned numbers (Lemire, Kaser and Kurz,
-     * "Faster remainder by direct computation", 2019): one multiply and one compare, and class 0
-     * (a large span) fails it by itself.
-     */
-    private static final long[] BLOCK_START = new long[1 << PageMap.CLASS_BITS];
-
-    /**
-     * Class by {@code (size + 7) / 8} for every size up to 32 KiB (4097 entries, padded to a power
-     * of two), expanded from Go's two tables (SizeClasses' step-8 and step-128 tables).
-     */
-    private static final byte[] CLASS_BY_SIZE = new byte[2 * SizeClasses.MAX_SMALL_SIZE / 8];
-
-    static {
-        for (int size = 0; size <= SizeClasses.MAX_SMALL_SIZE; size += 8) {
-            CLASS_BY_SIZE[size >>> 3] = size <= SizeClasses.SMALL_SIZE_MAX
-                    ? SizeClasses.SIZE_TO_CLASS_8[(size + 7) >>> 3]
-                    : SizeClasses.SIZE_TO_CLASS_128[(size - SizeClasses.SMALL_SIZE_MAX + 127) >>> 7];
-        }
-        for (int c = 1; c < SizeClasses.COUNT; c++) {
-            BLOCK_START[c] = Long.divideUnsigned(-1L, SizeClasses.SIZE[c]) + 1;
-        }
-    }
 
     private final PageHeap pageHeap;
     private final PageMap pageMap;
@@ -135,15 +109,6 @@ public final class Heap {
     // ---- allocation ----
 
     /**
-     * Size to class for {@code size} in [0, 32 KiB]: one table lookup, no division and no branch
-     * (a mix of sizes costs no mispredictions), and no bounds check (the index is masked to the
-     * padded table's length).
-     */
-    static int sizeClassOf(long size) {
-        return CLASS_BY_SIZE[(((int) size + 7) >>> 3) & (CLASS_BY_SIZE.length - 1)];
-    }
-
-    /**
      * Allocates {@code size} bytes aligned to {@code alignment}; returns the address. Blocks of 16
      * bytes or more are at least 16-byte aligned, smaller ones at least to their size's power of two.
      *
@@ -213,7 +178,7 @@ public final class Heap {
      */
     public long allocate(ThreadCache cache, long size, long alignment) {
         if (isFastRequest(size, alignment)) {
-            long address = cache.allocate(sizeClassOf(size));
+            long address = cache.allocate(SizeClassLookup.sizeClassOf(size));
             if (address != 0) {
                 RawMemory.ALL.set(WORD, address, 0L);
                 return address;
@@ -263,7 +228,7 @@ public final class Heap {
         long request = Math.max(size, 1);
         long naturalAlignment = request >= 16 ? 16 : Long.highestOneBit(request);
         long effectiveAlignment = Math.max(alignment, naturalAlignment);
-        int c = smallClassFor(request, effectiveAlignment);
+        int c = SizeClassLookup.smallClassFor(request, effectiveAlignment);
         if (c == 0) {
             return allocateLarge(request, effectiveAlignment);
         }
@@ -294,20 +259,6 @@ public final class Heap {
             allocationBits.markAllocated(address - base);
         }
         return address;
-    }
-
-    /** The smallest class that holds {@code size} bytes at {@code alignment}, or 0 for the page heap. */
-    private static int smallClassFor(long size, long alignment) {
-        if (size > SizeClasses.MAX_SMALL_SIZE || alignment > PageHeap.PAGE_SIZE) {
-            return 0;
-        }
-        // An object of class c starts at a multiple of SIZE[c] from a page boundary.
-        for (int c = sizeClassOf(size); c < SizeClasses.COUNT; c++) {
-            if ((SizeClasses.SIZE[c] & (alignment - 1)) == 0) {
-                return c;
-            }
-        }
-        return 0;
     }
 
     private long allocateLarge(long size, long alignment) {
@@ -386,7 +337,7 @@ public final class Heap {
             int c = PageMap.sizeClass(entry);
             long spanOffset = (offset & (PageHeap.PAGE_SIZE - 1)) + (entry & PageMap.PAGE_OFFSET_MASK);
             long cookie = address ^ cookieKey;
-            if (isBlockStart(c, spanOffset) && RawMemory.ALL.get(WORD, address) != cookie) {
+            if (SizeClassLookup.isBlockStart(c, spanOffset) && RawMemory.ALL.get(WORD, address) != cookie) {
                 RawMemory.ALL.set(WORD, address, cookie);
                 if (cache.free(c, address)) {
                     return;
@@ -416,15 +367,6 @@ public final class Heap {
             }
         }
         freeSlow(address);
-    }
-
-    /**
-     * Whether {@code spanOffset} (below 2^32) is the start of an object in a span of page-map class
-     * byte {@code c}; false for class 0 and for values that are no size class.
-     */
-    static boolean isBlockStart(int c, long spanOffset) {
-        long startTest = BLOCK_START[c & ((1 << PageMap.CLASS_BITS) - 1)];
-        return Long.compareUnsigned(spanOffset * startTest, startTest) < 0;
     }
 
     /**
@@ -460,7 +402,7 @@ public final class Heap {
         int c = PageMap.sizeClass(entry);
         if (c != 0) {
             long spanOffset = offset - ((long) spans.start(PageMap.span(entry)) << PageHeap.PAGE_SHIFT);
-            if (!isBlockStart(c, spanOffset)) {
+            if (!SizeClassLookup.isBlockStart(c, spanOffset)) {
                 throw interiorFree(address, SizeClasses.SIZE[c]);
             }
         }

@@ -28,7 +28,7 @@
  * <h2>Allocating, fastest first</h2>
  * <ol>
  *   <li>Round the size to its class: one lookup table by 8-byte steps up to 32 KiB (Go's two tables
- *       expanded), no division, no branch ({@code Heap.sizeClassOf}).</li>
+ *       expanded), no division, no branch ({@code SizeClassLookup.sizeClassOf}).</li>
  *   <li>Find the calling thread's cache: slot {@code threadId & 1023} of a table, checked against the
  *       cache's owner id (a {@link java.lang.ThreadLocal} behind it for collisions; virtual threads go
  *       to striped shared caches). Pop an object for the class ({@code ThreadCache.allocate}) and clear
@@ -47,7 +47,7 @@
  * <h2>Freeing</h2>
  * <ol>
  *   <li>Find the span through the page map; check the address is an object's start (one multiply
- *       and compare, {@code Heap.isBlockStart}).</li>
+ *       and compare, {@code SizeClassLookup.isBlockStart}).</li>
  *   <li>Large block of up to 1 MiB: move its span from LARGE to CACHED by compare-and-set (so a second
  *       free fails, on any thread) and keep it in the thread's cache if its large budget allows;
  *       otherwise, and for longer blocks, the page heap frees it under its lock.</li>

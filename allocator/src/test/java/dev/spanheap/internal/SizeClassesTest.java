@@ -45,13 +45,13 @@ class SizeClassesTest {
         while (SizeClasses.SIZE[brute] < size) {
             brute++;
         }
-        assertThat(Heap.sizeClassOf(size)).isEqualTo(brute);
+        assertThat(SizeClassLookup.sizeClassOf(size)).isEqualTo(brute);
     }
 
     @Test
     void everySizeMapsToTheSmallestClass() {
         for (int size = 1; size <= SizeClasses.MAX_SMALL_SIZE; size++) {
-            int c = Heap.sizeClassOf(size);
+            int c = SizeClassLookup.sizeClassOf(size);
             assertThat(SizeClasses.SIZE[c]).isGreaterThanOrEqualTo(size);
             assertThat(SizeClasses.SIZE[c - 1]).isLessThan(size);
         }
@@ -101,7 +101,7 @@ class SizeClassesTest {
             int size = SizeClasses.SIZE[c];
             long spanBytes = SizeClasses.PAGES[c] * 8192L;
             for (long offset = 0; offset < spanBytes; offset++) {
-                if (Heap.isBlockStart(c, offset) != (offset % size == 0)) {
+                if (SizeClassLookup.isBlockStart(c, offset) != (offset % size == 0)) {
                     throw new AssertionError("class " + c + " offset " + offset);
                 }
             }
@@ -112,7 +112,7 @@ class SizeClassesTest {
     void noOffsetStartsABlockOfClassZeroOrOfANonClass() {
         for (int c : new int[] {0, SizeClasses.COUNT, 255}) {
             for (long offset : new long[] {0, 8, 16, 4096, 8192, 1L << 20, (1L << 32) - 8}) {
-                assertThat(Heap.isBlockStart(c, offset)).as("class %d offset %d", c, offset).isFalse();
+                assertThat(SizeClassLookup.isBlockStart(c, offset)).as("class %d offset %d", c, offset).isFalse();
             }
         }
     }

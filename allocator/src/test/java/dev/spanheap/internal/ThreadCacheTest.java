@@ -17,16 +17,16 @@ class ThreadCacheTest {
 
     @Test
     void classesUpToTwoKibKeepFourBatchesLargerOnesSixteen() {
-        assertThat(ThreadCache.MAX_DEPTH[Heap.sizeClassOf(16)]).isEqualTo(4 * 32);
-        assertThat(ThreadCache.MAX_DEPTH[Heap.sizeClassOf(2048)]).isEqualTo(4 * 32);
+        assertThat(ThreadCache.MAX_DEPTH[SizeClassLookup.sizeClassOf(16)]).isEqualTo(4 * 32);
+        assertThat(ThreadCache.MAX_DEPTH[SizeClassLookup.sizeClassOf(2048)]).isEqualTo(4 * 32);
         // 4 KiB objects move 16 at a time; 32 KiB ones 2 at a time.
-        assertThat(ThreadCache.MAX_DEPTH[Heap.sizeClassOf(4096)]).isEqualTo(256);
-        assertThat(ThreadCache.MAX_DEPTH[Heap.sizeClassOf(32768)]).isEqualTo(16 * 2);
+        assertThat(ThreadCache.MAX_DEPTH[SizeClassLookup.sizeClassOf(4096)]).isEqualTo(256);
+        assertThat(ThreadCache.MAX_DEPTH[SizeClassLookup.sizeClassOf(32768)]).isEqualTo(16 * 2);
     }
 
     @Test
     void aRoundOf160FourKibBlocksFitsInTheCache() {
-        int c = Heap.sizeClassOf(4096);
+        int c = SizeClassLookup.sizeClassOf(4096);
         long[] blocks = new long[160];
         ThreadCache cache = heap.currentThreadCache();
         // Slow start: the limit grows with each round's misses until the whole round fits.
