@@ -331,9 +331,10 @@ public final class Heap {
      */
     public void free(ThreadCache cache, long address) {
         long offset = address - base;
+        long entry = 0;
         int overflowClass = 0;
         if (Long.compareUnsigned(offset, fastFreeBytes) < 0) {
-            long entry = PageMap.entryAt(pageMapAddress, offset);
+            entry = PageMap.entryAt(pageMapAddress, offset);
             int c = PageMap.sizeClass(entry);
             long spanOffset = (offset & (PageHeap.PAGE_SIZE - 1)) + (entry & PageMap.PAGE_OFFSET_MASK);
             long cookie = address ^ cookieKey;
@@ -345,26 +346,25 @@ public final class Heap {
                 overflowClass = c;
             }
         }
-        freeOffFastPath(cache, address, overflowClass);
+        freeOffFastPath(cache, address, entry, overflowClass);
     }
 
     /**
-     * The rest of {@link #free(ThreadCache, long)}: a checked small free whose class {@code overflowClass}
-     * is full in the cache (its cookie is already written), a large block the cache may keep, or
-     * anything else, which {@link #freeSlow} checks again and explains.
+     * The rest of {@link #free(ThreadCache, long)}, given the page-map {@code entry} it read (0 if
+     * the address is outside the fast paths' range): a checked small free whose class
+     * {@code overflowClass} is full in the cache (its cookie is already written), a large block the
+     * cache may keep, or anything else, which {@link #freeSlow} checks again and explains.
      */
-    private void freeOffFastPath(ThreadCache cache, long address, int overflowClass) {
+    private void freeOffFastPath(ThreadCache cache, long address, long entry, int overflowClass) {
         if (overflowClass != 0) {
             cache.overflow(overflowClass, address);
             return;
         }
         long offset = address - base;
-        if (Long.compareUnsigned(offset, fastFreeBytes) < 0 && (offset & (PageHeap.PAGE_SIZE - 1)) == 0) {
-            int page = (int) (offset >>> PageHeap.PAGE_SHIFT);
-            long entry = pageMap.entry(page);
-            if (PageMap.sizeClass(entry) == 0 && cacheLarge(cache, PageMap.span(entry), page)) {
-                return;
-            }
+        // Entry 0 names span 0, which cacheLarge refuses before it looks at the page.
+        if (PageMap.sizeClass(entry) == 0 && (offset & (PageHeap.PAGE_SIZE - 1)) == 0
+                && cacheLarge(cache, PageMap.span(entry), (int) (offset >>> PageHeap.PAGE_SHIFT))) {
+            return;
         }
         freeSlow(address);
     }
