@@ -17,9 +17,9 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Double frees of small blocks: a freed block's first word holds a cookie, its address XOR a
  * per-heap random key, and allocation clears it. A free that finds the cookie already there
- * throws. This catches a second free whenever the block was not handed out again in between, at
- * the cost of one load and one compare; checked mode ({@link AllocationBits}) catches every one.
- * Large blocks are checked exactly against their span's state, always.
+ * throws, at the cost of one load and one compare; package-info lists the double frees this misses
+ * and checked mode ({@link AllocationBits}) catches. Large blocks are checked exactly against
+ * their span's state, always.
  */
 public final class Heap {
 

@@ -27,6 +27,8 @@ public final class ThreadCache {
     static final int[] BATCH = new int[SizeClasses.COUNT];
     static final int[] MAX_DEPTH = new int[SizeClasses.COUNT];
     private static final int MAX_BATCH = 32;
+    /** The deepest any class's stack may grow, in objects. */
+    private static final int MAX_OBJECTS = 256;
     private static final int[] REGION = new int[SizeClasses.COUNT];
     private static final int SLOTS;
     /** Budget is requested from the heap in pieces of this size. */
@@ -46,8 +48,8 @@ public final class ThreadCache {
             // (1 MiB, at most 256 objects), whose batches are short and would refill often: 1024
             // mixed blocks of up to 4 KiB otherwise refill and drain the 4 KiB class every round.
             // TCMalloc's lists grow to 8192 objects; here the byte budget is the real bound, and the
-            // depth only sizes the preallocated stacks (73 KiB of Java heap per cache, 59 KiB before).
-            MAX_DEPTH[c] = BATCH[c] == MAX_BATCH ? 4 * MAX_BATCH : Math.min(256, 16 * BATCH[c]);
+            // depth only sizes the preallocated stacks (73 KiB of Java heap per cache).
+            MAX_DEPTH[c] = BATCH[c] == MAX_BATCH ? 4 * MAX_BATCH : Math.min(MAX_OBJECTS, 16 * BATCH[c]);
             REGION[c] = slots;
             slots += 1 + MAX_DEPTH[c];
         }
