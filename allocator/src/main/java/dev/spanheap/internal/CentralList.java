@@ -53,7 +53,10 @@ final class CentralList {
     private final long[] transfer;
     private int transferCount;
 
-    CentralList(int sizeClass, PageHeap pageHeap) {
+    private final FreeCookie cookies;
+
+    CentralList(int sizeClass, PageHeap pageHeap, FreeCookie cookies) {
+        this.cookies = cookies;
         this.sizeClass = sizeClass;
         this.objectSize = SizeClasses.SIZE[sizeClass];
         this.spanPages = SizeClasses.PAGES[sizeClass];
@@ -222,6 +225,10 @@ final class CentralList {
         pageHeap.pageMap.setSmall(spans.start(span), spanPages, span, sizeClass);
         spans.setObjects(span, spanObjects);
         spans.setFreeObjects(span, spanObjects);
+        // No object of the new span is allocated, so each must hold its cookie: a stale free of an
+        // address from the pages' earlier life then fails as a double free instead of adding an
+        // object that is already in the bitmap a second time.
+        cookies.stampSpan(heapBase + ((long) spans.start(span) << PageHeap.PAGE_SHIFT), spanObjects, objectSize);
         for (int word = 0; word < SpanTable.BITMAP_WORDS; word++) {
             int first = word << 6;
             int inWord = Math.clamp(spanObjects - first, 0, 64);

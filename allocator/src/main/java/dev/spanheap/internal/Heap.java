@@ -2,7 +2,6 @@ package dev.spanheap.internal;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -15,20 +14,15 @@ import java.util.concurrent.locks.ReentrantLock;
  * the thread's cache from a table indexed by thread id, size to class by table, one pop, and one
  * store that clears the free-block cookie. Every other case goes through {@link #allocateSlow}.
  *
- * <p>Double frees of small blocks: a freed block's first word holds a cookie, its address XOR a
- * per-heap random key, and allocation clears it. A free that finds the cookie already there
- * throws, at the cost of one load and one compare; package-info lists the double frees this misses
+ * <p>Double frees of small blocks: a block that is not allocated holds its {@link FreeCookie}, and
+ * allocation clears it. A free that finds the cookie already there throws, at the cost of one load
+ * and one compare; package-info lists the double frees this misses
  * and checked mode ({@link AllocationBits}) catches. Large blocks are checked exactly against
  * their span's state, always.
  */
 public final class Heap {
 
-    /**
-     * The first word of a block. Unaligned on purpose: blocks are 8-byte aligned by construction, and
-     * the unaligned layout spares the fast paths a run-time alignment check per access (x86-64 and
-     * aarch64 load and store it with the same instruction).
-     */
-    private static final ValueLayout.OfLong WORD = ValueLayout.JAVA_LONG_UNALIGNED;
+    private static final ValueLayout.OfLong WORD = FreeCookie.WORD;
     /** Bit {@code a} is set for each alignment {@code a} that every size class gives: 1, 2, 4, 8. */
     private static final long FAST_ALIGNMENTS = (1L << 1) | (1L << 2) | (1L << 4) | (1L << 8);
     private static final int STRIPES = 8;
@@ -48,7 +42,9 @@ public final class Heap {
     private final ThreadLocal<ThreadCache> localCache;
     /** {@link ThreadCaches#byThreadId}, held here to save an indirection on the fast paths. */
     private final ThreadCache[] cachesByThreadId;
-    private final long cookieKey = ThreadLocalRandom.current().nextLong() | 1;
+    private final FreeCookie cookies = new FreeCookie();
+    /** {@code cookies.key}, held here so that the fast free path reads it from this object. */
+    private final long cookieKey = cookies.key;
     private final boolean checked;
     private final AllocationBits allocationBits;
     private final Scavenger scavenger;
@@ -85,7 +81,7 @@ public final class Heap {
         this.base = pageHeap.base();
         this.limitBytes = pageHeap.reservedBytes();
         for (int c = 1; c < SizeClasses.COUNT; c++) {
-            centrals[c] = new CentralList(c, pageHeap);
+            centrals[c] = new CentralList(c, pageHeap, cookies);
         }
         this.budget = new CacheBudget(config.totalCacheBytes(), config.threadCacheBytes());
         this.caches = new ThreadCaches(centrals, budget, STRIPES, pageHeap);
@@ -212,7 +208,22 @@ public final class Heap {
         return address;
     }
 
+    /**
+     * Every allocation the fast paths do not serve. A failure that raced {@link #close()} (a span
+     * table read after close, a page heap that refuses) is reported as the close.
+     */
     private long allocateSlow(long size, long alignment) {
+        try {
+            return allocateChecked(size, alignment);
+        } catch (RuntimeException | OutOfMemoryError e) {
+            if (closed) {
+                throw closedException();
+            }
+            throw e;
+        }
+    }
+
+    private long allocateChecked(long size, long alignment) {
         checkOpen();
         if (size < 0) {
             throw new IllegalArgumentException("negative size: " + size);
@@ -295,7 +306,11 @@ public final class Heap {
         if (spans.sizeClass(span) == 0 && spans.releasedPages(span) == spans.pages(span)) {
             return address;
         }
-        memory.asSlice(offset, Math.max(size, 1)).fill((byte) 0);
+        try {
+            memory.asSlice(offset, Math.max(size, 1)).fill((byte) 0);
+        } catch (IllegalStateException segmentClosed) {
+            throw closedException();
+        }
         return address;
     }
 
@@ -409,7 +424,19 @@ public final class Heap {
         return entry;
     }
 
+    /**
+     * Every free the fast paths do not serve, with every check and its message. A failure that raced
+     * {@link #close()} (the page map read as empty after close, say) is reported as the close.
+     */
     private void freeSlow(long address) {
+        try {
+            freeChecked(address);
+        } catch (RuntimeException e) {
+            throw closed ? closedException() : e;
+        }
+    }
+
+    private void freeChecked(long address) {
         long entry = checkedEntry(address);
         long offset = address - base;
         int c = PageMap.sizeClass(entry);
@@ -459,6 +486,9 @@ public final class Heap {
         long bytes;
         pageHeap.lock.lock();
         try {
+            if (pageHeap.isClosedLocked()) {
+                throw closedException();
+            }
             byte state = spans.state(span);
             if (state == SpanTable.LARGE && spans.start(span) == page && pageStart) {
                 bytes = (long) spans.pages(span) << PageHeap.PAGE_SHIFT;
@@ -481,6 +511,14 @@ public final class Heap {
 
     /** The usable size of the live block at {@code address}: at least what was asked for. */
     public long usableSize(long address) {
+        try {
+            return usableSizeChecked(address);
+        } catch (RuntimeException e) {
+            throw closed ? closedException() : e;
+        }
+    }
+
+    private long usableSizeChecked(long address) {
         long entry = checkedEntry(address);
         long offset = address - base;
         int span = PageMap.span(entry);
@@ -493,6 +531,9 @@ public final class Heap {
         }
         pageHeap.lock.lock();
         try {
+            if (pageHeap.isClosedLocked()) {
+                throw closedException();
+            }
             if (spans.state(span) == SpanTable.LARGE && spans.start(span) == (int) (offset >>> PageHeap.PAGE_SHIFT)
                     && (offset & (PageHeap.PAGE_SIZE - 1)) == 0) {
                 return (long) spans.pages(span) << PageHeap.PAGE_SHIFT;
@@ -615,9 +656,13 @@ public final class Heap {
      */
     public long releaseMemory() {
         checkOpen();
-        caches.flushCurrent();
-        releaseIdleCentralMemory();
-        return pageHeap.release(Long.MAX_VALUE);
+        try {
+            caches.flushCurrent();
+            releaseIdleCentralMemory();
+            return pageHeap.release(Long.MAX_VALUE);
+        } catch (RuntimeException e) {
+            throw closed ? closedException() : e;
+        }
     }
 
     /**
@@ -635,7 +680,11 @@ public final class Heap {
     /** Flushes the calling thread's cache to the central lists. */
     public void flushThreadCache() {
         checkOpen();
-        caches.flushCurrent();
+        try {
+            caches.flushCurrent();
+        } catch (RuntimeException e) {
+            throw closed ? closedException() : e;
+        }
     }
 
     /** Walks every structure and throws {@link IllegalStateException} at the first broken invariant. */

@@ -43,6 +43,11 @@ public final class PageHeap {
     private int freePages;
     private int releasedFreePages;
     private long releasedBytesTotal;
+    /**
+     * Set by {@link #close()} under {@link #lock}: from then on nothing is carved, committed or
+     * released, so no system call can touch the address space after close gave it up.
+     */
+    private boolean closed;
 
     PageHeap(OsMemory os, long maxBytes, int commitStepPages) {
         this.space = new AddressSpace(os, maxBytes);
@@ -70,6 +75,9 @@ public final class PageHeap {
     int allocate(int pages, long alignBytes, byte state) {
         lock.lock();
         try {
+            if (closed) {
+                return 0;
+            }
             int slack = alignBytes > PAGE_SIZE ? (int) (alignBytes >>> PAGE_SHIFT) - 1 : 0;
             int run = freeRuns.bestFit(pages + slack);
             if (run == 0) {
@@ -88,6 +96,9 @@ public final class PageHeap {
     void free(int id) {
         lock.lock();
         try {
+            if (closed) {
+                return;
+            }
             freeLocked(id);
         } finally {
             lock.unlock();
@@ -122,6 +133,9 @@ public final class PageHeap {
     public long release(long maxBytes) {
         lock.lock();
         try {
+            if (closed) {
+                return 0;
+            }
             // Largest runs first: (pages, id) packed in a long sorts by length.
             long[] runs = new long[freeRuns.size()];
             int[] count = {0};
@@ -397,8 +411,20 @@ public final class PageHeap {
         }
     }
 
+    /** Gives the address space up (see {@link AddressSpace#close()}); every later request finds nothing. */
     void close() {
-        space.close();
+        lock.lock();
+        try {
+            closed = true;
+            space.close();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Whether {@link #close()} has run. Page heap lock. */
+    boolean isClosedLocked() {
+        return closed;
     }
 
     static void check(boolean condition, String format, Object... args) {

@@ -101,11 +101,17 @@
  *   <li>Cache memory is bounded twice: per cache ({@code sum(limit * size) <= budget}) and overall
  *       ({@link dev.spanheap.internal.CacheBudget}). A cache of an ended thread is flushed by a
  *       {@link java.lang.ref.Cleaner} or the next registry sweep.</li>
- *   <li>Double frees: large blocks always (span state, swapped atomically). Small blocks by cookie,
- *       except when the block was reallocated in between, its first word was overwritten after the
+ *   <li>Double frees: large blocks always (span state, swapped atomically). Small blocks by cookie
+ *       ({@link dev.spanheap.internal.FreeCookie}): every object not allocated holds it, those of a
+ *       freshly cut span included, so a stale free into pages cut again for any class is refused too;
+ *       missed only when the block was reallocated in between, its first word was overwritten after the
  *       first free (a use after free), or the two frees race on two threads; every one in checked
  *       mode ({@link dev.spanheap.internal.AllocationBits}, an atomic bit per object).</li>
  * </ul>
- * Lock order: cache registry, stripe, central list, page heap.
+ * <p>Close: the page heap refuses every request once closed (under its lock, so no system call
+ * follows the close), and a slow path whose failure raced the close reports the close
+ * ({@code IllegalStateException: Spanheap is closed}) rather than what it saw of the torn-down heap.
+ *
+ * <p>Lock order: cache registry, stripe, central list, page heap.
  */
 package dev.spanheap.internal;
