@@ -80,6 +80,7 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
     public void free(MemorySegment segment) {
         Objects.requireNonNull(segment, "segment");
         if (segment.address() == 0) {
+            heap.checkOpen();
             throw new IllegalArgumentException("free of MemorySegment.NULL");
         }
         heap.free(segment.address());

@@ -9,6 +9,8 @@ import java.lang.foreign.ValueLayout;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Every kind of bad input gets its own exception and message, and afterwards the heap still holds
@@ -70,6 +72,25 @@ class SpanheapErrorsTest {
                 .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> heap.allocate(1 << 20, 48))
                 .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    /**
+     * Negative alignments whose low six bits name an alignment the size classes give (-56 is 8 in
+     * a shift count), on a cache hit (the fast path) as on a miss: issue 14's alignment hole.
+     */
+    @ParameterizedTest
+    @ValueSource(longs = {-56, -63, -64 + 1, -64 + 2, -64 + 4, -64 + 8, -8, -1, Long.MIN_VALUE, Long.MIN_VALUE + 8})
+    void negativeAlignmentsAreRejectedOnEveryPath(long alignment) {
+        // Warm the calling thread's cache for the class, so that the request would hit it.
+        heap.free(heap.allocate(16, 8));
+        assertThatThrownBy(() -> heap.allocate(16, alignment))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("alignment must be a power of two: " + alignment);
+        LocalHeap local = heap.localHeap();
+        local.free(local.allocate(16, 8));
+        assertThatThrownBy(() -> local.allocate(16, alignment))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("alignment must be a power of two: " + alignment);
     }
 
     @Test

@@ -128,9 +128,11 @@ public final class Heap {
      * and {@code alignment} one that every class gives.
      */
     private boolean isFastRequest(long size, long alignment) {
-        // One unsigned compare for both ends of the size range.
+        // One unsigned compare for both ends of the size range. The alignment's compare is unsigned
+        // too: Java's shift takes only the low six bits of its count, so a negative alignment such as
+        // -56 would otherwise pick bit 8 of FAST_ALIGNMENTS and pass.
         return Long.compareUnsigned(size - 1, fastSizeBytes) < 0
-                && alignment <= 8 && ((FAST_ALIGNMENTS >>> alignment) & 1) != 0;
+                && Long.compareUnsigned(alignment, 8) <= 0 && ((FAST_ALIGNMENTS >>> alignment) & 1) != 0;
     }
 
     private void enableFastPaths(boolean enable) {

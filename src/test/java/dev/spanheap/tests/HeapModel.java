@@ -1,0 +1,327 @@
+package dev.spanheap.tests;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
+
+import dev.spanheap.MemStats;
+import dev.spanheap.Spanheap;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Runs a sequence of {@link HeapOp}s against a real {@link Spanheap} and a simple model (the live
+ * blocks by address), through the public API only. After every step:
+ * <ul>
+ *   <li>{@link Spanheap#verify()} holds;</li>
+ *   <li>{@link MemStats} equals the model: mallocs, frees, live objects and bytes, and Go's identities;</li>
+ *   <li>every live block still holds the pattern written when it was allocated (sampled);</li>
+ *   <li>a new block overlaps no live one, is aligned as asked, and a zeroed one reads as zero;</li>
+ *   <li>bad input (stale, interior and foreign frees, bad sizes and alignments) throws the documented
+ *       exception and changes nothing; after {@code close()} everything throws
+ *       {@code IllegalStateException}.</li>
+ * </ul>
+ * Steps of a two-thread sequence run on two platform threads, one step at a time, so blocks are
+ * freed on the other thread than allocated them and the run stays deterministic.
+ */
+final class HeapModel implements AutoCloseable {
+
+    /** Frees a block for the model; the planted-bug tests swap in one that loses frees. */
+    @FunctionalInterface
+    interface Freeing {
+        void free(Spanheap heap, Block block, boolean bySegment);
+
+        Freeing HONEST = (heap, block, bySegment) -> {
+            if (bySegment) {
+                heap.free(block.segment());
+            } else {
+                heap.free(block.address());
+            }
+        };
+    }
+
+    /** A live block: its segment (as allocated), what was asked, and what the heap says it holds. */
+    record Block(MemorySegment segment, long size, long usable) {
+        long address() {
+            return segment.address();
+        }
+    }
+
+    static final AtomicLong STEPS = new AtomicLong();
+    private static final MemorySegment ZEROS = Arena.global().allocate(4L << 20);
+
+    private final Spanheap heap;
+    private final Freeing freeing;
+    /** The model's idea of where a block ends past its usable bytes; the planted off-by-one sets 1. */
+    private final long overlapSlack;
+    private final ExecutorService[] threads;
+    private final TreeMap<Long, Block> live = new TreeMap<>();
+    private final List<Long> order = new ArrayList<>();
+    private final List<Long> freed = new ArrayList<>();
+    private long mallocs;
+    private long frees;
+    private boolean closed;
+
+    HeapModel(boolean checked, int threadCount, Freeing freeing, long overlapSlack) {
+        this.heap = Spanheap.builder().maxHeapSize(HeapOps.MAX_HEAP).checked(checked).scavenger(false)
+                .threadCacheSize(256 << 10).totalCacheSize(1 << 20).build();
+        this.freeing = freeing;
+        this.overlapSlack = overlapSlack;
+        this.threads = new ExecutorService[threadCount];
+        for (int i = 0; i < threadCount; i++) {
+            threads[i] = Executors.newSingleThreadExecutor(Thread.ofPlatform().name("heap-model-" + i).factory());
+        }
+    }
+
+    HeapModel(boolean checked, int threadCount) {
+        this(checked, threadCount, Freeing.HONEST, 0);
+    }
+
+    /** Runs the whole sequence, then frees what is left and checks the heap is empty. */
+    void run(List<HeapOp> ops) throws Exception {
+        for (HeapOp op : ops) {
+            STEPS.incrementAndGet();
+            on(op.thread(), () -> {
+                step(op);
+                return null;
+            });
+        }
+        on(0, () -> {
+            finish();
+            return null;
+        });
+    }
+
+    private <V> V on(int thread, Callable<V> work) throws Exception {
+        Future<V> result = threads[thread % threads.length].submit(work);
+        try {
+            return result.get(60, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof Exception cause) {
+                throw cause;
+            }
+            throw (Error) e.getCause();
+        } catch (TimeoutException e) {
+            result.cancel(true);
+            throw new AssertionError("a heap step took over 60 s", e);
+        }
+    }
+
+    private void step(HeapOp op) {
+        if (closed) {
+            if (!(op instanceof HeapOp.Close)) {
+                assertThat(catchThrowable(() -> stepOnClosedHeap(op))).as("%s after close", op)
+                        .isInstanceOf(IllegalStateException.class).hasMessage("Spanheap is closed");
+            }
+            return;
+        }
+        stepOnOpenHeap(op);
+        if (!closed) {
+            checkHeap();
+        }
+    }
+
+    /** The API call of {@code op}, on a closed heap: each must throw. */
+    private void stepOnClosedHeap(HeapOp op) {
+        long someAddress = order.isEmpty() ? 8 : order.get(0);
+        switch (op) {
+            case HeapOp.Allocate a -> heap.allocate(a.size(), a.alignment());
+            case HeapOp.AllocateZeroed z -> heap.allocateZeroed(z.size());
+            case HeapOp.Free f -> {
+                if (f.bySegment() && !order.isEmpty()) {
+                    heap.free(live.get(someAddress).segment());
+                } else {
+                    heap.free(someAddress);
+                }
+            }
+            case HeapOp.FreeStale s -> heap.free(freed.isEmpty() ? someAddress : freed.get(s.pick() % freed.size()));
+            case HeapOp.FreeInterior i -> heap.free(someAddress + 8);
+            case HeapOp.FreeForeign f -> freeForeign(f.what());
+            case HeapOp.BadAllocate b -> heap.allocate(b.size(), b.alignment());
+            case HeapOp.UsableSize u -> heap.usableSize(someAddress);
+            case HeapOp.ReleaseMemory r -> heap.releaseMemory();
+            case HeapOp.FlushThreadCache f -> heap.flushThreadCache();
+            case HeapOp.Close c -> heap.close();
+        }
+        heap.memStats();
+        heap.verify();
+    }
+
+    private void stepOnOpenHeap(HeapOp op) {
+        switch (op) {
+            case HeapOp.Allocate a -> allocated(heap.allocate(a.size(), a.alignment()), a.size(), a.alignment());
+            case HeapOp.AllocateZeroed z -> {
+                MemorySegment segment = heap.allocateZeroed(z.size());
+                assertThat(MemorySegment.mismatch(segment, 0, z.size(), ZEROS, 0, z.size()))
+                        .as("allocateZeroed(%d) reads as zero", z.size()).isEqualTo(-1);
+                allocated(segment, z.size(), 1);
+            }
+            case HeapOp.Free f -> {
+                if (order.isEmpty()) {
+                    return;
+                }
+                long address = order.remove(f.pick() % order.size());
+                Block block = live.remove(address);
+                assertPattern(block);
+                freeing.free(heap, block, f.bySegment());
+                frees++;
+                freed.add(address);
+                if (freed.size() > 256) {
+                    freed.removeFirst();
+                }
+            }
+            case HeapOp.FreeStale s -> {
+                List<Long> stale = freed.stream().filter(address -> !live.containsKey(address)).toList();
+                if (!stale.isEmpty()) {
+                    long address = stale.get(s.pick() % stale.size());
+                    assertThat(catchThrowable(() -> heap.free(address)))
+                            .as("stale free of 0x%x", address)
+                            .isInstanceOfAny(IllegalStateException.class, IllegalArgumentException.class);
+                }
+            }
+            case HeapOp.FreeInterior i -> {
+                if (!order.isEmpty()) {
+                    Block block = live.get(order.get(i.pick() % order.size()));
+                    long interior = block.address() + 1 + i.delta() % (block.usable() - 1);
+                    assertThatThrownBy(() -> heap.free(interior)).as("free of 0x%x inside %s", interior, block)
+                            .isInstanceOf(IllegalArgumentException.class);
+                }
+            }
+            case HeapOp.FreeForeign f -> freeForeign(f.what());
+            case HeapOp.BadAllocate b -> assertThat(catchThrowable(() -> heap.allocate(b.size(), b.alignment())))
+                    .as("allocate(%d, %d)", b.size(), b.alignment())
+                    .isInstanceOfAny(IllegalArgumentException.class, OutOfMemoryError.class);
+            case HeapOp.UsableSize u -> {
+                if (order.isEmpty()) {
+                    assertThatThrownBy(() -> heap.usableSize(0)).isInstanceOf(IllegalArgumentException.class);
+                } else {
+                    Block block = live.get(order.get(u.pick() % order.size()));
+                    assertThat(heap.usableSize(block.address())).isEqualTo(block.usable());
+                }
+            }
+            case HeapOp.ReleaseMemory r -> assertThat(heap.releaseMemory()).isNotNegative();
+            case HeapOp.FlushThreadCache f -> heap.flushThreadCache();
+            case HeapOp.Close c -> {
+                closed = true;
+                heap.close();
+                heap.close();
+            }
+        }
+    }
+
+    /** Frees something this heap never handed out: refused, or on a closed heap, the close. */
+    private void freeForeign(HeapOp.Foreign what) {
+        Throwable thrown = switch (what) {
+            case NULL_ADDRESS -> catchThrowable(() -> heap.free(0L));
+            case NULL_SEGMENT -> catchThrowable(() -> heap.free(MemorySegment.NULL));
+            case JDK_SEGMENT -> {
+                try (Arena arena = Arena.ofConfined()) {
+                    MemorySegment foreign = arena.allocate(64);
+                    yield catchThrowable(() -> heap.free(foreign));
+                }
+            }
+            case LOW_ADDRESS -> catchThrowable(() -> heap.free(4096L));
+            case HIGH_ADDRESS -> catchThrowable(() -> heap.free(Long.MAX_VALUE & ~7L));
+        };
+        if (closed) {
+            if (thrown instanceof RuntimeException refused) {
+                throw refused;
+            }
+            throw new AssertionError("free of a foreign " + what + " after close threw " + thrown);
+        }
+        assertThat(thrown).as("free of a foreign %s", what).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    private void allocated(MemorySegment segment, long size, long alignment) {
+        long address = segment.address();
+        assertThat(segment.byteSize()).isEqualTo(size);
+        assertThat(address % alignment).as("0x%x aligned to %d", address, alignment).isZero();
+        long usable = heap.usableSize(address);
+        assertThat(usable).isGreaterThanOrEqualTo(Math.max(size, 1));
+        Block block = new Block(segment, size, usable);
+        assertNoOverlap(block);
+        MemorySegment whole = segment.reinterpret(usable);
+        whole.fill(pattern(address));
+        live.put(address, new Block(whole, size, usable));
+        order.add(address);
+        mallocs++;
+    }
+
+    private void assertNoOverlap(Block block) {
+        Map.Entry<Long, Block> below = live.floorEntry(block.address());
+        if (below != null) {
+            assertThat(below.getKey() + below.getValue().usable() + overlapSlack)
+                    .as("%s overlaps %s below it", block, below.getValue()).isLessThanOrEqualTo(block.address());
+        }
+        Map.Entry<Long, Block> above = live.ceilingEntry(block.address());
+        if (above != null) {
+            assertThat(block.address() + block.usable() + overlapSlack)
+                    .as("%s overlaps %s above it", block, above.getValue()).isLessThanOrEqualTo(above.getKey());
+        }
+    }
+
+    private void checkHeap() {
+        heap.verify();
+        MemStats stats = heap.memStats();
+        long liveBytes = live.values().stream().mapToLong(Block::usable).sum();
+        assertThat(stats.mallocs()).as("mallocs").isEqualTo(mallocs);
+        assertThat(stats.frees()).as("frees").isEqualTo(frees);
+        assertThat(stats.heapObjects()).as("heapObjects").isEqualTo(live.size());
+        assertThat(stats.heapAlloc()).as("heapAlloc").isEqualTo(liveBytes);
+        assertThat(stats.heapSys()).isEqualTo(stats.heapInuse() + stats.heapIdle());
+        assertThat(stats.heapReleased()).isLessThanOrEqualTo(stats.heapIdle());
+        assertThat(stats.heapAlloc()).isLessThanOrEqualTo(stats.heapInuse());
+        live.values().forEach(HeapModel::assertPattern);
+    }
+
+    private void finish() {
+        if (closed) {
+            return;
+        }
+        for (Block block : live.values()) {
+            assertPattern(block);
+            heap.free(block.address());
+            frees++;
+        }
+        live.clear();
+        order.clear();
+        heap.flushThreadCache();
+        heap.releaseMemory();
+        checkHeap();
+    }
+
+    static byte pattern(long address) {
+        return (byte) (address * 0x9E3779B97F4A7C15L >>> 56);
+    }
+
+    private static void assertPattern(Block block) {
+        byte expected = pattern(block.address());
+        long size = block.usable();
+        long stride = Math.max(1, size / 16);
+        for (long i = 0; i < size; i += stride) {
+            assertThat(block.segment().get(ValueLayout.JAVA_BYTE, i)).as("byte %d of %s", i, block).isEqualTo(expected);
+        }
+        assertThat(block.segment().get(ValueLayout.JAVA_BYTE, size - 1)).isEqualTo(expected);
+    }
+
+    @Override
+    public void close() {
+        for (ExecutorService thread : threads) {
+            thread.shutdownNow();
+        }
+        heap.close();
+    }
+}

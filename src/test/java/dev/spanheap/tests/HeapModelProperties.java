@@ -1,0 +1,57 @@
+package dev.spanheap.tests;
+
+import dev.spanheap.proptest.Property;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Random workloads of the whole public heap API against {@link HeapModel}, in both modes, on one
+ * thread and on two, with bad input and close among the steps. Any broken invariant fails with the
+ * seed and the shrunk sequence of steps.
+ */
+class HeapModelProperties {
+
+    private static final long SMALL = 48 << 10;
+    private static final long LARGE = 3L << 20;
+
+    @ParameterizedTest(name = "checked = {0}")
+    @ValueSource(booleans = {false, true})
+    void smallBlocksOnOneThread(boolean checked) {
+        Property.forAll(HeapOps.sequences(1, SMALL, false, 250)).tries(60)
+                .check(ops -> run(checked, 1, ops));
+    }
+
+    @ParameterizedTest(name = "checked = {0}")
+    @ValueSource(booleans = {false, true})
+    void blocksOfEverySizeOnOneThread(boolean checked) {
+        Property.forAll(HeapOps.sequences(1, LARGE, false, 120)).tries(30)
+                .check(ops -> run(checked, 1, ops));
+    }
+
+    @ParameterizedTest(name = "checked = {0}")
+    @ValueSource(booleans = {false, true})
+    void blocksOfEverySizeOnTwoThreads(boolean checked) {
+        Property.forAll(HeapOps.sequences(2, LARGE, false, 150)).tries(30)
+                .check(ops -> run(checked, 2, ops));
+    }
+
+    @ParameterizedTest(name = "checked = {0}")
+    @ValueSource(booleans = {false, true})
+    void closeAmongTheSteps(boolean checked) {
+        Property.forAll(HeapOps.sequences(2, SMALL, true, 80)).tries(30)
+                .check(ops -> run(checked, 2, ops));
+    }
+
+    private static void run(boolean checked, int threads, List<HeapOp> ops) throws Exception {
+        try (HeapModel model = new HeapModel(checked, threads)) {
+            model.run(ops);
+        }
+    }
+
+    @AfterAll
+    static void report() {
+        System.out.printf("HeapModelProperties: %d heap steps checked against the model%n", HeapModel.STEPS.get());
+    }
+}

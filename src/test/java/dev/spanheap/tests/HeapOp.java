@@ -1,0 +1,53 @@
+package dev.spanheap.tests;
+
+/**
+ * One step of a random heap workload, on thread {@code thread} (0 or 1) where the step has a thread.
+ * A {@code pick} chooses among the model's live (or freed) blocks, modulo their number, so that a
+ * shrunk sequence stays meaningful when the steps before it change.
+ */
+sealed interface HeapOp {
+
+    /** A valid {@code allocate(size, alignment)}. */
+    record Allocate(int thread, long size, long alignment) implements HeapOp {
+    }
+
+    record AllocateZeroed(int thread, long size) implements HeapOp {
+    }
+
+    /** Frees a live block, through its segment or its address ({@code bySegment}). */
+    record Free(int thread, int pick, boolean bySegment) implements HeapOp {
+    }
+
+    /** Frees again an address freed earlier and not handed out since: must be refused. */
+    record FreeStale(int thread, int pick) implements HeapOp {
+    }
+
+    /** Frees an address inside a live block: must be refused. */
+    record FreeInterior(int thread, int pick, long delta) implements HeapOp {
+    }
+
+    /** Frees something the heap never handed out: must be refused. */
+    record FreeForeign(int thread, Foreign what) implements HeapOp {
+    }
+
+    enum Foreign { NULL_ADDRESS, NULL_SEGMENT, JDK_SEGMENT, LOW_ADDRESS, HIGH_ADDRESS }
+
+    /** An allocation with a negative size, a size over the limit or an alignment that is not a power of two. */
+    record BadAllocate(int thread, long size, long alignment) implements HeapOp {
+    }
+
+    record UsableSize(int thread, int pick) implements HeapOp {
+    }
+
+    record ReleaseMemory(int thread) implements HeapOp {
+    }
+
+    record FlushThreadCache(int thread) implements HeapOp {
+    }
+
+    /** Closes the heap: every later step must throw {@code IllegalStateException}. */
+    record Close(int thread) implements HeapOp {
+    }
+
+    int thread();
+}
