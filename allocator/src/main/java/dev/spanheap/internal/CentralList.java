@@ -78,7 +78,8 @@ final class CentralList {
 
     /**
      * Moves up to {@code max} objects into {@code out[from..]}, cutting a new span if none has free
-     * objects. Returns how many it moved: at least one, or 0 if the page heap is out of space.
+     * objects. Returns how many it moved: at least one, or 0 if the page heap is out of space. If
+     * the OS refuses pages for a new span, it returns what it has, or throws if that is nothing.
      */
     int take(long[] out, int from, int max) {
         lock.lock();
@@ -91,7 +92,16 @@ final class CentralList {
             while (taken < max) {
                 int span = partialHead;
                 if (span == 0) {
-                    span = newSpan();
+                    try {
+                        span = newSpan();
+                    } catch (RuntimeException osRefused) {
+                        // The objects already taken are in out[] and nowhere else: hand them over, and
+                        // let the next refill meet the refusal if it lasts.
+                        if (taken > 0) {
+                            return taken;
+                        }
+                        throw osRefused;
+                    }
                     if (span == 0) {
                         break;
                     }

@@ -1,5 +1,6 @@
 package dev.spanheap.internal;
 
+import dev.spanheap.OsMemoryException;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -160,13 +161,14 @@ public final class PageHeap {
             stop = (int) Math.min(stop, page + ((maxBytes - done + PAGE_SIZE - 1) >>> PAGE_SHIFT));
             int count = stop - page;
             space.decommit((long) page << PAGE_SHIFT, (long) count << PAGE_SHIFT);
+            // Counted per call: if a later madvise is refused, what was released stays accounted.
             released.setRange(page, count);
             spans.setReleasedPages(id, spans.releasedPages(id) + count);
             releasedFreePages += count;
+            releasedBytesTotal += (long) count << PAGE_SHIFT;
             done += (long) count << PAGE_SHIFT;
             page = released.next(stop, end, false);
         }
-        releasedBytesTotal += done;
         return done;
     }
 
@@ -268,7 +270,11 @@ public final class PageHeap {
             long excess = softLimit.beforeGrowth((long) (committedPages - releasedFreePages) << PAGE_SHIFT,
                     (long) step << PAGE_SHIFT);
             if (excess > 0) {
-                release(excess);
+                try {
+                    release(excess);
+                } catch (OsMemoryException refused) {
+                    // Best effort: a refused madvise must not fail the allocation that is growing the heap.
+                }
             }
         }
         space.commit((long) step << PAGE_SHIFT);

@@ -1,5 +1,6 @@
 package dev.spanheap.internal;
 
+import dev.spanheap.OsMemoryException;
 import java.util.function.LongSupplier;
 
 /**
@@ -25,6 +26,8 @@ import java.util.function.LongSupplier;
  * stderr, in the spirit of Go's {@code GODEBUG=scavtrace=1}.
  */
 public final class Scavenger {
+
+    private static final System.Logger LOG = System.getLogger("dev.spanheap");
 
     static final long MAX_RELEASE_PER_CYCLE = 16L << 20;
     static final long MIN_SLEEP_NANOS = 1_000_000L;
@@ -68,14 +71,25 @@ public final class Scavenger {
     }
 
     private void loop(Sleeper sleeper) {
+        boolean refusing = false;
         try {
             while (thread == Thread.currentThread()) {
                 long started = clock.getAsLong();
                 long released;
                 try {
                     released = cycle();
+                    refusing = false;
                 } catch (IllegalStateException closedUnderUs) {
                     return;
+                } catch (OsMemoryException refused) {
+                    // The memory stays resident; try again after an idle pause instead of dying, and
+                    // say so once per streak of refusals.
+                    if (!refusing) {
+                        LOG.log(System.Logger.Level.WARNING, "Spanheap scavenger cannot release memory: "
+                                + refused.getMessage() + "; retrying every " + IDLE_SLEEP_NANOS / 1_000_000 + " ms");
+                    }
+                    refusing = true;
+                    released = 0;
                 }
                 long spent = clock.getAsLong() - started;
                 sleeper.sleep(released > 0 ? Math.max(MIN_SLEEP_NANOS, spent * 99) : IDLE_SLEEP_NANOS);
