@@ -74,6 +74,17 @@ class SpanheapErrorsTest {
                 .isInstanceOf(IllegalArgumentException.class);
     }
 
+    /** Found by ApiFuzzTest: the page heap lost a free run to such a request and threw out of bounds. */
+    @ParameterizedTest
+    @ValueSource(longs = {1L << 29, 1L << 40, 1L << 50, 1L << 62})
+    void alignmentBeyondTheHeapsLimit(long alignment) {
+        assertThatThrownBy(() -> heap.allocate(16, alignment))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("alignment " + alignment + " exceeds the heap's limit of 268435456 bytes");
+        assertThatThrownBy(() -> heap.allocate(100_000, alignment))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
     /**
      * Negative alignments whose low six bits name an alignment the size classes give (-56 is 8 in
      * a shift count), on a cache hit (the fast path) as on a miss: issue 14's alignment hole.

@@ -31,7 +31,7 @@ final class HeapOps {
     }
 
     static Gen<Long> badAlignments() {
-        return Gen.elements(0L, 3L, 6L, 48L, -8L, -56L, -1L, Long.MIN_VALUE, (1L << 20) + 1);
+        return Gen.elements(0L, 3L, 6L, 48L, -8L, -56L, -1L, Long.MIN_VALUE, (1L << 20) + 1, 1L << 40, 1L << 62);
     }
 
     /**

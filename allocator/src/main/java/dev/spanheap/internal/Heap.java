@@ -237,6 +237,11 @@ public final class Heap {
             throw new IllegalArgumentException(String.format(
                     "size %d exceeds the heap's limit of %d bytes", size, limitBytes));
         }
+        if (alignment > limitBytes) {
+            // No block of this heap can be aligned so (and the page heap counts alignment slack in int pages).
+            throw new IllegalArgumentException(String.format(
+                    "alignment %d exceeds the heap's limit of %d bytes", alignment, limitBytes));
+        }
         // A zero-size request gets the smallest block, so every address handed out is distinct.
         long request = Math.max(size, 1);
         long naturalAlignment = request >= 16 ? 16 : Long.highestOneBit(request);

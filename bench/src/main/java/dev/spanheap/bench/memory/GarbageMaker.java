@@ -2,7 +2,7 @@ package dev.spanheap.bench.memory;
 
 import dev.spanheap.MemStats;
 import dev.spanheap.Spanheap;
-import java.io.IOException;
+import dev.spanheap.bench.ProcessRss;
 import java.io.PrintWriter;
 import java.lang.management.BufferPoolMXBean;
 import java.lang.management.ManagementFactory;
@@ -53,7 +53,7 @@ public final class GarbageMaker {
                     pool[slot] = buffer;
                     sizes[slot] = size;
                     long held = direct.getMemoryUsed();
-                    out.printf("%d,%d,%d,%d,%d,%d,%d%n", tick, sum(sizes), Rss.bytes(), held, held, 0, 0);
+                    out.printf("%d,%d,%d,%d,%d,%d,%d%n", tick, sum(sizes), ProcessRss.bytes(), held, held, 0, 0);
                     Thread.sleep(tickMillis);
                 }
             } else {
@@ -73,7 +73,7 @@ public final class GarbageMaker {
                         pool[slot] = buffer;
                         sizes[slot] = size;
                         MemStats stats = heap.memStats();
-                        out.printf("%d,%d,%d,%d,%d,%d,%d%n", tick, sum(sizes), Rss.bytes(), stats.heapSys(),
+                        out.printf("%d,%d,%d,%d,%d,%d,%d%n", tick, sum(sizes), ProcessRss.bytes(), stats.heapSys(),
                                 stats.heapInuse(), stats.heapIdle(), stats.heapReleased());
                         Thread.sleep(tickMillis);
                     }
@@ -87,7 +87,7 @@ public final class GarbageMaker {
      * allocated and freed) and before the first buffer, so that RSS above it is the buffers' cost.
      */
     private static void baseline(PrintWriter out) {
-        out.printf("-1,0,%d,0,0,0,0%n", Rss.bytes());
+        out.printf("-1,0,%d,0,0,0,0%n", ProcessRss.bytes());
     }
 
     private static long sum(long[] values) {
@@ -96,20 +96,5 @@ public final class GarbageMaker {
             total += value;
         }
         return total;
-    }
-
-    /** Resident set size of this process. */
-    static final class Rss {
-        private Rss() {
-        }
-
-        static long bytes() {
-            try {
-                String[] fields = Files.readString(Path.of("/proc/self/statm")).trim().split("\\s+");
-                return Long.parseLong(fields[1]) * 4096;
-            } catch (IOException e) {
-                throw new IllegalStateException(e);
-            }
-        }
     }
 }

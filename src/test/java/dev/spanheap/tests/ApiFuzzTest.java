@@ -1,0 +1,192 @@
+package dev.spanheap.tests;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.code_intelligence.jazzer.api.FuzzedDataProvider;
+import com.code_intelligence.jazzer.junit.FuzzTest;
+import dev.spanheap.Spanheap;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * Drives the public API from fuzzer bytes, bad input included: any size and alignment, foreign,
+ * interior, random and stale addresses, {@link MemorySegment#NULL}, double frees, use after close
+ * and a close racing frees on another thread. The only outcomes allowed are the documented
+ * exceptions ({@link IllegalArgumentException}, {@link IllegalStateException},
+ * {@link OutOfMemoryError} for allocations), {@code verify()} holding after every step, blocks keeping
+ * their contents, and no JVM crash.
+ *
+ * <p>A normal build runs the inputs under {@code resources/dev/spanheap/tests/ApiFuzzTestInputs/}
+ * (crashers found by fuzzing are kept there). {@code JAZZER_FUZZ=1} fuzzes; see the README.
+ */
+class ApiFuzzTest {
+
+    private static final int MAX_OPERATIONS = 200;
+
+    @FuzzTest(maxDuration = "2m")
+    void publicApi(FuzzedDataProvider data) throws InterruptedException {
+        Spanheap heap = Spanheap.builder().maxHeapSize(256L << 20).checked(data.consumeBoolean())
+                .scavenger(false).build();
+        Map<Long, Long> live = new HashMap<>();
+        List<Long> freed = new ArrayList<>();
+        boolean closed = false;
+        try {
+            for (int step = 0; step < MAX_OPERATIONS && data.remainingBytes() > 0; step++) {
+                int operation = data.consumeInt(0, 13);
+                if (operation >= 12) {
+                    if (operation == 13 && !closed) {
+                        closeWhileFreeing(heap, new ArrayList<>(live.keySet()));
+                    }
+                    heap.close();
+                    closed = true;
+                    // The blocks went with the heap: later steps use addresses the fuzzer picks.
+                    live.clear();
+                    continue;
+                }
+                try {
+                    apply(heap, operation, data, live, freed);
+                } catch (IllegalArgumentException | IllegalStateException refused) {
+                    if (closed) {
+                        assertThat(refused).isInstanceOf(IllegalStateException.class);
+                    }
+                }
+                if (!closed) {
+                    heap.verify();
+                    assertThat(heap.memStats().heapObjects()).isEqualTo(live.size());
+                }
+            }
+            if (!closed) {
+                for (Map.Entry<Long, Long> block : live.entrySet()) {
+                    assertPattern(heap, block.getKey(), block.getValue());
+                    heap.free(block.getKey());
+                }
+                heap.verify();
+                assertThat(heap.memStats().heapObjects()).isZero();
+            }
+        } finally {
+            heap.close();
+        }
+    }
+
+    /** One step; may throw only IllegalArgumentException or IllegalStateException (and OOM on allocation). */
+    private static void apply(Spanheap heap, int operation, FuzzedDataProvider data, Map<Long, Long> live,
+                              List<Long> freed) {
+        switch (operation) {
+            case 0, 1 -> {
+                long size = operation == 0 ? data.consumeLong(0, 3L << 20) : data.consumeLong();
+                long alignment = data.consumeBoolean() ? 1L << data.consumeInt(0, 24) : data.consumeLong();
+                try {
+                    MemorySegment block = heap.allocate(size, alignment);
+                    assertThat(block.address() % alignment).isZero();
+                    remember(heap, block.address(), live, freed);
+                } catch (OutOfMemoryError limit) {
+                    assertThat(limit).hasMessageStartingWith("Spanheap cannot allocate");
+                }
+            }
+            case 2 -> {
+                long size = data.consumeLong(0, 1L << 20);
+                MemorySegment block = heap.allocateZeroed(size);
+                assertThat(MemorySegment.mismatch(block, 0, size, MemorySegment.ofArray(new byte[(int) size]), 0, size))
+                        .isEqualTo(-1);
+                remember(heap, block.address(), live, freed);
+            }
+            case 3, 4 -> {
+                if (!live.isEmpty()) {
+                    long address = pick(new ArrayList<>(live.keySet()), data);
+                    assertPattern(heap, address, live.get(address));
+                    if (operation == 3) {
+                        heap.free(address);
+                    } else {
+                        heap.free(MemorySegment.ofAddress(address));
+                    }
+                    live.remove(address);
+                    freed.add(address);
+                }
+            }
+            case 5 -> freeRefused(heap, data.consumeLong(), live, freed);
+            case 6 -> {
+                if (!live.isEmpty()) {
+                    long address = pick(new ArrayList<>(live.keySet()), data);
+                    freeRefused(heap, address + data.consumeLong(1, live.get(address) - 1), live, freed);
+                }
+            }
+            case 7 -> {
+                if (!freed.isEmpty()) {
+                    freeRefused(heap, pick(freed, data), live, freed);
+                }
+            }
+            case 8 -> heap.free(MemorySegment.NULL);
+            case 9 -> {
+                long address = live.isEmpty() || data.consumeBoolean() ? data.consumeLong()
+                        : pick(new ArrayList<>(live.keySet()), data);
+                long usable = heap.usableSize(address);
+                assertThat(live).containsEntry(address, usable);
+            }
+            case 10 -> heap.releaseMemory();
+            case 11 -> heap.flushThreadCache();
+            default -> throw new AssertionError(operation);
+        }
+    }
+
+    /** A free that must be refused unless the address is a live block's start, which it then frees. */
+    private static void freeRefused(Spanheap heap, long address, Map<Long, Long> live, List<Long> freed) {
+        if (live.containsKey(address)) {
+            heap.free(address);
+            live.remove(address);
+            freed.add(address);
+            return;
+        }
+        try {
+            heap.free(address);
+        } catch (IllegalArgumentException | IllegalStateException refused) {
+            return;
+        }
+        throw new AssertionError("free of 0x" + Long.toHexString(address) + " was accepted; live: " + live.keySet());
+    }
+
+    private static void remember(Spanheap heap, long address, Map<Long, Long> live, List<Long> freed) {
+        long usable = heap.usableSize(address);
+        assertThat(live).doesNotContainKey(address);
+        MemorySegment.ofAddress(address).reinterpret(usable).fill(pattern(address));
+        live.put(address, usable);
+        freed.remove(address);
+    }
+
+    private static long pick(List<Long> addresses, FuzzedDataProvider data) {
+        return addresses.get(data.consumeInt(0, addresses.size() - 1));
+    }
+
+    private static byte pattern(long address) {
+        return (byte) (address * 0x9E3779B97F4A7C15L >>> 56);
+    }
+
+    private static void assertPattern(Spanheap heap, long address, long usable) {
+        MemorySegment block = MemorySegment.ofAddress(address).reinterpret(usable);
+        assertThat(block.get(ValueLayout.JAVA_BYTE, 0)).isEqualTo(pattern(address));
+        assertThat(block.get(ValueLayout.JAVA_BYTE, usable - 1)).isEqualTo(pattern(address));
+    }
+
+    /** Frees every live block on another thread while this one closes the heap. */
+    private static void closeWhileFreeing(Spanheap heap, List<Long> blocks) throws InterruptedException {
+        AtomicReference<Throwable> thrown = new AtomicReference<>();
+        Thread freeing = Thread.ofPlatform().start(() -> {
+            try {
+                blocks.forEach(heap::free);
+            } catch (Throwable t) {
+                thrown.set(t);
+            }
+        });
+        heap.close();
+        freeing.join(TimeUnit.SECONDS.toMillis(30));
+        assertThat(freeing.isAlive()).isFalse();
+        if (thrown.get() != null) {
+            assertThat(thrown.get()).isInstanceOf(IllegalStateException.class).hasMessage("Spanheap is closed");
+        }
+    }
+}
