@@ -51,7 +51,8 @@ final class ThreadCaches {
     private final long[] retiredFrees = new long[SizeClasses.COUNT];
     private volatile boolean closed;
 
-    private record Owned(WeakReference<Thread> owner, ThreadCache cache) {
+    /** A registered cache, its thread, and the cleaner registration that reaps it when the thread ends. */
+    private record Owned(WeakReference<Thread> owner, ThreadCache cache, Cleaner.Cleanable onThreadEnd) {
         boolean ended() {
             Thread thread = owner.get();
             return thread == null || !thread.isAlive();
@@ -102,7 +103,7 @@ final class ThreadCaches {
                 throw new IllegalStateException("Spanheap is closed");
             }
             reapLocked();
-            owned.add(new Owned(new WeakReference<>(thread), cache));
+            owned.add(new Owned(new WeakReference<>(thread), cache, reapWhenEnded(thread)));
             int slot = (int) thread.threadId() & (DIRECT_SLOTS - 1);
             if (byThreadId[slot] == null) {
                 byThreadId[slot] = cache;
@@ -110,8 +111,23 @@ final class ThreadCaches {
         } finally {
             registryLock.unlock();
         }
-        CLEANER.register(thread, this::reap);
         return cache;
+    }
+
+    /**
+     * Reaps when {@code thread} ends. The action holds this registry weakly: a strong reference
+     * from a cleaner registered on a long-lived thread kept every closed heap's caches, central
+     * lists and page heap reachable until that thread ended (found by ApiFuzzTest, which makes a
+     * heap per input on one thread and ran out of Java heap).
+     */
+    private Cleaner.Cleanable reapWhenEnded(Thread thread) {
+        WeakReference<ThreadCaches> registry = new WeakReference<>(this);
+        return CLEANER.register(thread, () -> {
+            ThreadCaches caches = registry.get();
+            if (caches != null) {
+                caches.reap();
+            }
+        });
     }
 
     /** Flushes the caches of threads that have ended. */
@@ -227,6 +243,8 @@ final class ThreadCaches {
         registryLock.lock();
         try {
             closed = true;
+            // Unregisters from the cleaners of live threads; the actions find the registry closed.
+            owned.forEach(entry -> entry.onThreadEnd().clean());
             owned.clear();
         } finally {
             registryLock.unlock();
