@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
+import dev.spanheap.LocalHeap;
 import dev.spanheap.MemStats;
 import dev.spanheap.Spanheap;
 import java.lang.foreign.Arena;
@@ -42,16 +43,22 @@ final class HeapModel implements AutoCloseable {
     /** Frees a block for the model; the planted-bug tests swap in one that loses frees. */
     @FunctionalInterface
     interface Freeing {
-        void free(Spanheap heap, Block block, boolean bySegment);
+        void free(Spanheap heap, Block block, HeapOp.Via via);
 
-        Freeing HONEST = (heap, block, bySegment) -> {
-            if (bySegment) {
-                heap.free(block.segment());
-            } else {
-                heap.free(block.address());
+        Freeing HONEST = (heap, block, via) -> {
+            switch (via) {
+                case SEGMENT -> heap.free(block.segment());
+                case ADDRESS -> heap.free(block.address());
+                case LOCAL_HEAP -> LOCAL.get().free(block.segment());
             }
         };
     }
+
+    /**
+     * The calling worker thread's {@link LocalHeap} of the heap under test: made on the thread that
+     * uses it, as LocalHeap requires, and dropped with the model.
+     */
+    private static final ThreadLocal<LocalHeap> LOCAL = new ThreadLocal<>();
 
     /** A live block: its segment (as allocated), what was asked, and what the heap says it holds. */
     record Block(MemorySegment segment, long size, long usable) {
@@ -83,6 +90,11 @@ final class HeapModel implements AutoCloseable {
         this.threads = new ExecutorService[threadCount];
         for (int i = 0; i < threadCount; i++) {
             threads[i] = Executors.newSingleThreadExecutor(Thread.ofPlatform().name("heap-model-" + i).factory());
+            try {
+                threads[i].submit(() -> LOCAL.set(heap.localHeap())).get(60, TimeUnit.SECONDS);
+            } catch (InterruptedException | ExecutionException | TimeoutException e) {
+                throw new IllegalStateException("cannot give worker " + i + " its LocalHeap", e);
+            }
         }
     }
 
@@ -138,11 +150,17 @@ final class HeapModel implements AutoCloseable {
     private void stepOnClosedHeap(HeapOp op) {
         long someAddress = order.isEmpty() ? 8 : order.get(0);
         switch (op) {
-            case HeapOp.Allocate a -> heap.allocate(a.size(), a.alignment());
+            case HeapOp.Allocate a -> {
+                if (a.via() == HeapOp.Via.LOCAL_HEAP) {
+                    LOCAL.get().allocate(a.size(), a.alignment());
+                } else {
+                    heap.allocate(a.size(), a.alignment());
+                }
+            }
             case HeapOp.AllocateZeroed z -> heap.allocateZeroed(z.size());
             case HeapOp.Free f -> {
-                if (f.bySegment() && !order.isEmpty()) {
-                    heap.free(live.get(someAddress).segment());
+                if (f.via() == HeapOp.Via.LOCAL_HEAP) {
+                    LOCAL.get().free(someAddress);
                 } else {
                     heap.free(someAddress);
                 }
@@ -162,7 +180,11 @@ final class HeapModel implements AutoCloseable {
 
     private void stepOnOpenHeap(HeapOp op) {
         switch (op) {
-            case HeapOp.Allocate a -> allocated(heap.allocate(a.size(), a.alignment()), a.size(), a.alignment());
+            case HeapOp.Allocate a -> allocated(switch (a.via()) {
+                case SEGMENT -> heap.allocate(a.size(), a.alignment());
+                case ADDRESS -> MemorySegment.ofAddress(heap.malloc(a.size())).reinterpret(a.size());
+                case LOCAL_HEAP -> LOCAL.get().allocate(a.size(), a.alignment());
+            }, a.size(), a.alignment());
             case HeapOp.AllocateZeroed z -> {
                 MemorySegment segment = heap.allocateZeroed(z.size());
                 assertThat(MemorySegment.mismatch(segment, 0, z.size(), ZEROS, 0, z.size()))
@@ -176,7 +198,7 @@ final class HeapModel implements AutoCloseable {
                 long address = order.remove(f.pick() % order.size());
                 Block block = live.remove(address);
                 assertPattern(block);
-                freeing.free(heap, block, f.bySegment());
+                freeing.free(heap, block, f.via());
                 frees++;
                 freed.add(address);
                 if (freed.size() > 256) {
@@ -320,7 +342,8 @@ final class HeapModel implements AutoCloseable {
     @Override
     public void close() {
         for (ExecutorService thread : threads) {
-            thread.shutdownNow();
+            thread.submit(LOCAL::remove);
+            thread.shutdown();
         }
         heap.close();
     }

@@ -19,28 +19,28 @@ class HeapModelProperties {
     @ParameterizedTest(name = "checked = {0}")
     @ValueSource(booleans = {false, true})
     void smallBlocksOnOneThread(boolean checked) {
-        Property.forAll(HeapOps.sequences(1, SMALL, false, 250)).tries(60)
+        Property.forAll(HeapOps.sequences(1, SMALL, false, 250)).tries(240)
                 .check(ops -> run(checked, 1, ops));
     }
 
     @ParameterizedTest(name = "checked = {0}")
     @ValueSource(booleans = {false, true})
     void blocksOfEverySizeOnOneThread(boolean checked) {
-        Property.forAll(HeapOps.sequences(1, LARGE, false, 120)).tries(30)
+        Property.forAll(HeapOps.sequences(1, LARGE, false, 120)).tries(120)
                 .check(ops -> run(checked, 1, ops));
     }
 
     @ParameterizedTest(name = "checked = {0}")
     @ValueSource(booleans = {false, true})
     void blocksOfEverySizeOnTwoThreads(boolean checked) {
-        Property.forAll(HeapOps.sequences(2, LARGE, false, 150)).tries(30)
+        Property.forAll(HeapOps.sequences(2, LARGE, false, 150)).tries(120)
                 .check(ops -> run(checked, 2, ops));
     }
 
     @ParameterizedTest(name = "checked = {0}")
     @ValueSource(booleans = {false, true})
     void closeAmongTheSteps(boolean checked) {
-        Property.forAll(HeapOps.sequences(2, SMALL, true, 80)).tries(30)
+        Property.forAll(HeapOps.sequences(2, SMALL, true, 80)).tries(120)
                 .check(ops -> run(checked, 2, ops));
     }
 

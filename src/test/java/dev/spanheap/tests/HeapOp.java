@@ -7,15 +7,18 @@ package dev.spanheap.tests;
  */
 sealed interface HeapOp {
 
-    /** A valid {@code allocate(size, alignment)}. */
-    record Allocate(int thread, long size, long alignment) implements HeapOp {
+    /** How a block is allocated or freed: the heap's segment API, its raw addresses, or the thread's LocalHeap. */
+    enum Via { SEGMENT, ADDRESS, LOCAL_HEAP }
+
+    /** A valid {@code allocate(size, alignment)} ({@code malloc(size)} when {@code via} is ADDRESS). */
+    record Allocate(int thread, long size, long alignment, Via via) implements HeapOp {
     }
 
     record AllocateZeroed(int thread, long size) implements HeapOp {
     }
 
-    /** Frees a live block, through its segment or its address ({@code bySegment}). */
-    record Free(int thread, int pick, boolean bySegment) implements HeapOp {
+    /** Frees a live block. */
+    record Free(int thread, int pick, Via via) implements HeapOp {
     }
 
     /** Frees again an address freed earlier and not handed out since: must be refused. */

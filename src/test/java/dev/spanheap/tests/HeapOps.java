@@ -41,9 +41,10 @@ final class HeapOps {
     static Gen<List<HeapOp>> sequences(int threads, long maxSize, boolean withClose, int maxSteps) {
         Gen<Integer> thread = Gen.ints(0, threads - 1);
         Gen<Integer> pick = Gen.ints(0, 1 << 16);
+        Gen<HeapOp.Via> via = Gen.elements(HeapOp.Via.values());
         Gen<HeapOp> allocate = thread.flatMap(t -> sizes(maxSize).flatMap(size -> alignments()
-                .map(alignment -> new HeapOp.Allocate(t, size, alignment))));
-        Gen<HeapOp> free = thread.flatMap(t -> pick.flatMap(p -> Gen.booleans().map(s -> new HeapOp.Free(t, p, s))));
+                .flatMap(alignment -> via.map(v -> new HeapOp.Allocate(t, size, v == HeapOp.Via.ADDRESS ? 1 : alignment, v)))));
+        Gen<HeapOp> free = thread.flatMap(t -> pick.flatMap(p -> via.map(v -> new HeapOp.Free(t, p, v))));
         Gen<HeapOp> zeroed = thread.flatMap(t -> sizes(maxSize).map(size -> new HeapOp.AllocateZeroed(t, size)));
         Gen<HeapOp> usable = thread.flatMap(t -> pick.map(p -> new HeapOp.UsableSize(t, p)));
         Gen<HeapOp> release = thread.map(HeapOp.ReleaseMemory::new);

@@ -33,14 +33,15 @@ class PlantedBugsTest {
         // Two or three of the smallest allocations, depending on which two objects of the first batch
         // the thread cache hands out next to each other; nothing else.
         assertThat(shrunkInput(failure))
-                .matches("\\[Allocate\\[thread=0, size=0, alignment=1](, Allocate\\[thread=0, size=0, alignment=1]){1,2}]");
+                .matches("\\[Allocate\\[thread=0, size=0, alignment=1, via=SEGMENT]"
+                        + "(, Allocate\\[thread=0, size=0, alignment=1, via=SEGMENT]){1,2}]");
     }
 
     @Test
     void aWrapperThatLosesFreesOfBlocksOver3000BytesIsCaughtWithTheSmallestSuchBlock() {
-        HeapModel.Freeing losing = (heap, block, bySegment) -> {
+        HeapModel.Freeing losing = (heap, block, via) -> {
             if (block.size() <= 3000) {
-                HeapModel.Freeing.HONEST.free(heap, block, bySegment);
+                HeapModel.Freeing.HONEST.free(heap, block, via);
             }
         };
         AssertionFailedError failure = catchThrowableOfType(AssertionFailedError.class, () ->
@@ -51,8 +52,8 @@ class PlantedBugsTest {
                             }
                         }));
         assertThat(failure).as("the lost free is found").isNotNull();
-        assertThat(shrunkInput(failure)).isEqualTo("[Allocate[thread=0, size=3001, alignment=1], "
-                + "Free[thread=0, pick=0, bySegment=false]]");
+        assertThat(shrunkInput(failure)).isEqualTo("[Allocate[thread=0, size=3001, alignment=1, via=SEGMENT], "
+                + "Free[thread=0, pick=0, via=SEGMENT]]");
     }
 
     @Test
