@@ -439,7 +439,7 @@ public final class Heap {
         try {
             freeChecked(address);
         } catch (RuntimeException e) {
-            throw closed ? closedException() : e;
+            throw closedOr(e);
         }
     }
 
@@ -454,14 +454,13 @@ public final class Heap {
             }
             return;
         }
-        long cookie = address ^ cookieKey;
-        if (RawMemory.ALL.get(WORD, address) == cookie) {
+        if (cookies.isFree(address)) {
             throw doubleFree(address);
         }
         if (checked && !allocationBits.markFree(offset)) {
             throw doubleFree(address);
         }
-        RawMemory.ALL.set(WORD, address, cookie);
+        RawMemory.ALL.set(WORD, address, cookies.of(address));
         Thread thread = Thread.currentThread();
         if (!thread.isVirtual()) {
             ThreadCache cache = localCache.get();
@@ -521,7 +520,7 @@ public final class Heap {
         try {
             return usableSizeChecked(address);
         } catch (RuntimeException e) {
-            throw closed ? closedException() : e;
+            throw closedOr(e);
         }
     }
 
@@ -531,7 +530,7 @@ public final class Heap {
         int span = PageMap.span(entry);
         int c = PageMap.sizeClass(entry);
         if (c != 0) {
-            if (RawMemory.ALL.get(WORD, address) == (address ^ cookieKey)) {
+            if (cookies.isFree(address)) {
                 throw new IllegalStateException(String.format("0x%x is not allocated: it was freed", address));
             }
             return SizeClasses.SIZE[c];
@@ -591,6 +590,11 @@ public final class Heap {
         if (closed) {
             throw closedException();
         }
+    }
+
+    /** {@code failure}, or the close if the heap is closed: what an operation that raced close() reports. */
+    private RuntimeException closedOr(RuntimeException failure) {
+        return closed ? closedException() : failure;
     }
 
     private static IllegalStateException closedException() {
@@ -668,7 +672,7 @@ public final class Heap {
             releaseIdleCentralMemory();
             return pageHeap.release(Long.MAX_VALUE);
         } catch (RuntimeException e) {
-            throw closed ? closedException() : e;
+            throw closedOr(e);
         }
     }
 
@@ -690,7 +694,7 @@ public final class Heap {
         try {
             caches.flushCurrent();
         } catch (RuntimeException e) {
-            throw closed ? closedException() : e;
+            throw closedOr(e);
         }
     }
 
