@@ -5,6 +5,7 @@ import dev.spanheap.internal.HeapConfig;
 import dev.spanheap.internal.HeapStatistics;
 import dev.spanheap.internal.LinuxOsMemory;
 import dev.spanheap.internal.PageHeap;
+import dev.spanheap.internal.Pages;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
 import java.util.Objects;
@@ -200,7 +201,7 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
          * reserved up front; physical memory is used only as blocks are touched.
          */
         public Builder maxHeapSize(long bytes) {
-            if (bytes < PageHeap.PAGE_SIZE) {
+            if (bytes < Pages.SIZE) {
                 throw new IllegalArgumentException("maxHeapSize must be at least one page (8192 bytes): " + bytes);
             }
             this.maxHeapSize = bytes;

@@ -45,7 +45,7 @@ final class AddressSpace {
 
     AddressSpace(OsMemory os, long requestedBytes) {
         this.os = os;
-        long size = roundUp(requestedBytes, PageHeap.PAGE_SIZE);
+        long size = roundUp(requestedBytes, Pages.SIZE);
         long reserved = 0;
         OsMemoryException refusal = null;
         while (reserved == 0) {
@@ -60,16 +60,16 @@ final class AddressSpace {
                 if (size / 2 < Math.min(MIN_RESERVATION, requestedBytes)) {
                     throw refusal;
                 }
-                size = roundUp(size / 2, PageHeap.PAGE_SIZE);
+                size = roundUp(size / 2, Pages.SIZE);
             }
         }
         this.base = reserved;
         this.reservedBytes = size;
         // Metadata sits in one mapping beside the heap: the page map, then the span records. It is
         // mapped read-write but untouched pages cost nothing, so it is sized for the worst case.
-        int pages = Math.toIntExact(size / PageHeap.PAGE_SIZE);
-        long pageMapBytes = roundUp(PageMap.bytesFor(pages), PageHeap.PAGE_SIZE);
-        long recordBytes = roundUp(SpanTable.bytesFor(pages), PageHeap.PAGE_SIZE);
+        int pages = Math.toIntExact(size / Pages.SIZE);
+        long pageMapBytes = roundUp(PageMap.bytesFor(pages), Pages.SIZE);
+        long recordBytes = roundUp(SpanTable.bytesFor(pages), Pages.SIZE);
         this.metadataBytes = pageMapBytes + recordBytes;
         long metadata;
         try {
@@ -143,7 +143,7 @@ final class AddressSpace {
      * pages become resident only when touched.
      */
     MemorySegment mapMetadata(long bytes) {
-        long size = roundUp(Math.max(bytes, 1), PageHeap.PAGE_SIZE);
+        long size = roundUp(Math.max(bytes, 1), Pages.SIZE);
         long address = os.reserve(size);
         try {
             os.commit(address, size);

@@ -40,9 +40,4 @@ final class AllocationBits {
         long before = (long) WORD.getAndBitwiseAnd(bits, (granule >>> 6) << 3, ~bit);
         return (before & bit) != 0;
     }
-
-    boolean isAllocated(long offset) {
-        long granule = offset >>> 3;
-        return (bits.get(ValueLayout.JAVA_LONG, (granule >>> 6) << 3) & (1L << granule)) != 0;
-    }
 }

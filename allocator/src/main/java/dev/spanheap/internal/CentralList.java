@@ -65,7 +65,7 @@ final class CentralList {
         this.pageHeap = pageHeap;
         this.spans = pageHeap.spans;
         this.heapBase = pageHeap.base();
-        long spanBytes = spanPages * PageHeap.PAGE_SIZE;
+        long spanBytes = spanPages * Pages.SIZE;
         this.maxEmptySpans = (int) Math.max(1, EMPTY_SPAN_BYTES / spanBytes);
         int batch = ThreadCache.BATCH[sizeClass];
         int capacity = (int) Math.min(4096, Math.max(2L * batch, TRANSFER_BYTES / objectSize));
@@ -180,8 +180,8 @@ final class CentralList {
 
     private void giveOne(long address) {
         long offset = address - heapBase;
-        int span = pageHeap.pageMap.spanAt((int) (offset >>> PageHeap.PAGE_SHIFT));
-        long spanOffset = offset - ((long) spans.start(span) << PageHeap.PAGE_SHIFT);
+        int span = pageHeap.pageMap.spanAt((int) (offset >>> Pages.SHIFT));
+        long spanOffset = offset - ((long) spans.start(span) << Pages.SHIFT);
         int index = objectIndex(spanOffset, divMagic);
         long bits = spans.freeBits(span, index >>> 6);
         long bit = 1L << index;
@@ -207,7 +207,7 @@ final class CentralList {
         if (spans.freeObjects(span) == spanObjects) {
             emptySpans--;
         }
-        long spanBase = heapBase + ((long) spans.start(span) << PageHeap.PAGE_SHIFT);
+        long spanBase = heapBase + ((long) spans.start(span) << Pages.SHIFT);
         int taken = 0;
         for (int word = 0; word < SpanTable.BITMAP_WORDS && taken < max; word++) {
             long bits = spans.freeBits(span, word);
@@ -227,7 +227,7 @@ final class CentralList {
     }
 
     private int newSpan() {
-        int span = pageHeap.allocate(spanPages, PageHeap.PAGE_SIZE, SpanTable.SMALL);
+        int span = pageHeap.allocate(spanPages, Pages.SIZE, SpanTable.SMALL);
         if (span == 0) {
             return 0;
         }
@@ -238,7 +238,7 @@ final class CentralList {
         // No object of the new span is allocated, so each must hold its cookie: a stale free of an
         // address from the pages' earlier life then fails as a double free instead of adding an
         // object that is already in the bitmap a second time.
-        cookies.stampSpan(heapBase + ((long) spans.start(span) << PageHeap.PAGE_SHIFT), spanObjects, objectSize);
+        cookies.stampSpan(heapBase + ((long) spans.start(span) << Pages.SHIFT), spanObjects, objectSize);
         for (int word = 0; word < SpanTable.BITMAP_WORDS; word++) {
             int first = word << 6;
             int inWord = Math.clamp(spanObjects - first, 0, 64);
@@ -298,13 +298,13 @@ final class CentralList {
             int previous = 0;
             int listed = 0;
             int empty = 0;
-            PageHeap.check(transferCount >= 0 && transferCount <= transfer.length,
+            Invariants.check(transferCount >= 0 && transferCount <= transfer.length,
                     "class %d's transfer stack holds %d", sizeClass, transferCount);
             for (int span = partialHead; span != 0; span = spans.listNext(span)) {
-                PageHeap.check(spans.state(span) == SpanTable.SMALL && spans.sizeClass(span) == sizeClass,
+                Invariants.check(spans.state(span) == SpanTable.SMALL && spans.sizeClass(span) == sizeClass,
                         "span %d on class %d's list has state %d class %d", span, sizeClass,
                         spans.state(span), spans.sizeClass(span));
-                PageHeap.check(spans.listPrev(span) == previous, "span %d has a broken back link", span);
+                Invariants.check(spans.listPrev(span) == previous, "span %d has a broken back link", span);
                 int counted = 0;
                 for (int word = 0; word < SpanTable.BITMAP_WORDS; word++) {
                     counted += Long.bitCount(spans.freeBits(span, word));
@@ -313,13 +313,13 @@ final class CentralList {
                 if (free == spanObjects) {
                     empty++;
                 }
-                PageHeap.check(free == counted && free > 0 && free <= spanObjects,
+                Invariants.check(free == counted && free > 0 && free <= spanObjects,
                         "span %d of class %d: freeObjects %d, bitmap %d, objects %d", span, sizeClass, free,
                         counted, spanObjects);
                 previous = span;
-                PageHeap.check(++listed <= spanCount, "class %d's list is longer than its span count", sizeClass);
+                Invariants.check(++listed <= spanCount, "class %d's list is longer than its span count", sizeClass);
             }
-            PageHeap.check(empty == emptySpans && empty <= maxEmptySpans,
+            Invariants.check(empty == emptySpans && empty <= maxEmptySpans,
                     "class %d keeps %d empty spans, counted %d (max %d)", sizeClass, emptySpans, empty, maxEmptySpans);
         } finally {
             lock.unlock();

@@ -103,24 +103,24 @@ final class FreeRuns {
         for (int pages = 1; pages < LISTED_PAGES; pages++) {
             int previous = 0;
             for (int id = heads[pages]; id != 0; id = spans.listNext(id)) {
-                PageHeap.check(spans.pages(id) == pages, "run %d of %d pages is in the list of %d", id,
+                Invariants.check(spans.pages(id) == pages, "run %d of %d pages is in the list of %d", id,
                         spans.pages(id), pages);
-                PageHeap.check(spans.listPrev(id) == previous, "run %d has a broken back link", id);
+                Invariants.check(spans.listPrev(id) == previous, "run %d has a broken back link", id);
                 previous = id;
                 counted++;
             }
             boolean marked = (nonEmpty[pages >>> 6] & (1L << pages)) != 0;
-            PageHeap.check(marked == (heads[pages] != 0), "mask of %d-page runs is wrong", pages);
+            Invariants.check(marked == (heads[pages] != 0), "mask of %d-page runs is wrong", pages);
         }
-        PageHeap.check(counted == listed, "lists hold %d runs, counted %d", listed, counted);
+        Invariants.check(counted == listed, "lists hold %d runs, counted %d", listed, counted);
         int[] previous = {0};
         tree.forEach(id -> {
-            PageHeap.check(spans.pages(id) >= LISTED_PAGES, "tree holds a %d-page run", spans.pages(id));
+            Invariants.check(spans.pages(id) >= LISTED_PAGES, "tree holds a %d-page run", spans.pages(id));
             int last = previous[0];
             if (last != 0) {
                 boolean ordered = spans.pages(last) < spans.pages(id)
                         || (spans.pages(last) == spans.pages(id) && spans.start(last) < spans.start(id));
-                PageHeap.check(ordered, "tree out of order at span %d", id);
+                Invariants.check(ordered, "tree out of order at span %d", id);
             }
             previous[0] = id;
         });

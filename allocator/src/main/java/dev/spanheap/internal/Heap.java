@@ -2,7 +2,6 @@ package dev.spanheap.internal;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -20,7 +19,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * and checked mode ({@link AllocationBits}) catches. Large blocks are checked exactly against
  * their span's state, always.
  */
-public final class Heap {
+public final class Heap implements IdleCentralMemory {
 
     private static final ValueLayout.OfLong WORD = FreeCookie.WORD;
     /** Bit {@code a} is set for each alignment {@code a} that every size class gives: 1, 2, 4, 8. */
@@ -40,18 +39,20 @@ public final class Heap {
     private final ThreadCaches caches;
     /** The calling platform thread's cache; the registry's, held here to save an indirection. */
     private final ThreadLocal<ThreadCache> localCache;
-    /** {@link ThreadCaches#byThreadId}, held here to save an indirection on the fast paths. */
-    private final ThreadCache[] cachesByThreadId;
+    /**
+     * The current table of {@link ThreadSlots}, held here to save an indirection on the fast paths.
+     * Plain: replaced under the registry lock when the table grows; a thread that reads the old one
+     * finds its cache there or misses to the slow path.
+     */
+    private ThreadCache[] cachesByThreadId;
     private final FreeCookie cookies = new FreeCookie();
     /** {@code cookies.key}, held here so that the fast free path reads it from this object. */
     private final long cookieKey = cookies.key;
     private final boolean checked;
     private final AllocationBits allocationBits;
     private final Scavenger scavenger;
-    private final LongAdder largeMallocs = new LongAdder();
-    private final LongAdder largeFrees = new LongAdder();
-    private final LongAdder largeBytesAllocated = new LongAdder();
-    private final LongAdder largeBytesFreed = new LongAdder();
+    private final LargeBlocks large;
+    private final FreeChecks freeChecks;
     private final ReentrantLock closeLock = new ReentrantLock();
     private volatile boolean closed;
     /**
@@ -84,9 +85,10 @@ public final class Heap {
             centrals[c] = new CentralList(c, pageHeap, cookies);
         }
         this.budget = new CacheBudget(config.totalCacheBytes(), config.threadCacheBytes());
-        this.caches = new ThreadCaches(centrals, budget, STRIPES, pageHeap);
+        this.caches = new ThreadCaches(centrals, budget, STRIPES, pageHeap, table -> cachesByThreadId = table);
         this.localCache = caches.local;
-        this.cachesByThreadId = caches.byThreadId;
+        this.large = new LargeBlocks(pageHeap);
+        this.freeChecks = new FreeChecks(pageHeap);
         this.checked = config.checked();
         this.allocationBits = checked
                 ? new AllocationBits(pageHeap.space().mapMetadata(AllocationBits.bytesFor(limitBytes)))
@@ -115,7 +117,7 @@ public final class Heap {
     public long allocate(long size, long alignment) {
         if (isFastRequest(size, alignment)) {
             long thread = Thread.currentThread().threadId();
-            ThreadCache cache = cachesByThreadId[(int) thread & (ThreadCaches.DIRECT_SLOTS - 1)];
+            ThreadCache cache = slotOf(thread);
             if (cache != null && cache.ownerId == thread) {
                 return allocate(cache, size, alignment);
             }
@@ -140,23 +142,15 @@ public final class Heap {
         fastSizeBytes = enable ? SizeClasses.MAX_SMALL_SIZE : 0;
     }
 
+    /** The cache in thread {@code threadId}'s slot: its own, or null or another's on a miss. */
+    private ThreadCache slotOf(long threadId) {
+        ThreadCache[] table = cachesByThreadId;
+        return table[(int) threadId & (table.length - 1)];
+    }
+
     /** Whether the unchecked fast paths run: not checked mode, not closed. */
     private boolean fastPaths() {
         return fastFreeBytes != 0;
-    }
-
-    /**
-     * The calling thread's cache, made on first use; null on a virtual thread. The id table first,
-     * the {@link ThreadLocal} (which makes and registers caches) when it misses.
-     */
-    private ThreadCache platformThreadCache() {
-        Thread thread = Thread.currentThread();
-        long id = thread.threadId();
-        ThreadCache cache = cachesByThreadId[(int) id & (ThreadCaches.DIRECT_SLOTS - 1)];
-        if (cache != null && cache.ownerId == id) {
-            return cache;
-        }
-        return thread.isVirtual() ? null : localCache.get();
     }
 
     /** The calling platform thread's cache, for {@code LocalHeap}. */
@@ -191,12 +185,12 @@ public final class Heap {
      * and thread lookup; anything else through {@link #allocateSlow}.
      */
     private long allocateOffFastPath(ThreadCache cache, long size, long alignment) {
-        if (size > SizeClasses.MAX_SMALL_SIZE && size <= (long) ThreadCache.LARGE_CACHED_PAGES << PageHeap.PAGE_SHIFT
-                && alignment > 0 && alignment <= PageHeap.PAGE_SIZE && (alignment & (alignment - 1)) == 0
+        if (size > SizeClasses.MAX_SMALL_SIZE && size <= (long) ThreadCache.LARGE_CACHED_PAGES << Pages.SHIFT
+                && alignment > 0 && alignment <= Pages.SIZE && (alignment & (alignment - 1)) == 0
                 && fastPaths()) {
-            int span = cache.popLarge((int) ((size + PageHeap.PAGE_SIZE - 1) >>> PageHeap.PAGE_SHIFT));
+            int span = cache.popLarge((int) ((size + Pages.SIZE - 1) >>> Pages.SHIFT));
             if (span != 0) {
-                return handOutCachedLarge(span);
+                return large.handOutCached(span);
             }
         }
         return allocateSlow(size, alignment);
@@ -250,20 +244,12 @@ public final class Heap {
         if (c == 0) {
             return allocateLarge(request, effectiveAlignment);
         }
-        long address;
         Thread thread = Thread.currentThread();
+        long address;
         if (thread.isVirtual()) {
-            int stripe = caches.stripeOf(thread);
-            ReentrantLock lock = caches.stripeLock(stripe);
-            lock.lock();
-            try {
-                ThreadCache cache = caches.stripe(stripe);
-                address = cache.allocate(c);
-                if (address == 0) {
-                    address = refill(cache, c, request);
-                }
-            } finally {
-                lock.unlock();
+            address = caches.allocateShared(thread, c);
+            if (address == 0) {
+                throw outOfMemory(request);
             }
         } else {
             ThreadCache cache = localCache.get();
@@ -280,36 +266,21 @@ public final class Heap {
     }
 
     private long allocateLarge(long size, long alignment) {
-        int pages = Math.toIntExact((size + PageHeap.PAGE_SIZE - 1) >>> PageHeap.PAGE_SHIFT);
-        if (fastPaths() && alignment <= PageHeap.PAGE_SIZE && pages <= ThreadCache.LARGE_CACHED_PAGES) {
-            ThreadCache cache = platformThreadCache();
-            int cached = cache != null ? cache.popLarge(pages) : 0;
-            if (cached != 0) {
-                return handOutCachedLarge(cached);
-            }
-        }
-        int span = pageHeap.allocate(pages, alignment, SpanTable.LARGE);
-        if (span == 0) {
+        int pages = Math.toIntExact((size + Pages.SIZE - 1) >>> Pages.SHIFT);
+        ThreadCache cache = fastPaths() && alignment <= Pages.SIZE && pages <= ThreadCache.LARGE_CACHED_PAGES
+                ? caches.currentPlatformCache() : null;
+        long address = large.allocate(cache, pages, alignment);
+        if (address == 0) {
             throw outOfMemory(size);
         }
-        long bytes = (long) pages << PageHeap.PAGE_SHIFT;
-        largeMallocs.increment();
-        largeBytesAllocated.add(bytes);
-        return base + ((long) spans.start(span) << PageHeap.PAGE_SHIFT);
-    }
-
-    /** The block of a large span a thread cache kept (CACHED), made LARGE again. */
-    private long handOutCachedLarge(int span) {
-        // Only the cache moves its spans out of CACHED; frees race with it by CAS from LARGE.
-        spans.setStateRelease(span, SpanTable.LARGE);
-        return base + ((long) spans.start(span) << PageHeap.PAGE_SHIFT);
+        return address;
     }
 
     /** Like {@link #allocate} but the block reads as zero; released pages are not cleared again. */
     public long allocateZeroed(long size) {
         long address = allocate(size, 1);
         long offset = address - base;
-        int span = pageMap.spanAt((int) (offset >>> PageHeap.PAGE_SHIFT));
+        int span = pageMap.spanAt((int) (offset >>> Pages.SHIFT));
         if (spans.sizeClass(span) == 0 && spans.releasedPages(span) == spans.pages(span)) {
             return address;
         }
@@ -325,7 +296,7 @@ public final class Heap {
         PageHeap.PageCounts counts = pageHeap.counts();
         return new OutOfMemoryError(String.format(
                 "Spanheap cannot allocate %d bytes: the heap's limit is %d bytes and %d bytes are in use",
-                size, limitBytes, (long) counts.inUse() << PageHeap.PAGE_SHIFT));
+                size, limitBytes, (long) counts.inUse() << Pages.SHIFT));
     }
 
     // ---- free ----
@@ -339,7 +310,7 @@ public final class Heap {
      */
     public void free(long address) {
         long thread = Thread.currentThread().threadId();
-        ThreadCache cache = cachesByThreadId[(int) thread & (ThreadCaches.DIRECT_SLOTS - 1)];
+        ThreadCache cache = slotOf(thread);
         if (cache != null && cache.ownerId == thread) {
             free(cache, address);
         } else {
@@ -358,7 +329,7 @@ public final class Heap {
         if (Long.compareUnsigned(offset, fastFreeBytes) < 0) {
             entry = PageMap.entryAt(pageMapAddress, offset);
             int c = PageMap.sizeClass(entry);
-            long spanOffset = (offset & (PageHeap.PAGE_SIZE - 1)) + (entry & PageMap.PAGE_OFFSET_MASK);
+            long spanOffset = (offset & (Pages.SIZE - 1)) + (entry & PageMap.PAGE_OFFSET_MASK);
             long cookie = address ^ cookieKey;
             if (SizeClassLookup.isBlockStart(c, spanOffset) && RawMemory.ALL.get(WORD, address) != cookie) {
                 RawMemory.ALL.set(WORD, address, cookie);
@@ -383,52 +354,12 @@ public final class Heap {
             return;
         }
         long offset = address - base;
-        // Entry 0 names span 0, which cacheLarge refuses before it looks at the page.
-        if (PageMap.sizeClass(entry) == 0 && (offset & (PageHeap.PAGE_SIZE - 1)) == 0
-                && cacheLarge(cache, PageMap.span(entry), (int) (offset >>> PageHeap.PAGE_SHIFT))) {
+        // Entry 0 names span 0, which LargeBlocks.keep refuses before it looks at the page.
+        if (PageMap.sizeClass(entry) == 0 && (offset & (Pages.SIZE - 1)) == 0
+                && large.keep(cache, PageMap.span(entry), (int) (offset >>> Pages.SHIFT))) {
             return;
         }
         freeSlow(address);
-    }
-
-    /**
-     * Keeps a freed large block in {@code cache} if it is the start of a live large span of at most
-     * {@link ThreadCache#LARGE_CACHED_PAGES} pages and the cache has room; false sends the free down
-     * the slow path, which also explains any error. The compare-and-set from LARGE to CACHED makes a
-     * second free of the block fail here, on whatever thread it happens.
-     */
-    private boolean cacheLarge(ThreadCache cache, int span, int page) {
-        if (span == 0 || spans.start(span) != page) {
-            return false;
-        }
-        int pages = spans.pages(span);
-        if (!cache.hasLargeRoom(pages) || !spans.compareAndSetState(span, SpanTable.LARGE, SpanTable.CACHED)) {
-            return false;
-        }
-        // Its pages are dirty now: allocateZeroed must clear them when the span is reused.
-        spans.setReleasedPages(span, 0);
-        cache.pushLarge(span, pages);
-        return true;
-    }
-
-    /**
-     * The page-map entry of {@code address} after checking that it can be a block of this heap, and,
-     * for a small object, that it is an object's start; throws the exception that explains why not.
-     */
-    private long checkedEntry(long address) {
-        long offset = address - base;
-        if (closed || offset < 0 || offset >= pageHeap.committedBytes() || (address & 7) != 0) {
-            throw invalidFree(address, offset);
-        }
-        long entry = pageMap.entry((int) (offset >>> PageHeap.PAGE_SHIFT));
-        int c = PageMap.sizeClass(entry);
-        if (c != 0) {
-            long spanOffset = offset - ((long) spans.start(PageMap.span(entry)) << PageHeap.PAGE_SHIFT);
-            if (!SizeClassLookup.isBlockStart(c, spanOffset)) {
-                throw interiorFree(address, SizeClasses.SIZE[c]);
-            }
-        }
-        return entry;
     }
 
     /**
@@ -444,21 +375,21 @@ public final class Heap {
     }
 
     private void freeChecked(long address) {
-        long entry = checkedEntry(address);
+        long entry = freeChecks.checkedEntry(address, closed);
         long offset = address - base;
         int c = PageMap.sizeClass(entry);
         if (c == 0) {
-            ThreadCache cache = fastPaths() && (offset & (PageHeap.PAGE_SIZE - 1)) == 0 ? platformThreadCache() : null;
-            if (cache == null || !cacheLarge(cache, PageMap.span(entry), (int) (offset >>> PageHeap.PAGE_SHIFT))) {
-                freeLarge(address, offset, PageMap.span(entry));
+            ThreadCache cache = fastPaths() && (offset & (Pages.SIZE - 1)) == 0 ? caches.currentPlatformCache() : null;
+            if (cache == null || !large.keep(cache, PageMap.span(entry), (int) (offset >>> Pages.SHIFT))) {
+                large.free(address, offset, PageMap.span(entry));
             }
             return;
         }
         if (cookies.isFree(address)) {
-            throw doubleFree(address);
+            throw FreeChecks.doubleFree(address);
         }
         if (checked && !allocationBits.markFree(offset)) {
-            throw doubleFree(address);
+            throw FreeChecks.doubleFree(address);
         }
         RawMemory.ALL.set(WORD, address, cookies.of(address));
         Thread thread = Thread.currentThread();
@@ -468,51 +399,8 @@ public final class Heap {
                 cache.overflow(c, address);
             }
         } else {
-            freeShared(thread, c, address);
+            caches.freeShared(thread, c, address);
         }
-    }
-
-    private void freeShared(Thread thread, int c, long address) {
-        int stripe = caches.stripeOf(thread);
-        ReentrantLock lock = caches.stripeLock(stripe);
-        lock.lock();
-        try {
-            ThreadCache cache = caches.stripe(stripe);
-            if (!cache.free(c, address)) {
-                cache.overflow(c, address);
-            }
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    private void freeLarge(long address, long offset, int span) {
-        int page = (int) (offset >>> PageHeap.PAGE_SHIFT);
-        boolean pageStart = (offset & (PageHeap.PAGE_SIZE - 1)) == 0;
-        long bytes;
-        pageHeap.lock.lock();
-        try {
-            if (pageHeap.isClosedLocked()) {
-                throw closedException();
-            }
-            byte state = spans.state(span);
-            if (state == SpanTable.LARGE && spans.start(span) == page && pageStart) {
-                bytes = (long) spans.pages(span) << PageHeap.PAGE_SHIFT;
-                pageHeap.freeLocked(span);
-            } else if (state == SpanTable.FREE && pageHeap.heldFreedBlocks(page)
-                    || state == SpanTable.CACHED && spans.start(span) == page && pageStart) {
-                throw doubleFree(address);
-            } else if (state == SpanTable.LARGE) {
-                throw interiorFree(address, (long) spans.pages(span) << PageHeap.PAGE_SHIFT);
-            } else {
-                throw new IllegalArgumentException(String.format(
-                        "free of 0x%x: no block of this heap starts there (it lies in free pages)", address));
-            }
-        } finally {
-            pageHeap.lock.unlock();
-        }
-        largeFrees.increment();
-        largeBytesFreed.add(bytes);
     }
 
     /** The usable size of the live block at {@code address}: at least what was asked for. */
@@ -525,58 +413,17 @@ public final class Heap {
     }
 
     private long usableSizeChecked(long address) {
-        long entry = checkedEntry(address);
+        long entry = freeChecks.checkedEntry(address, closed);
         long offset = address - base;
         int span = PageMap.span(entry);
         int c = PageMap.sizeClass(entry);
         if (c != 0) {
             if (cookies.isFree(address)) {
-                throw new IllegalStateException(String.format("0x%x is not allocated: it was freed", address));
+                throw FreeChecks.notAllocated(address);
             }
             return SizeClasses.SIZE[c];
         }
-        pageHeap.lock.lock();
-        try {
-            if (pageHeap.isClosedLocked()) {
-                throw closedException();
-            }
-            if (spans.state(span) == SpanTable.LARGE && spans.start(span) == (int) (offset >>> PageHeap.PAGE_SHIFT)
-                    && (offset & (PageHeap.PAGE_SIZE - 1)) == 0) {
-                return (long) spans.pages(span) << PageHeap.PAGE_SHIFT;
-            }
-        } finally {
-            pageHeap.lock.unlock();
-        }
-        throw new IllegalArgumentException(String.format("0x%x is not the start of a block of this heap", address));
-    }
-
-    private RuntimeException invalidFree(long address, long offset) {
-        if (closed) {
-            return closedException();
-        }
-        if (address == 0) {
-            return new IllegalArgumentException("free of the NULL address");
-        }
-        if (offset < 0 || offset >= limitBytes) {
-            return new IllegalArgumentException(String.format(
-                    "0x%x was not allocated by this heap (its addresses are 0x%x..0x%x)",
-                    address, base, base + limitBytes));
-        }
-        if (offset >= pageHeap.committedBytes()) {
-            return new IllegalArgumentException(String.format(
-                    "0x%x was not allocated by this heap: it lies beyond the heap's committed pages", address));
-        }
-        return new IllegalArgumentException(String.format(
-                "0x%x is not the start of a block: blocks are at least 8-byte aligned", address));
-    }
-
-    private static IllegalArgumentException interiorFree(long address, long blockSize) {
-        return new IllegalArgumentException(String.format(
-                "0x%x points inside a %d-byte block, not at its start", address, blockSize));
-    }
-
-    private static IllegalStateException doubleFree(long address) {
-        return new IllegalStateException(String.format("double free of 0x%x: the block is already free", address));
+        return large.usableSize(address, offset, span);
     }
 
     // ---- segments, lifecycle ----
@@ -598,11 +445,7 @@ public final class Heap {
     }
 
     private static IllegalStateException closedException() {
-        return new IllegalStateException("Spanheap is closed");
-    }
-
-    public boolean isClosed() {
-        return closed;
+        return FreeChecks.closed();
     }
 
     /** Unmaps everything. Segments handed out become inaccessible (their accesses throw). */
@@ -645,20 +488,8 @@ public final class Heap {
         return budget;
     }
 
-    long largeMallocs() {
-        return largeMallocs.sum();
-    }
-
-    long largeFrees() {
-        return largeFrees.sum();
-    }
-
-    long largeBytesAllocated() {
-        return largeBytesAllocated.sum();
-    }
-
-    long largeBytesFreed() {
-        return largeBytesFreed.sum();
+    LargeBlocks large() {
+        return large;
     }
 
     /**
@@ -680,7 +511,8 @@ public final class Heap {
      * Returns memory that sits idle above the page heap to it: the caches of ended threads, the
      * central transfer stacks and kept empty spans. For the scavenger and {@link #releaseMemory}.
      */
-    void releaseIdleCentralMemory() {
+    @Override
+    public void releaseIdleCentralMemory() {
         checkOpen();
         caches.reap();
         for (int c = 1; c < SizeClasses.COUNT; c++) {
@@ -706,7 +538,7 @@ public final class Heap {
             centrals[c].verify();
         }
         caches.forEachCache(ThreadCache::verify);
-        PageHeap.check(budget.granted() <= budget.totalBytes(), "cache budget overdrawn: %d > %d",
+        Invariants.check(budget.granted() <= budget.totalBytes(), "cache budget overdrawn: %d > %d",
                 budget.granted(), budget.totalBytes());
     }
 

@@ -29,8 +29,9 @@ public final class HeapStatistics {
         for (int c = 1; c < SizeClasses.COUNT; c++) {
             cached[0] += (long) heap.central(c).transferred() * SizeClasses.SIZE[c];
         }
-        return build(mallocs, frees, cached[0], heap.largeMallocs() + large[0], heap.largeFrees() + large[2],
-                heap.largeBytesAllocated() + large[1], heap.largeBytesFreed() + large[3]);
+        LargeBlocks pageHeapLarge = heap.large();
+        return build(mallocs, frees, cached[0], pageHeapLarge.mallocs() + large[0], pageHeapLarge.frees() + large[2],
+                pageHeapLarge.bytesAllocated() + large[1], pageHeapLarge.bytesFreed() + large[3]);
     }
 
     private MemStats build(long[] mallocs, long[] frees, long cachedBytes, long largeMallocs, long largeFrees,
@@ -49,9 +50,9 @@ public final class HeapStatistics {
             totalAlloc += mallocs[c] * size;
             bySize.add(new MemStats.SizeClassStats((int) size, mallocs[c], frees[c]));
         }
-        long heapSys = (long) pages.committed() << PageHeap.PAGE_SHIFT;
-        long heapIdle = (long) pages.free() << PageHeap.PAGE_SHIFT;
-        long heapReleased = (long) pages.releasedFree() << PageHeap.PAGE_SHIFT;
+        long heapSys = (long) pages.committed() << Pages.SHIFT;
+        long heapIdle = (long) pages.free() << Pages.SHIFT;
+        long heapReleased = (long) pages.releasedFree() << Pages.SHIFT;
         long spanMetadata = pages.spanMetadataBytes() + PageMap.bytesFor(pages.committed());
         long cacheMetadata = heap.caches().cacheCount() * ThreadCache.footprintBytes();
         return new MemStats(heapSys + spanMetadata + cacheMetadata, heapSys, heapAlloc, heapSys - heapIdle,
@@ -74,7 +75,7 @@ public final class HeapStatistics {
                     outOfSpans[spans.sizeClass(id)] += spans.objects(id) - spans.freeObjects(id);
                 } else if (state == SpanTable.LARGE) {
                     largeBlocks++;
-                    largeBytes += (long) spans.pages(id) << PageHeap.PAGE_SHIFT;
+                    largeBytes += (long) spans.pages(id) << Pages.SHIFT;
                 }
             }
         } finally {

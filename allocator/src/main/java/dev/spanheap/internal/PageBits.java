@@ -27,10 +27,6 @@ final class PageBits {
         words[page >>> 6] |= 1L << page;
     }
 
-    void clear(int page) {
-        words[page >>> 6] &= ~(1L << page);
-    }
-
     /** Sets pages {@code [from, from + count)}. */
     void setRange(int from, int count) {
         applyRange(from, count, true);

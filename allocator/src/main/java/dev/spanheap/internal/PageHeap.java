@@ -14,14 +14,11 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 public final class PageHeap {
 
-    public static final int PAGE_SHIFT = 13;
-    public static final long PAGE_SIZE = 1L << PAGE_SHIFT;
-
     /**
      * Go commits 4 MiB at a time: one {@code mmap} per 4 MiB is negligible beside the page faults of
      * 4 MiB, committed-but-untouched pages cost no RSS, and the frontier still catches stray writes.
      */
-    public static final int DEFAULT_COMMIT_STEP_PAGES = (int) ((4L << 20) / PAGE_SIZE);
+    public static final int DEFAULT_COMMIT_STEP_PAGES = (int) ((4L << 20) / Pages.SIZE);
 
     final ReentrantLock lock = new ReentrantLock();
     final SpanTable spans;
@@ -38,8 +35,8 @@ public final class PageHeap {
     private final int commitStepPages;
     private final int reservedPages;
 
-    /** Consulted before growing, for the soft limit; null when there is none. */
-    private Scavenger softLimit;
+    /** Consulted before growing; null when there is no soft limit. */
+    private SoftLimit softLimit;
     private int committedPages;
     private int freePages;
     private int releasedFreePages;
@@ -56,11 +53,11 @@ public final class PageHeap {
         this.spans = new SpanTable(space.spanRecords());
         this.freeRuns = new FreeRuns(spans);
         this.commitStepPages = commitStepPages;
-        this.reservedPages = Math.toIntExact(space.reservedBytes() >>> PAGE_SHIFT);
+        this.reservedPages = Math.toIntExact(space.reservedBytes() >>> Pages.SHIFT);
     }
 
-    void setSoftLimit(Scavenger scavenger) {
-        this.softLimit = scavenger;
+    void setSoftLimit(SoftLimit limit) {
+        this.softLimit = limit;
     }
 
     AddressSpace space() {
@@ -79,7 +76,7 @@ public final class PageHeap {
             if (closed) {
                 return 0;
             }
-            int slack = alignBytes > PAGE_SIZE ? (int) (alignBytes >>> PAGE_SHIFT) - 1 : 0;
+            int slack = alignBytes > Pages.SIZE ? (int) (alignBytes >>> Pages.SHIFT) - 1 : 0;
             int run = freeRuns.bestFit(pages + slack);
             if (run == 0) {
                 if (!grow(pages + slack)) {
@@ -158,15 +155,15 @@ public final class PageHeap {
         int page = released.next(spans.start(id), end, false);
         while (page < end && done < maxBytes) {
             int stop = released.next(page, end, true);
-            stop = (int) Math.min(stop, page + ((maxBytes - done + PAGE_SIZE - 1) >>> PAGE_SHIFT));
+            stop = (int) Math.min(stop, page + ((maxBytes - done + Pages.SIZE - 1) >>> Pages.SHIFT));
             int count = stop - page;
-            space.decommit((long) page << PAGE_SHIFT, (long) count << PAGE_SHIFT);
+            space.decommit((long) page << Pages.SHIFT, (long) count << Pages.SHIFT);
             // Counted per call: if a later madvise is refused, what was released stays accounted.
             released.setRange(page, count);
             spans.setReleasedPages(id, spans.releasedPages(id) + count);
             releasedFreePages += count;
-            releasedBytesTotal += (long) count << PAGE_SHIFT;
-            done += (long) count << PAGE_SHIFT;
+            releasedBytesTotal += (long) count << Pages.SHIFT;
+            done += (long) count << Pages.SHIFT;
             page = released.next(stop, end, false);
         }
         return done;
@@ -176,9 +173,9 @@ public final class PageHeap {
         int runStart = spans.start(run);
         int runPages = spans.pages(run);
         int runReleased = spans.releasedPages(run);
-        long runAddress = space.base() + ((long) runStart << PAGE_SHIFT);
-        long alignedAddress = AddressSpace.roundUp(runAddress, Math.max(alignBytes, PAGE_SIZE));
-        int first = runStart + (int) ((alignedAddress - runAddress) >>> PAGE_SHIFT);
+        long runAddress = space.base() + ((long) runStart << Pages.SHIFT);
+        long alignedAddress = AddressSpace.roundUp(runAddress, Math.max(alignBytes, Pages.SIZE));
+        int first = runStart + (int) ((alignedAddress - runAddress) >>> Pages.SHIFT);
         int headPages = first - runStart;
         int tailPages = runStart + runPages - (first + pages);
 
@@ -267,8 +264,8 @@ public final class PageHeap {
         }
         if (softLimit != null) {
             // Past the soft limit, give free pages back before taking more (Go's GOMEMLIMIT).
-            long excess = softLimit.beforeGrowth((long) (committedPages - releasedFreePages) << PAGE_SHIFT,
-                    (long) step << PAGE_SHIFT);
+            long excess = softLimit.beforeGrowth((long) (committedPages - releasedFreePages) << Pages.SHIFT,
+                    (long) step << Pages.SHIFT);
             if (excess > 0) {
                 try {
                     release(excess);
@@ -277,7 +274,7 @@ public final class PageHeap {
                 }
             }
         }
-        space.commit((long) step << PAGE_SHIFT);
+        space.commit((long) step << Pages.SHIFT);
         int first = committedPages;
         committedPages += step;
         released.ensureCapacity(committedPages);
@@ -342,43 +339,43 @@ public final class PageHeap {
             boolean previousFree = false;
             while (page < committedPages) {
                 int id = pageMap.spanAt(page);
-                check(id > 0 && id < spans.highWater(), "page %d maps to no span (%d)", page, id);
-                check(spans.start(id) == page, "page %d starts span %d which claims start %d", page, id, spans.start(id));
+                Invariants.check(id > 0 && id < spans.highWater(), "page %d maps to no span (%d)", page, id);
+                Invariants.check(spans.start(id) == page, "page %d starts span %d which claims start %d", page, id, spans.start(id));
                 int count = spans.pages(id);
-                check(count > 0 && page + count <= committedPages, "span %d has bad length %d", id, count);
+                Invariants.check(count > 0 && page + count <= committedPages, "span %d has bad length %d", id, count);
                 boolean small = spans.state(id) == SpanTable.SMALL;
                 for (int p = page; p < page + count; p++) {
                     long entry = pageMap.entry(p);
-                    check(PageMap.span(entry) == id, "page %d inside span %d maps to %d", p, id, PageMap.span(entry));
-                    check(PageMap.sizeClass(entry) == (small ? spans.sizeClass(id) : 0)
+                    Invariants.check(PageMap.span(entry) == id, "page %d inside span %d maps to %d", p, id, PageMap.span(entry));
+                    Invariants.check(PageMap.sizeClass(entry) == (small ? spans.sizeClass(id) : 0)
                                     && PageMap.pageInSpan(entry) == (small ? p - page : 0),
                             "page %d of span %d has class %d, page-in-span %d", p, id, PageMap.sizeClass(entry),
                             PageMap.pageInSpan(entry));
                 }
                 byte state = spans.state(id);
                 if (state == SpanTable.FREE) {
-                    check(!previousFree, "free run %d at page %d is not coalesced with its left neighbour", id, page);
+                    Invariants.check(!previousFree, "free run %d at page %d is not coalesced with its left neighbour", id, page);
                     int releasedHere = released.countRange(page, count);
-                    check(releasedHere == spans.releasedPages(id), "free run %d counts %d released pages, bitmap has %d",
+                    Invariants.check(releasedHere == spans.releasedPages(id), "free run %d counts %d released pages, bitmap has %d",
                             id, spans.releasedPages(id), releasedHere);
                     countedFree += count;
                     countedReleased += releasedHere;
                     countedRuns++;
                     previousFree = true;
                 } else {
-                    check(state == SpanTable.LARGE || state == SpanTable.SMALL || state == SpanTable.CACHED,
+                    Invariants.check(state == SpanTable.LARGE || state == SpanTable.SMALL || state == SpanTable.CACHED,
                             "span %d has state %d", id, state);
-                    check(released.countRange(page, count) == 0, "in-use span %d has pages marked released", id);
+                    Invariants.check(released.countRange(page, count) == 0, "in-use span %d has pages marked released", id);
                     previousFree = false;
                 }
                 page += count;
             }
-            check(countedFree == freePages, "free pages: counter %d, recount %d", freePages, countedFree);
-            check(countedReleased == releasedFreePages, "released pages: counter %d, recount %d",
+            Invariants.check(countedFree == freePages, "free pages: counter %d, recount %d", freePages, countedFree);
+            Invariants.check(countedReleased == releasedFreePages, "released pages: counter %d, recount %d",
                     releasedFreePages, countedReleased);
-            check(countedRuns == freeRuns.size(), "free runs: tree holds %d, page walk found %d",
+            Invariants.check(countedRuns == freeRuns.size(), "free runs: tree holds %d, page walk found %d",
                     freeRuns.size(), countedRuns);
-            freeRuns.forEach(id -> check(spans.state(id) == SpanTable.FREE,
+            freeRuns.forEach(id -> Invariants.check(spans.state(id) == SpanTable.FREE,
                     "free runs hold span %d in state %d", id, spans.state(id)));
             freeRuns.verify();
         } finally {
@@ -431,11 +428,5 @@ public final class PageHeap {
     /** Whether {@link #close()} has run. Page heap lock. */
     boolean isClosedLocked() {
         return closed;
-    }
-
-    static void check(boolean condition, String format, Object... args) {
-        if (!condition) {
-            throw new IllegalStateException("heap invariant broken: " + String.format(format, args));
-        }
     }
 }

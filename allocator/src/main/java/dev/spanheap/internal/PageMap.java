@@ -32,7 +32,7 @@ final class PageMap {
     static final int CLASS_BITS = 8;
     private static final long CLASS_MASK = (1L << CLASS_BITS) - 1;
     /** {@code entry & PAGE_OFFSET_MASK}: the page's byte offset within its small-object span. */
-    static final long PAGE_OFFSET_MASK = 0xFFFF_FFFFL & -PageHeap.PAGE_SIZE;
+    static final long PAGE_OFFSET_MASK = 0xFFFF_FFFFL & -Pages.SIZE;
     private static final int SPAN_SHIFT = 32;
     /** Span ids are non-negative ints: the high word. */
     private static final long SPAN_MASK = 0xFFFF_FFFFL;
@@ -62,12 +62,12 @@ final class PageMap {
     }
 
     static int pageInSpan(long entry) {
-        return (int) ((entry & PAGE_OFFSET_MASK) >>> PageHeap.PAGE_SHIFT);
+        return (int) ((entry & PAGE_OFFSET_MASK) >>> Pages.SHIFT);
     }
 
     /** The entry of {@code page}, which must be a page of the reservation. */
     long entry(int page) {
-        return entryAt(base, (long) page << PageHeap.PAGE_SHIFT);
+        return entryAt(base, (long) page << Pages.SHIFT);
     }
 
     /** Address of entry 0, for {@link #entryAt}. */
@@ -82,9 +82,9 @@ final class PageMap {
      */
     static long entryAt(long mapAddress, long offset) {
         // Unaligned layout: entries are aligned, and this spares the run-time alignment check.
-        // (offset >>> PAGE_SHIFT) * 8 in one shift and one mask.
+        // (offset >>> Pages.SHIFT) * 8 in one shift and one mask.
         return RawMemory.ALL.get(ValueLayout.JAVA_LONG_UNALIGNED,
-                mapAddress + ((offset >>> (PageHeap.PAGE_SHIFT - 3)) & -ENTRY_BYTES));
+                mapAddress + ((offset >>> (Pages.SHIFT - 3)) & -ENTRY_BYTES));
     }
 
     private void set(int page, long entry) {
@@ -109,7 +109,7 @@ final class PageMap {
     /** Marks the pages of small-object span {@code span} with its class and each page's index. */
     void setSmall(int firstPage, int pages, int span, int sizeClass) {
         for (int i = 0; i < pages; i++) {
-            long entry = ((span & SPAN_MASK) << SPAN_SHIFT) | ((long) i << PageHeap.PAGE_SHIFT) | (sizeClass & CLASS_MASK);
+            long entry = ((span & SPAN_MASK) << SPAN_SHIFT) | ((long) i << Pages.SHIFT) | (sizeClass & CLASS_MASK);
             set(firstPage + i, entry);
         }
     }

@@ -25,7 +25,7 @@ import java.util.function.LongSupplier;
  * <p>With {@code -Dspanheap.scavtrace=1} every cycle that releases memory prints one line to
  * stderr, in the spirit of Go's {@code GODEBUG=scavtrace=1}.
  */
-public final class Scavenger {
+public final class Scavenger implements SoftLimit {
 
     private static final System.Logger LOG = System.getLogger("dev.spanheap");
 
@@ -40,7 +40,7 @@ public final class Scavenger {
         void sleep(long nanos) throws InterruptedException;
     }
 
-    private final Heap heap;
+    private final IdleCentralMemory idle;
     private final PageHeap pageHeap;
     private final LongSupplier clock;
     private final int retainPercent;
@@ -52,8 +52,8 @@ public final class Scavenger {
     private long totalReleased;
     private volatile Thread thread;
 
-    Scavenger(Heap heap, PageHeap pageHeap, HeapConfig.Scavenging settings) {
-        this.heap = heap;
+    Scavenger(IdleCentralMemory idle, PageHeap pageHeap, HeapConfig.Scavenging settings) {
+        this.idle = idle;
         this.pageHeap = pageHeap;
         this.clock = settings.clock();
         this.retainPercent = settings.retainPercent();
@@ -123,7 +123,7 @@ public final class Scavenger {
         if (retained <= goal) {
             return 0;
         }
-        heap.releaseIdleCentralMemory();
+        idle.releaseIdleCentralMemory();
         counts = pageHeap.counts();
         retained = bytes(counts.committed() - counts.releasedFree());
         long released = retained > goal ? pageHeap.release(Math.min(retained - goal, MAX_RELEASE_PER_CYCLE)) : 0;
@@ -143,7 +143,8 @@ public final class Scavenger {
      * retained memory plus {@code growthBytes} is at most 95% of the limit, or nothing is left.
      * Called by the page heap with its lock held.
      */
-    long beforeGrowth(long retainedBytes, long growthBytes) {
+    @Override
+    public long beforeGrowth(long retainedBytes, long growthBytes) {
         if (softLimitBytes <= 0 || retainedBytes + growthBytes <= softLimitBytes) {
             return 0;
         }
@@ -174,6 +175,6 @@ public final class Scavenger {
     }
 
     private static long bytes(long pages) {
-        return pages << PageHeap.PAGE_SHIFT;
+        return pages << Pages.SHIFT;
     }
 }

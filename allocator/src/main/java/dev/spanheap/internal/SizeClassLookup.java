@@ -47,7 +47,7 @@ final class SizeClassLookup {
 
     /** The smallest class that holds {@code size} bytes at {@code alignment}, or 0 for the page heap. */
     static int smallClassFor(long size, long alignment) {
-        if (size > SizeClasses.MAX_SMALL_SIZE || alignment > PageHeap.PAGE_SIZE) {
+        if (size > SizeClasses.MAX_SMALL_SIZE || alignment > Pages.SIZE) {
             return 0;
         }
         // An object of class c starts at a multiple of SIZE[c] from a page boundary.

@@ -234,7 +234,7 @@ public final class ThreadCache {
         if (pages > LARGE_CACHED_PAGES || largeDepth[pages] == LARGE_DEPTH) {
             return false;
         }
-        long bytes = (long) pages << PageHeap.PAGE_SHIFT;
+        long bytes = (long) pages << Pages.SHIFT;
         if (largeBytes + bytes > largeBudgetBytes) {
             largeBudgetBytes += request(budget.perCacheBytes() / 4 - largeBudgetBytes, largeBytes + bytes - largeBudgetBytes);
         }
@@ -243,7 +243,7 @@ public final class ThreadCache {
 
     /** Keeps freed large span {@code span} (already CACHED); call after {@link #hasLargeRoom}. */
     void pushLarge(int span, int pages) {
-        long bytes = (long) pages << PageHeap.PAGE_SHIFT;
+        long bytes = (long) pages << Pages.SHIFT;
         largeSpans[pages * LARGE_DEPTH + largeDepth[pages]++] = span;
         largeBytes += bytes;
         largeFrees++;
@@ -255,7 +255,7 @@ public final class ThreadCache {
         if (pages > LARGE_CACHED_PAGES || largeDepth[pages] == 0) {
             return 0;
         }
-        long bytes = (long) pages << PageHeap.PAGE_SHIFT;
+        long bytes = (long) pages << Pages.SHIFT;
         largeBytes -= bytes;
         largeMallocs++;
         largeMallocBytes += bytes;
@@ -324,7 +324,7 @@ public final class ThreadCache {
         for (int c = 1; c < SizeClasses.COUNT; c++) {
             int depth = depth(c);
             int limit = limit(c);
-            PageHeap.check(depth >= 0 && depth <= limit && limit >= 0 && limit <= MAX_DEPTH[c] && slots[REGION[c]] == 0,
+            Invariants.check(depth >= 0 && depth <= limit && limit >= 0 && limit <= MAX_DEPTH[c] && slots[REGION[c]] == 0,
                     "cache class %d: depth %d, limit %d, stack ends %x", c, depth, limit, slots[2 * c]);
             bytes += (long) limit * SizeClasses.SIZE[c];
         }
@@ -332,13 +332,13 @@ public final class ThreadCache {
         for (int pages = 1; pages <= LARGE_CACHED_PAGES; pages++) {
             for (int i = 0; i < largeDepth[pages]; i++) {
                 int span = largeSpans[pages * LARGE_DEPTH + i];
-                PageHeap.check(pageHeap.spans.state(span) == SpanTable.CACHED && pageHeap.spans.pages(span) == pages,
+                Invariants.check(pageHeap.spans.state(span) == SpanTable.CACHED && pageHeap.spans.pages(span) == pages,
                         "cached large span %d: state %d, %d pages in the %d-page list", span,
                         pageHeap.spans.state(span), pageHeap.spans.pages(span), pages);
-                large += (long) pages << PageHeap.PAGE_SHIFT;
+                large += (long) pages << Pages.SHIFT;
             }
         }
-        PageHeap.check(bytes == limitBytes && limitBytes <= budgetBytes && large == largeBytes
+        Invariants.check(bytes == limitBytes && limitBytes <= budgetBytes && large == largeBytes
                         && largeBytes <= largeBudgetBytes && budgetBytes + largeBudgetBytes <= budget.perCacheBytes(),
                 "cache limits %d bytes (tracked %d) of budget %d, large %d (tracked %d) of %d, per cache %d", bytes,
                 limitBytes, budgetBytes, large, largeBytes, largeBudgetBytes, budget.perCacheBytes());

@@ -11,8 +11,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * Finds the cache for the calling thread and takes caches back when threads end.
  *
  * <ul>
- *   <li>A platform thread gets its own {@link ThreadCache}, found through {@link #byThreadId} (a slot
- *       per thread id modulo 1024) or, when another live thread holds that slot, a {@link ThreadLocal}.</li>
+ *   <li>A platform thread gets its own {@link ThreadCache}, found on the fast paths through
+ *       {@link ThreadSlots} (a slot of its own per live thread, by thread id) and elsewhere through a
+ *       {@link ThreadLocal}, which makes and registers caches.</li>
  *   <li>Virtual threads share a small set of striped caches, each behind a lock: a cache per virtual
  *       thread would make cache memory grow with the number of virtual threads (Netty's pooled
  *       allocator's problem).</li>
@@ -27,20 +28,10 @@ final class ThreadCaches {
 
     private static final Cleaner CLEANER = Cleaner.create();
 
-    /** Size of {@link #byThreadId}; a power of two. */
-    static final int DIRECT_SLOTS = 1024;
-
     private final CentralList[] centrals;
     private final CacheBudget budget;
-    /**
-     * The fast way to a platform thread's cache: slot {@code threadId & (DIRECT_SLOTS - 1)} holds
-     * the cache of one live thread with that slot, found by comparing {@link ThreadCache#ownerId}
-     * with the caller's id (ids are never reused). Written under the registry lock, read without a
-     * lock: a reader that sees a stale or empty slot, another thread's cache, or is a virtual thread
-     * finds no match and takes the {@link ThreadLocal} below. ThreadCache's fields are final, so a
-     * cache read here is fully constructed.
-     */
-    final ThreadCache[] byThreadId = new ThreadCache[DIRECT_SLOTS];
+    /** Every registered platform thread's cache by thread id, for the fast paths. */
+    private final ThreadSlots slots;
     final ThreadLocal<ThreadCache> local = ThreadLocal.withInitial(this::register);
     private final ReentrantLock[] stripeLocks;
     private final ThreadCache[] stripes;
@@ -63,7 +54,13 @@ final class ThreadCaches {
     /** {large mallocs, bytes, large frees, bytes} of caches whose threads have ended. */
     private final long[] retiredLarge = new long[4];
 
-    ThreadCaches(CentralList[] centrals, CacheBudget budget, int stripeCount, PageHeap pageHeap) {
+    /**
+     * @param onSlotTableResize told the table of {@link ThreadSlots} whenever it is replaced, so that
+     *                          the fast paths can hold it in a field of their own
+     */
+    ThreadCaches(CentralList[] centrals, CacheBudget budget, int stripeCount, PageHeap pageHeap,
+                 java.util.function.Consumer<ThreadCache[]> onSlotTableResize) {
+        this.slots = new ThreadSlots(onSlotTableResize);
         this.pageHeap = pageHeap;
         this.centrals = centrals;
         this.budget = budget;
@@ -75,23 +72,57 @@ final class ThreadCaches {
         }
     }
 
-    /** The calling platform thread's cache. */
-    ThreadCache local() {
-        return local.get();
+    /** The current table of {@link ThreadSlots}, for tests. */
+    ThreadCache[] slotTable() {
+        return slots.table();
     }
 
-    /** The stripe a virtual thread uses; lock {@link #stripeLock} around every use. */
-    int stripeOf(Thread thread) {
+    /**
+     * The calling thread's cache, made on first use; null on a virtual thread. The slot table
+     * first, the {@link ThreadLocal} (which makes and registers caches) when it misses.
+     */
+    ThreadCache currentPlatformCache() {
+        Thread thread = Thread.currentThread();
+        long id = thread.threadId();
+        ThreadCache[] table = slots.table();
+        ThreadCache cache = table[(int) id & (table.length - 1)];
+        if (cache != null && cache.ownerId == id) {
+            return cache;
+        }
+        return thread.isVirtual() ? null : local.get();
+    }
+
+    /** The stripe virtual thread {@code thread} uses. */
+    private int stripeOf(Thread thread) {
         long id = thread.threadId();
         return (int) ((id ^ (id >>> 16)) & (stripes.length - 1));
     }
 
-    ReentrantLock stripeLock(int stripe) {
-        return stripeLocks[stripe];
+    /** An object of class {@code c} for virtual thread {@code thread}, from its stripe; 0 when out of memory. */
+    long allocateShared(Thread thread, int c) {
+        int stripe = stripeOf(thread);
+        stripeLocks[stripe].lock();
+        try {
+            ThreadCache cache = stripes[stripe];
+            long address = cache.allocate(c);
+            return address != 0 ? address : cache.refill(c);
+        } finally {
+            stripeLocks[stripe].unlock();
+        }
     }
 
-    ThreadCache stripe(int stripe) {
-        return stripes[stripe];
+    /** Frees an object of class {@code c} for virtual thread {@code thread}, into its stripe. */
+    void freeShared(Thread thread, int c, long address) {
+        int stripe = stripeOf(thread);
+        stripeLocks[stripe].lock();
+        try {
+            ThreadCache cache = stripes[stripe];
+            if (!cache.free(c, address)) {
+                cache.overflow(c, address);
+            }
+        } finally {
+            stripeLocks[stripe].unlock();
+        }
     }
 
     private ThreadCache register() {
@@ -104,10 +135,7 @@ final class ThreadCaches {
             }
             reapLocked();
             owned.add(new Owned(new WeakReference<>(thread), cache, reapWhenEnded(thread)));
-            int slot = (int) thread.threadId() & (DIRECT_SLOTS - 1);
-            if (byThreadId[slot] == null) {
-                byThreadId[slot] = cache;
-            }
+            slots.add(cache);
         } finally {
             registryLock.unlock();
         }
@@ -148,10 +176,7 @@ final class ThreadCaches {
             if (entry.ended()) {
                 // Thread.isAlive() returning false orders the ended thread's writes before ours.
                 ThreadCache cache = entry.cache();
-                int slot = (int) cache.ownerId & (DIRECT_SLOTS - 1);
-                if (byThreadId[slot] == cache) {
-                    byThreadId[slot] = null;
-                }
+                slots.remove(cache);
                 retire(cache);
                 it.remove();
             }

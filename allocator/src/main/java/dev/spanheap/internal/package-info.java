@@ -25,14 +25,28 @@
  *       reserved {@code PROT_NONE} once (64 GiB by default) and committed in 4 MiB steps.</dd>
  * </dl>
  *
+ * <h2>Who does what</h2>
+ * {@link dev.spanheap.internal.Heap} routes requests down the ladder and owns the lifecycle (Go's
+ * malloc.go). Beside it: {@link dev.spanheap.internal.LargeBlocks}, the path of blocks over 32 KiB and
+ * their counters; {@link dev.spanheap.internal.FreeChecks}, the validation of freed addresses and every
+ * message that refuses one; {@link dev.spanheap.internal.FreeCookie}, the double-free cookie;
+ * {@link dev.spanheap.internal.ThreadCaches}, finding a thread's cache (platform threads through
+ * {@code ThreadSlots}, virtual threads through locked stripes) and reaping ended threads' caches. The
+ * lower rungs depend only downwards: the page heap knows the scavenger as a
+ * {@link dev.spanheap.internal.SoftLimit}, the scavenger knows the heap as
+ * {@link dev.spanheap.internal.IdleCentralMemory}, and page sizes and the invariant check are leaves
+ * ({@link dev.spanheap.internal.Pages}, {@link dev.spanheap.internal.Invariants}).
+ *
  * <h2>Allocating, fastest first</h2>
  * <ol>
  *   <li>Round the size to its class: one lookup table by 8-byte steps up to 32 KiB (Go's two tables
  *       expanded), no division, no branch ({@code SizeClassLookup.sizeClassOf}).</li>
- *   <li>Find the calling thread's cache: slot {@code threadId & 1023} of a table, checked against the
- *       cache's owner id (a {@link java.lang.ThreadLocal} behind it for collisions; virtual threads go
- *       to striped shared caches). Pop an object for the class ({@code ThreadCache.allocate}) and clear
- *       its first word, where a freed object keeps its cookie.</li>
+ *   <li>Find the calling thread's cache: slot {@code threadId & (length - 1)} of a table in which every
+ *       live platform thread has a slot of its own ({@link dev.spanheap.internal.ThreadSlots}, which
+ *       doubles when two live threads' ids collide), checked against the cache's owner id (a
+ *       {@link java.lang.ThreadLocal} behind it for a thread's first call; virtual threads go to striped
+ *       shared caches). Pop an object for the class ({@code ThreadCache.allocate}) and clear its first
+ *       word, where a freed object keeps its cookie.</li>
  *   <li>Cache empty: grow the class's limit if the cache's byte budget allows, and take a batch from
  *       the central list, from its transfer stack if it holds one ({@code ThreadCache.refill},
  *       {@code CentralList.take}).</li>

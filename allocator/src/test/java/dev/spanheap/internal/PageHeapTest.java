@@ -59,14 +59,14 @@ class PageHeapTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void pagesAfterOperations(String name, String operations, String expected) {
-        heap = new PageHeap(LinuxOsMemory.INSTANCE, PAGES * PageHeap.PAGE_SIZE, STEP);
+        heap = new PageHeap(LinuxOsMemory.INSTANCE, PAGES * Pages.SIZE, STEP);
         List<Integer> allocated = new ArrayList<>();
         for (String op : operations.split(" ")) {
             switch (op.charAt(0)) {
                 case 'a' -> {
                     String[] parts = op.substring(1).split("@");
                     int pages = Integer.parseInt(parts[0]);
-                    long align = parts.length > 1 ? Integer.parseInt(parts[1]) * PageHeap.PAGE_SIZE : PageHeap.PAGE_SIZE;
+                    long align = parts.length > 1 ? Integer.parseInt(parts[1]) * Pages.SIZE : Pages.SIZE;
                     allocated.add(heap.allocate(pages, align, SpanTable.LARGE));
                 }
                 case 'f' -> heap.free(allocated.get(Integer.parseInt(op.substring(1))));

@@ -80,7 +80,7 @@ class ScavengerTest {
             }
             MemStats stats = statistics.snapshot();
             long retained = stats.heapSys() - stats.heapReleased();
-            assertThat(retained).isLessThanOrEqualTo(stats.heapInuse() * 110 / 100 + PageHeap.PAGE_SIZE);
+            assertThat(retained).isLessThanOrEqualTo(stats.heapInuse() * 110 / 100 + Pages.SIZE);
             assertThat(retained).isGreaterThanOrEqualTo(stats.heapInuse());
             kept.forEach(heap::free);
         } finally {

@@ -1,0 +1,99 @@
+package dev.spanheap.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Every registered live thread gets a slot of its own, whatever its id: issue 14's thread-slot cliff,
+ * where a thread whose id matched a live thread's modulo 1024 took the slow path for its whole life.
+ */
+class ThreadSlotsTest {
+
+    private final List<ThreadCache[]> published = new ArrayList<>();
+    private final ThreadSlots slots = new ThreadSlots(published::add);
+
+    private static ThreadCache cacheOf(long threadId) {
+        return new ThreadCache(null, null, threadId, null);
+    }
+
+    private static ThreadCache found(ThreadCache[] table, long threadId) {
+        return table[(int) threadId & (table.length - 1)];
+    }
+
+    @Test
+    void threadsWhoseIdsCollideEachGetASlot() {
+        ThreadCache first = cacheOf(5);
+        ThreadCache second = cacheOf(5 + ThreadSlots.INITIAL_SLOTS);
+        ThreadCache third = cacheOf(5 + 2 * ThreadSlots.INITIAL_SLOTS);
+        slots.add(first);
+        slots.add(second);
+        slots.add(third);
+        ThreadCache[] table = published.getLast();
+        assertThat(table).isSameAs(slots.table()).hasSize(4 * ThreadSlots.INITIAL_SLOTS);
+        for (ThreadCache cache : List.of(first, second, third)) {
+            assertThat(found(table, cache.ownerId)).isSameAs(cache);
+        }
+        assertThat(published).hasSize(3);
+    }
+
+    @Test
+    void sequentialIdsShareTheFirstTable() {
+        for (long id = 100; id < 100 + ThreadSlots.INITIAL_SLOTS; id++) {
+            slots.add(cacheOf(id));
+        }
+        assertThat(published).hasSize(1);
+        for (long id = 100; id < 100 + ThreadSlots.INITIAL_SLOTS; id++) {
+            assertThat(found(slots.table(), id).ownerId).isEqualTo(id);
+        }
+    }
+
+    @Test
+    void anEndedThreadsSlotIsReused() {
+        ThreadCache ended = cacheOf(7);
+        slots.add(ended);
+        slots.remove(ended);
+        ThreadCache next = cacheOf(7 + ThreadSlots.INITIAL_SLOTS);
+        slots.add(next);
+        assertThat(slots.table()).hasSize(ThreadSlots.INITIAL_SLOTS);
+        assertThat(found(slots.table(), next.ownerId)).isSameAs(next);
+    }
+
+    @Test
+    void aHeapGivesAThreadWhoseSlotALiveThreadHoldsASlotOfItsOwn() throws InterruptedException {
+        Heap heap = new Heap(new HeapConfig(LinuxOsMemory.INSTANCE, 1L << 30, PageHeap.DEFAULT_COMMIT_STEP_PAGES,
+                1 << 20, 8 << 20, false));
+        CountDownLatch registered = new CountDownLatch(1);
+        CountDownLatch done = new CountDownLatch(1);
+        Runnable holdSlot = () -> {
+            heap.free(heap.allocate(16, 1));
+            registered.countDown();
+            try {
+                done.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        };
+        long mine = Thread.currentThread().threadId();
+        Thread holder;
+        do {
+            holder = Thread.ofPlatform().unstarted(holdSlot);
+        } while (((holder.threadId() ^ mine) & (ThreadSlots.INITIAL_SLOTS - 1)) != 0);
+        try {
+            holder.start();
+            assertThat(registered.await(30, TimeUnit.SECONDS)).isTrue();
+            ThreadCache own = heap.currentThreadCache();
+            ThreadCache[] table = heap.caches().slotTable();
+            assertThat(found(table, mine)).as("this thread's slot").isSameAs(own);
+            assertThat(found(table, holder.threadId()).ownerId).isEqualTo(holder.threadId());
+        } finally {
+            done.countDown();
+            holder.join(TimeUnit.SECONDS.toMillis(30));
+            heap.close();
+        }
+    }
+}
