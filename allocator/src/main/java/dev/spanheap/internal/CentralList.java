@@ -41,6 +41,12 @@ final class CentralList {
 
     /** Bytes of free objects the transfer stack may hold. */
     static final long TRANSFER_BYTES = 512 << 10;
+    /**
+     * The most objects a transfer stack holds, whatever {@link #TRANSFER_BYTES} allows: for the
+     * smallest classes 512 KiB would be 64K objects, a 512 KiB Java array per class; 4096 objects
+     * (a 32 KiB array) are still 128 batches of the largest batch size.
+     */
+    static final int MAX_TRANSFER_OBJECTS = 4096;
     /** Bytes of wholly free spans kept on the list (at least one span). */
     static final long EMPTY_SPAN_BYTES = 512 << 10;
 
@@ -68,7 +74,7 @@ final class CentralList {
         long spanBytes = spanPages * Pages.SIZE;
         this.maxEmptySpans = (int) Math.max(1, EMPTY_SPAN_BYTES / spanBytes);
         int batch = ThreadCache.BATCH[sizeClass];
-        int capacity = (int) Math.min(4096, Math.max(2L * batch, TRANSFER_BYTES / objectSize));
+        int capacity = (int) Math.min(MAX_TRANSFER_OBJECTS, Math.max(2L * batch, TRANSFER_BYTES / objectSize));
         this.transfer = new long[capacity / batch * batch];
     }
 

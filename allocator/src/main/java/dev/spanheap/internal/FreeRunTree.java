@@ -3,16 +3,17 @@ package dev.spanheap.internal;
 import java.util.function.IntConsumer;
 
 /**
- * The page heap's free runs, ordered by (length, start page): a treap threaded through the span
- * records' {@code left}, {@code right} and {@code priority} fields, so it allocates nothing.
+ * The page heap's long free runs, ordered by (length, start page): a treap threaded through the
+ * span records' {@code left}, {@code right} and {@code priority} fields, so it allocates nothing.
+ * Runs shorter than {@link FreeRuns}' exact-length lists cover live in those lists instead (TCMalloc's
+ * split); this tree holds the rest, which are few.
  *
- * <p>Why a treap: allocation needs "the shortest free run of at least n pages, lowest address among
- * equals" (best fit, address-ordered, which keeps the heap compact and leaves high addresses free
- * for the scavenger), and free needs removal of arbitrary neighbours when coalescing. A balanced
- * search tree gives both in O(log n) expected time for any number of runs; TCMalloc's exact-length
- * lists would be O(1) for short runs but need a second structure for long ones, and Go's radix
- * tree of bitmap summaries costs memory proportional to the whole address space. Guarded by the
- * page heap's lock.
+ * <p>Why a treap for them: allocation needs "the shortest free run of at least n pages, lowest
+ * address among equals" (best fit, address-ordered, which keeps the heap compact and leaves high
+ * addresses free for the scavenger), and free needs removal of arbitrary neighbours when coalescing.
+ * A balanced search tree gives both in O(log n) expected time for any number of runs; Go's radix
+ * tree of bitmap summaries would cost memory proportional to the whole address space. Guarded by
+ * the page heap's lock.
  */
 final class FreeRunTree {
 

@@ -7,7 +7,7 @@ import java.util.function.IntConsumer;
  * list per exact length, longer runs in a {@link FreeRunTree} (TCMalloc's classic page heap).
  *
  * <p>Why: with thousands of fragments, a balanced tree costs ~30 scattered record reads per insert
- * or remove (measured: 420 ns per large allocate+free pair, 70% of it in the tree). Short runs are
+ * or remove, and measured, the tree took most of a large allocate+free pair. Short runs are
  * the common case, and an exact-length list makes them O(1): best fit is the first non-empty length
  * at or above the request, found in a 128-bit mask. Within one length the most recently freed run
  * comes first (its pages are the likeliest to be resident and cached); the tree, for long runs,

@@ -24,7 +24,12 @@ public final class Heap implements IdleCentralMemory {
     private static final ValueLayout.OfLong WORD = FreeCookie.WORD;
     /** Bit {@code a} is set for each alignment {@code a} that every size class gives: 1, 2, 4, 8. */
     private static final long FAST_ALIGNMENTS = (1L << 1) | (1L << 2) | (1L << 4) | (1L << 8);
-    private static final int STRIPES = 8;
+    /**
+     * Shared caches for virtual threads, each behind a lock: more than the carrier threads of a
+     * default scheduler on most machines (one per core), so virtual threads on different carriers
+     * rarely meet on a lock, and few enough that their cache memory stays small and bounded.
+     */
+    private static final int VIRTUAL_THREAD_STRIPES = 8;
 
     private final PageHeap pageHeap;
     private final PageMap pageMap;
@@ -33,7 +38,8 @@ public final class Heap implements IdleCentralMemory {
     private final SpanTable spans;
     private final MemorySegment memory;
     private final long base;
-    private final long limitBytes;
+    /** The reservation's size: the builder's maxHeapSize in whole pages, the hard limit messages name. */
+    private final long reservedBytes;
     private final CentralList[] centrals = new CentralList[SizeClasses.COUNT];
     private final CacheBudget budget;
     private final ThreadCaches caches;
@@ -59,11 +65,10 @@ public final class Heap implements IdleCentralMemory {
      * Whether the unchecked fast paths may run (not checked mode, not closed), folded into the
      * bounds they test anyway: a free's fast path takes offsets below {@code fastFreeBytes} (the
      * reservation, or 0), an allocation's takes sizes up to {@code fastSizeBytes} (32 KiB, or 0).
-     * Folding saves a load and a branch per call (JMH, the mixed batch through a LocalHeap: about
-     * 8.3 -> 8.0 ns per pair; single pairs unchanged).
+     * Folding saves a load and a branch per call.
      *
-     * <p>Plain, not volatile: a volatile read on every call cost the fast paths almost 2 ns per
-     * allocate/free pair (measured), because the JIT may not share or move loads across it. A
+     * <p>Plain, not volatile: a volatile read on every call made the fast paths measurably slower
+     * (JMH), because the JIT may not share or move loads across it. A
      * thread whose use of the heap is ordered after {@link #close()} (by a join, a lock, a volatile,
      * a queue) sees the change and takes the slow paths, which check {@link #closed} and throw. A
      * thread racing with close may still run a fast path on the closed heap's memory; that memory
@@ -80,18 +85,18 @@ public final class Heap implements IdleCentralMemory {
         this.spans = pageHeap.spans;
         this.memory = pageHeap.space().heap();
         this.base = pageHeap.base();
-        this.limitBytes = pageHeap.reservedBytes();
+        this.reservedBytes = pageHeap.reservedBytes();
         for (int c = 1; c < SizeClasses.COUNT; c++) {
             centrals[c] = new CentralList(c, pageHeap, cookies);
         }
         this.budget = new CacheBudget(config.totalCacheBytes(), config.threadCacheBytes());
-        this.caches = new ThreadCaches(centrals, budget, STRIPES, pageHeap, table -> cachesByThreadId = table);
+        this.caches = new ThreadCaches(centrals, budget, VIRTUAL_THREAD_STRIPES, pageHeap, table -> cachesByThreadId = table);
         this.localCache = caches.local;
         this.large = new LargeBlocks(pageHeap);
         this.freeChecks = new FreeChecks(pageHeap);
         this.checked = config.checked();
         this.allocationBits = checked
-                ? new AllocationBits(pageHeap.space().mapMetadata(AllocationBits.bytesFor(limitBytes)))
+                ? new AllocationBits(pageHeap.space().mapMetadata(AllocationBits.bytesFor(reservedBytes)))
                 : null;
         enableFastPaths(!checked);
         HeapConfig.Scavenging scavenging = config.scavenging();
@@ -138,7 +143,7 @@ public final class Heap implements IdleCentralMemory {
     }
 
     private void enableFastPaths(boolean enable) {
-        fastFreeBytes = enable ? limitBytes : 0;
+        fastFreeBytes = enable ? reservedBytes : 0;
         fastSizeBytes = enable ? SizeClasses.MAX_SMALL_SIZE : 0;
     }
 
@@ -227,14 +232,14 @@ public final class Heap implements IdleCentralMemory {
         if (alignment <= 0 || (alignment & (alignment - 1)) != 0) {
             throw new IllegalArgumentException("alignment must be a power of two: " + alignment);
         }
-        if (size > limitBytes) {
+        if (size > reservedBytes) {
             throw new IllegalArgumentException(String.format(
-                    "size %d exceeds the heap's limit of %d bytes", size, limitBytes));
+                    "size %d exceeds the heap's limit of %d bytes", size, reservedBytes));
         }
-        if (alignment > limitBytes) {
+        if (alignment > reservedBytes) {
             // No block of this heap can be aligned so (and the page heap counts alignment slack in int pages).
             throw new IllegalArgumentException(String.format(
-                    "alignment %d exceeds the heap's limit of %d bytes", alignment, limitBytes));
+                    "alignment %d exceeds the heap's limit of %d bytes", alignment, reservedBytes));
         }
         // A zero-size request gets the smallest block, so every address handed out is distinct.
         long request = Math.max(size, 1);
@@ -296,7 +301,7 @@ public final class Heap implements IdleCentralMemory {
         PageHeap.PageCounts counts = pageHeap.counts();
         return new OutOfMemoryError(String.format(
                 "Spanheap cannot allocate %d bytes: the heap's limit is %d bytes and %d bytes are in use",
-                size, limitBytes, (long) counts.inUse() << Pages.SHIFT));
+                size, reservedBytes, (long) counts.inUse() << Pages.SHIFT));
     }
 
     // ---- free ----

@@ -28,6 +28,8 @@ import java.util.function.LongSupplier;
 public final class Scavenger implements SoftLimit {
 
     private static final System.Logger LOG = System.getLogger("dev.spanheap");
+    /** The share of a soft limit that retained memory is brought down to, in percent; see {@link #softLimitTarget}. */
+    static final int SOFT_LIMIT_TARGET_PERCENT = 95;
 
     static final long MAX_RELEASE_PER_CYCLE = 16L << 20;
     static final long MIN_SLEEP_NANOS = 1_000_000L;
@@ -148,8 +150,7 @@ public final class Scavenger implements SoftLimit {
         if (softLimitBytes <= 0 || retainedBytes + growthBytes <= softLimitBytes) {
             return 0;
         }
-        long target = softLimitBytes * 95 / 100;
-        return Math.max(0, retainedBytes + growthBytes - target);
+        return Math.max(0, retainedBytes + growthBytes - softLimitTarget());
     }
 
     /** The retained-memory goal now: see the class comment. */
@@ -161,7 +162,16 @@ public final class Scavenger implements SoftLimit {
             }
         }
         long goal = peak / 100 * retainPercent;
-        return softLimitBytes > 0 ? Math.min(goal, softLimitBytes / 100 * 95) : goal;
+        return softLimitBytes > 0 ? Math.min(goal, softLimitTarget()) : goal;
+    }
+
+    /**
+     * What retained memory is brought down to under a soft limit: {@link #SOFT_LIMIT_TARGET_PERCENT}
+     * of it (Go scavenges to 95% of GOMEMLIMIT), leaving headroom so that the next growth does not
+     * cross the limit at once. Divided first, so that no limit can overflow.
+     */
+    private long softLimitTarget() {
+        return softLimitBytes / 100 * SOFT_LIMIT_TARGET_PERCENT;
     }
 
     private void notePeak(long now, long inUse) {

@@ -22,7 +22,8 @@ import java.util.Arrays;
  *  offset  field           written by (under)             meaning
  *   0      start   int     page heap (page heap lock)     first page of the run
  *   4      pages   int     page heap                      length of the run in pages
- *   8      state   byte    page heap                      UNUSED, FREE, LARGE or SMALL
+ *   8      state   byte    page heap; LARGE/CACHED by CAS UNUSED, FREE, LARGE, SMALL or CACHED (a
+ *                                                          freed large block a thread cache keeps)
  *   9      class   byte    page heap, read lock-free      size class of a SMALL span
  *  12      released int    page heap                      FREE: pages released; in use: pages that
  *                                                         were released when allocated (read as zero)

@@ -27,6 +27,8 @@ public final class ThreadCache {
     static final int[] BATCH = new int[SizeClasses.COUNT];
     static final int[] MAX_DEPTH = new int[SizeClasses.COUNT];
     private static final int MAX_BATCH = 32;
+    /** Kept large spans may use one {@code LARGE_BUDGET_SHARE}-th of the per-cache budget. */
+    private static final int LARGE_BUDGET_SHARE = 4;
     /** The deepest any class's stack may grow, in objects. */
     private static final int MAX_OBJECTS = 256;
     private static final int[] REGION = new int[SizeClasses.COUNT];
@@ -72,7 +74,7 @@ public final class ThreadCache {
      */
     private final long[] slots = new long[SLOTS];
     /** Scratch space for objects moving to or from a central list outside the stacks. */
-    private final long[] transfer = new long[32];
+    private final long[] transfer = new long[MAX_BATCH];
     /**
      * Per-class counters for statistics, read without a lock by other threads. Only frees are
      * counted on the fast path (in {@link #slots}); allocations follow from conservation of
@@ -99,7 +101,7 @@ public final class ThreadCache {
     /** {@link Thread#threadId()} of the owning platform thread; 0 for the shared stripes. */
     final long ownerId;
     private long budgetBytes;
-    private long limitBytes;
+    private long classLimitBytes;
 
     ThreadCache(CentralList[] centrals, CacheBudget budget, long ownerId, PageHeap pageHeap) {
         this.pageHeap = pageHeap;
@@ -213,14 +215,22 @@ public final class ThreadCache {
         }
         // Small classes' limits may use three quarters of the per-cache budget, large spans the rest,
         // so that neither crowds the other out.
-        long cap = budget.perCacheBytes() - budget.perCacheBytes() / 4;
-        if (limitBytes + extra > budgetBytes) {
-            budgetBytes += request(cap - budgetBytes, limitBytes + extra - budgetBytes);
+        long cap = budget.perCacheBytes() - largeBudgetCap();
+        if (classLimitBytes + extra > budgetBytes) {
+            budgetBytes += request(cap - budgetBytes, classLimitBytes + extra - budgetBytes);
         }
-        if (limitBytes + extra <= budgetBytes) {
+        if (classLimitBytes + extra <= budgetBytes) {
             setLimit(c, target);
-            limitBytes += extra;
+            classLimitBytes += extra;
         }
+    }
+
+    /**
+     * The most of the per-cache budget that kept large spans may use: a quarter (one 1 MiB span of
+     * the default 4 MiB), so that they cannot crowd the small classes out, nor these them.
+     */
+    private long largeBudgetCap() {
+        return budget.perCacheBytes() / LARGE_BUDGET_SHARE;
     }
 
     /** Asks the heap for at least {@code needed} bytes (a chunk or more), never past {@code room}. */
@@ -236,7 +246,7 @@ public final class ThreadCache {
         }
         long bytes = (long) pages << Pages.SHIFT;
         if (largeBytes + bytes > largeBudgetBytes) {
-            largeBudgetBytes += request(budget.perCacheBytes() / 4 - largeBudgetBytes, largeBytes + bytes - largeBudgetBytes);
+            largeBudgetBytes += request(largeBudgetCap() - largeBudgetBytes, largeBytes + bytes - largeBudgetBytes);
         }
         return largeBytes + bytes <= largeBudgetBytes;
     }
@@ -280,7 +290,7 @@ public final class ThreadCache {
             }
             setStack(c, 0, 0);
         }
-        limitBytes = 0;
+        classLimitBytes = 0;
         for (int pages = 1; pages <= LARGE_CACHED_PAGES; pages++) {
             while (largeDepth[pages] > 0) {
                 pageHeap.free(largeSpans[pages * LARGE_DEPTH + --largeDepth[pages]]);
@@ -338,14 +348,18 @@ public final class ThreadCache {
                 large += (long) pages << Pages.SHIFT;
             }
         }
-        Invariants.check(bytes == limitBytes && limitBytes <= budgetBytes && large == largeBytes
+        Invariants.check(bytes == classLimitBytes && classLimitBytes <= budgetBytes && large == largeBytes
                         && largeBytes <= largeBudgetBytes && budgetBytes + largeBudgetBytes <= budget.perCacheBytes(),
                 "cache limits %d bytes (tracked %d) of budget %d, large %d (tracked %d) of %d, per cache %d", bytes,
-                limitBytes, budgetBytes, large, largeBytes, largeBudgetBytes, budget.perCacheBytes());
+                classLimitBytes, budgetBytes, large, largeBytes, largeBudgetBytes, budget.perCacheBytes());
     }
+
+    /** The object's and its arrays' headers and its scalar fields, rounded up: a few dozen words. */
+    private static final long HEADERS_AND_FIELDS_BYTES = 128;
 
     /** Bytes of Java heap this cache occupies (metadata statistics). */
     static long footprintBytes() {
-        return SLOTS * 8L + SizeClasses.COUNT * 8L * 2 + (LARGE_CACHED_PAGES + 1) * (LARGE_DEPTH + 1) * 4L + 128;
+        return SLOTS * 8L + SizeClasses.COUNT * 8L * 2 + (LARGE_CACHED_PAGES + 1) * (LARGE_DEPTH + 1) * 4L
+                + HEADERS_AND_FIELDS_BYTES;
     }
 }

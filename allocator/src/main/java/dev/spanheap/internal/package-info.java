@@ -91,15 +91,16 @@
  * <ul>
  *   <li>Free runs shorter than 128 pages sit in exact-length lists (O(1) best fit through a bitmask of
  *       non-empty lengths, most recently freed first); longer runs in a treap ordered by (length, start),
- *       O(log n), lowest address among equals ({@link dev.spanheap.internal.FreeRuns}). The treap alone
- *       cost 420 ns per large allocate+free with thousands of fragments; the lists bring it to 127 ns.</li>
+ *       O(log n), lowest address among equals ({@link dev.spanheap.internal.FreeRuns}). With thousands
+ *       of fragments the treap alone dominated a large allocate+free; the lists cut that cost to about a
+ *       third.</li>
  *   <li>Span records and the page map are off-heap, fixed-layout, and never move: central lists
  *       update their spans under their own locks while the page heap creates spans under its lock, so
  *       records in growable Java arrays could lose updates when copied. No Java object exists per span
  *       or per allocation.</li>
  *   <li>Segments handed to users belong to one shared arena that {@code close} closes, so a use after
  *       close throws. The allocator's own fast-path accesses go through a constant global segment
- *       ({@link dev.spanheap.internal.RawMemory}), 3.5 ns faster per pair; close therefore maps zero
+ *       ({@link dev.spanheap.internal.RawMemory}), measurably faster per pair; close therefore maps zero
  *       pages over everything and unmaps only when the heap object is unreachable.</li>
  *   <li>The page map entry carries the size class and the page's offset in its span, so a small free
  *       reads one word of metadata and decodes it with two masks.</li>
@@ -110,8 +111,8 @@
  *       masked byte (size to class, block-start test) cost none.</li>
  *   <li>The fast paths read no volatile field: the switch that turns them off at close is plain
  *       and folded into the bounds they test anyway, a free's offset and an allocation's size
- *       ({@code Heap.fastFreeBytes} says why that is safe); a volatile read per call cost almost
- *       2 ns.</li>
+ *       ({@code Heap.fastFreeBytes} says why that is safe); a volatile read per call was measurably
+ *       slower.</li>
  *   <li>Cache memory is bounded twice: per cache ({@code sum(limit * size) <= budget}) and overall
  *       ({@link dev.spanheap.internal.CacheBudget}). A cache of an ended thread is flushed by a
  *       {@link java.lang.ref.Cleaner} or the next registry sweep.</li>

@@ -20,7 +20,7 @@ class SizeClassesTest {
 
     @Test
     void classesAreGosWithoutThe24ByteClass() {
-        // Go's linux/amd64 classes (bytes, pages per span), from DESIGN.md.
+        // Go's linux/amd64 classes (bytes, pages per span), from Go's generated runtime/sizeclasses.go.
         int[][] go = {{8, 1}, {16, 1}, {24, 1}, {32, 1}, {48, 1}, {64, 1}, {80, 1}, {96, 1}, {112, 1}, {128, 1},
             {144, 1}, {160, 1}, {176, 1}, {192, 1}, {208, 1}, {224, 1}, {240, 1}, {256, 1}, {288, 1}, {320, 1},
             {352, 1}, {384, 1}, {416, 1}, {448, 1}, {480, 1}, {512, 1}, {576, 1}, {640, 1}, {704, 1}, {768, 1},

@@ -73,6 +73,8 @@ public final class Soak implements Callable<Integer> {
             for (Thread thread : threads) {
                 thread.join();
             }
+            first.drainInbox();
+            second.drainInbox();
             heap.verify();
             MemStats end = heap.memStats();
             if (end.heapObjects() != 0) {

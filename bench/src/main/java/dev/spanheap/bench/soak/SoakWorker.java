@@ -78,7 +78,11 @@ final class SoakWorker implements Runnable {
         operations.increment();
     }
 
-    private void drainInbox() {
+    /**
+     * Checks and frees the blocks handed over by the partner. The runner calls it once more after
+     * both workers have ended, for what the partner handed over during its last round.
+     */
+    void drainInbox() {
         MemorySegment block;
         while ((block = inbox.poll()) != null) {
             checkAndFree(block);
