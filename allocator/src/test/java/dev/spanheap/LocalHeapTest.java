@@ -41,7 +41,7 @@ class LocalHeapTest {
             heap.free(fromLocal);
             fromOtherThread.set(heap.malloc(64));
         });
-        other.join();
+        TestThreads.join(other);
         local.free(fromOtherThread.get());
         assertThat(heap.memStats().heapObjects()).isZero();
     }
@@ -57,7 +57,7 @@ class LocalHeapTest {
                 failure.set(e);
             }
         });
-        other.join();
+        TestThreads.join(other);
         assertThat(failure.get()).isInstanceOf(WrongThreadException.class).hasMessageContaining("belongs to");
     }
 
@@ -96,13 +96,13 @@ class LocalHeapTest {
     @Test
     void virtualThreadsCannotHaveOne() throws Exception {
         AtomicReference<Throwable> failure = new AtomicReference<>();
-        Thread.ofVirtual().start(() -> {
+        TestThreads.join(Thread.ofVirtual().start(() -> {
             try {
                 heap.localHeap();
             } catch (Throwable e) {
                 failure.set(e);
             }
-        }).join();
+        }));
         assertThat(failure.get()).isInstanceOf(UnsupportedOperationException.class)
                 .hasMessageContaining("virtual threads");
     }

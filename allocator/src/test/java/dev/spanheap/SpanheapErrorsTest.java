@@ -168,7 +168,7 @@ class SpanheapErrorsTest {
                 failure.set(e);
             }
         });
-        other.join();
+        TestThreads.join(other);
         assertThat(failure.get()).isInstanceOf(IllegalStateException.class).hasMessageStartingWith("double free");
         MemorySegment again = heap.allocate(200_000);
         assertThat(again.address()).isEqualTo(block.address());

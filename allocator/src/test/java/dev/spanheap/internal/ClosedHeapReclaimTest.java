@@ -3,6 +3,7 @@ package dev.spanheap.internal;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.lang.ref.WeakReference;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -10,6 +11,7 @@ import org.junit.jupiter.api.Test;
  * registered on a thread (its cache's cleaner) keeps the heap's caches, central lists or page heap
  * reachable. Found by ApiFuzzTest, which makes a heap per input on one thread and ran out of Java heap.
  */
+@Tag("os-dependent") // needs System.gc() to collect
 class ClosedHeapReclaimTest {
 
     @Test

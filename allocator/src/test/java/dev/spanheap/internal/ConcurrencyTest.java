@@ -1,5 +1,6 @@
 package dev.spanheap.internal;
 
+import dev.spanheap.TestThreads;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.spanheap.MemStats;
@@ -88,7 +89,7 @@ class ConcurrencyTest {
             }));
         }
         for (Thread worker : workers) {
-            worker.join();
+            TestThreads.join(worker);
         }
         assertThat(failure.get()).isNull();
         long remaining = 0;
@@ -115,15 +116,20 @@ class ConcurrencyTest {
         ConcurrentLinkedQueue<Long> queue = new ConcurrentLinkedQueue<>();
         AtomicReference<Throwable> failure = new AtomicReference<>();
         Thread producer = Thread.ofPlatform().start(() -> {
-            SplittableRandom random = new SplittableRandom(7);
-            for (int i = 0; i < blocks; i++) {
-                queue.add(allocateWithCookie(random));
+            try {
+                SplittableRandom random = new SplittableRandom(7);
+                for (int i = 0; i < blocks; i++) {
+                    queue.add(allocateWithCookie(random));
+                }
+            } catch (Throwable e) {
+                failure.compareAndSet(null, e);
             }
         });
         Thread consumer = Thread.ofPlatform().start(() -> {
             try {
                 int freed = 0;
-                while (freed < blocks) {
+                // A producer that failed sends no more: stop rather than wait for ever.
+                while (freed < blocks && failure.get() == null) {
                     Long address = queue.poll();
                     if (address == null) {
                         Thread.onSpinWait();
@@ -133,11 +139,11 @@ class ConcurrencyTest {
                     freed++;
                 }
             } catch (Throwable e) {
-                failure.set(e);
+                failure.compareAndSet(null, e);
             }
         });
-        producer.join();
-        consumer.join();
+        TestThreads.join(producer);
+        TestThreads.join(consumer);
         assertThat(failure.get()).isNull();
         heap.verify();
         assertThat(statistics.snapshot().heapObjects()).isZero();
@@ -169,7 +175,7 @@ class ConcurrencyTest {
                 });
             }
             for (Thread thread : batch) {
-                thread.join();
+                TestThreads.join(thread);
             }
             assertThat(heap.budget().granted()).isLessThanOrEqualTo(TOTAL_CACHE);
         }
@@ -226,7 +232,7 @@ class ConcurrencyTest {
                 heap.free(address);
             }
         });
-        thread.join();
+        TestThreads.join(thread);
         // The blocks sit in the ended thread's cache until the registry notices the thread is gone;
         // reading statistics is one of the moments it looks.
         int cachesWithThread = heap.caches().cacheCount();

@@ -228,8 +228,11 @@ class FaultInjectionTest {
     void theBackgroundScavengerOutlivesRefusedReleases() throws InterruptedException {
         InjectedOsFaults os = InjectedOsFaults.none();
         java.util.concurrent.Semaphore sleeps = new java.util.concurrent.Semaphore(0);
+        // Ten seconds pass at every reading of the clock: the recent peak is always the present, so
+        // every cycle wants to release the free pages, and meets the refusal.
+        java.util.concurrent.atomic.AtomicLong clock = new java.util.concurrent.atomic.AtomicLong();
         HeapConfig.Scavenging scavenging = new HeapConfig.Scavenging(true, 100, 0,
-                HeapConfig.Scavenging.DEFAULT_WINDOW_NANOS, () -> 0L, nanos -> {
+                HeapConfig.Scavenging.DEFAULT_WINDOW_NANOS, () -> clock.addAndGet(10_000_000_000L), nanos -> {
                     sleeps.release();
                     Thread.sleep(1);
                 });

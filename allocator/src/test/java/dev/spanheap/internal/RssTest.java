@@ -11,9 +11,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Resident memory follows what the heap uses: it rises when blocks are touched and falls on release. */
+@Tag("os-dependent") // reads the process RSS, which the kernel and other processes move
 class RssTest {
 
     static final long MIB = 1 << 20;

@@ -1,5 +1,6 @@
 package dev.spanheap.internal;
 
+import dev.spanheap.TestThreads;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.spanheap.MemStats;
@@ -147,7 +148,8 @@ class ScavengerTest {
             allocateTouched(heap, 40, MIB).forEach(heap::free);
             clock.addAndGet(10 * SECOND);
             heap.scavenger().start(paced.sleeper());
-            fourSleeps.await();
+            assertThat(fourSleeps.await(TestThreads.BOUND.toSeconds(), java.util.concurrent.TimeUnit.SECONDS))
+                    .as("four scavenger cycles").isTrue();
             heap.scavenger().stop();
             synchronized (sleeps) {
                 // 40 MiB to release at 16 MiB a cycle: three working cycles, each followed by 99 times
