@@ -11,6 +11,9 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 final class CacheBudget {
 
+    /** Caches ask for budget in pieces of at least this size. */
+    static final long CHUNK = 64 << 10;
+
     private final long totalBytes;
     private final long perCacheBytes;
     private final AtomicLong granted = new AtomicLong();
@@ -44,6 +47,15 @@ final class CacheBudget {
                 return grant;
             }
         }
+    }
+
+    /**
+     * Grants at least {@code needed} bytes, asking for a {@link #CHUNK} or more so that caches come
+     * back rarely, but never past {@code room}; less if the pool is short. Returns what was granted.
+     */
+    long requestChunk(long room, long needed) {
+        long wanted = Math.min(room, Math.max(CHUNK, needed));
+        return wanted > 0 ? request(wanted) : 0;
     }
 
     void giveBack(long bytes) {

@@ -13,9 +13,9 @@ package dev.spanheap.internal;
  * by one object per miss up to the class's batch, then by a batch, up to {@link #MAX_DEPTH} ("slow
  * start", as TCMalloc's free lists grow). Growing is paid for from the cache's byte budget, which
  * it requests from the heap's {@link CacheBudget}: {@code sum(limit(c) * size[c]) <= budgetBytes}.
- * Freed large spans (up to 1 MiB) are kept whole per length, paid from a separate quarter of the
- * per-cache budget: {@code largeBytes <= largeBudgetBytes}. Both together stay under the per-cache
- * budget, and the sum over all caches under the heap's total.
+ * Freed large spans (up to 1 MiB) are kept whole per length in a {@link LargeSpanCache}, paid from
+ * its own quarter of the per-cache budget. Both together stay under the per-cache budget, and the
+ * sum over all caches under the heap's total.
  *
  * <p>Only the owning thread touches a cache, except after the thread has ended (the registry then
  * flushes it) and for the shared caches that virtual threads use under a lock. Statistics readers
@@ -27,20 +27,12 @@ public final class ThreadCache {
     static final int[] BATCH = new int[SizeClasses.COUNT];
     static final int[] MAX_DEPTH = new int[SizeClasses.COUNT];
     private static final int MAX_BATCH = 32;
-    /** Kept large spans may use one {@code LARGE_BUDGET_SHARE}-th of the per-cache budget. */
-    private static final int LARGE_BUDGET_SHARE = 4;
     /** The deepest any class's stack may grow, in objects. */
     private static final int MAX_OBJECTS = 256;
     private static final int[] REGION = new int[SizeClasses.COUNT];
     private static final int SLOTS;
-    /** Budget is requested from the heap in pieces of this size. */
-    static final long BUDGET_CHUNK = 64 << 10;
-    /**
-     * Freed large spans of up to this many pages (1 MiB) are kept whole for reuse, like Go's per-P
-     * page cache: a large allocate+free then takes no lock. At most {@link #LARGE_DEPTH} per length.
-     */
-    static final int LARGE_CACHED_PAGES = 128;
-    static final int LARGE_DEPTH = 8;
+    /** Freed large spans of up to this many pages (1 MiB) are kept whole, in {@link #large}. */
+    static final int LARGE_CACHED_PAGES = LargeSpanCache.MAX_PAGES;
 
     static {
         int slots = 2 * SizeClasses.COUNT;
@@ -83,19 +75,8 @@ public final class ThreadCache {
      */
     private final long[] received = new long[SizeClasses.COUNT];
     private final long[] returned = new long[SizeClasses.COUNT];
-    /** Cached large spans by length: ids at {@code pages * LARGE_DEPTH + i}, counts in largeDepth. */
-    private final int[] largeSpans = new int[(LARGE_CACHED_PAGES + 1) * LARGE_DEPTH];
-    private final int[] largeDepth = new int[LARGE_CACHED_PAGES + 1];
-    /** Bytes of cached large spans; {@code largeBytes <= largeBudgetBytes}. */
-    private long largeBytes;
-    /** Budget held for large spans: at most a quarter of the per-cache budget. */
-    private long largeBudgetBytes;
-    /** Large blocks handed out from and freed into this cache: count and bytes of each. */
-    private long largeMallocs;
-    private long largeMallocBytes;
-    private long largeFrees;
-    private long largeFreeBytes;
-    private final PageHeap pageHeap;
+    /** Freed large spans this thread keeps. */
+    private final LargeSpanCache large;
     private final CentralList[] centrals;
     private final CacheBudget budget;
     /** {@link Thread#threadId()} of the owning platform thread; 0 for the shared stripes. */
@@ -104,10 +85,10 @@ public final class ThreadCache {
     private long classLimitBytes;
 
     ThreadCache(CentralList[] centrals, CacheBudget budget, long ownerId, PageHeap pageHeap) {
-        this.pageHeap = pageHeap;
         this.centrals = centrals;
         this.budget = budget;
         this.ownerId = ownerId;
+        this.large = new LargeSpanCache(budget, pageHeap);
         for (int c = 1; c < SizeClasses.COUNT; c++) {
             setStack(c, 0, 0);
         }
@@ -215,9 +196,9 @@ public final class ThreadCache {
         }
         // Small classes' limits may use three quarters of the per-cache budget, large spans the rest,
         // so that neither crowds the other out.
-        long cap = budget.perCacheBytes() - largeBudgetCap();
+        long cap = budget.perCacheBytes() - LargeSpanCache.budgetCap(budget);
         if (classLimitBytes + extra > budgetBytes) {
-            budgetBytes += request(cap - budgetBytes, classLimitBytes + extra - budgetBytes);
+            budgetBytes += budget.requestChunk(cap - budgetBytes, classLimitBytes + extra - budgetBytes);
         }
         if (classLimitBytes + extra <= budgetBytes) {
             setLimit(c, target);
@@ -225,59 +206,24 @@ public final class ThreadCache {
         }
     }
 
-    /**
-     * The most of the per-cache budget that kept large spans may use: a quarter (one 1 MiB span of
-     * the default 4 MiB), so that they cannot crowd the small classes out, nor these them.
-     */
-    private long largeBudgetCap() {
-        return budget.perCacheBytes() / LARGE_BUDGET_SHARE;
-    }
-
-    /** Asks the heap for at least {@code needed} bytes (a chunk or more), never past {@code room}. */
-    private long request(long room, long needed) {
-        long wanted = Math.min(room, Math.max(BUDGET_CHUNK, needed));
-        return wanted > 0 ? budget.request(wanted) : 0;
-    }
-
-    /** Whether a freed span of {@code pages} pages can be kept here, asking for budget if needed. */
+    /** Whether a freed large span of {@code pages} pages can be kept here; see {@link LargeSpanCache}. */
     boolean hasLargeRoom(int pages) {
-        if (pages > LARGE_CACHED_PAGES || largeDepth[pages] == LARGE_DEPTH) {
-            return false;
-        }
-        long bytes = (long) pages << Pages.SHIFT;
-        if (largeBytes + bytes > largeBudgetBytes) {
-            largeBudgetBytes += request(largeBudgetCap() - largeBudgetBytes, largeBytes + bytes - largeBudgetBytes);
-        }
-        return largeBytes + bytes <= largeBudgetBytes;
+        return large.hasRoom(pages);
     }
 
     /** Keeps freed large span {@code span} (already CACHED); call after {@link #hasLargeRoom}. */
     void pushLarge(int span, int pages) {
-        long bytes = (long) pages << Pages.SHIFT;
-        largeSpans[pages * LARGE_DEPTH + largeDepth[pages]++] = span;
-        largeBytes += bytes;
-        largeFrees++;
-        largeFreeBytes += bytes;
+        large.push(span, pages);
     }
 
-    /** A cached span of exactly {@code pages} pages (still CACHED), or 0. */
+    /** A kept large span of exactly {@code pages} pages (still CACHED), or 0. */
     int popLarge(int pages) {
-        if (pages > LARGE_CACHED_PAGES || largeDepth[pages] == 0) {
-            return 0;
-        }
-        long bytes = (long) pages << Pages.SHIFT;
-        largeBytes -= bytes;
-        largeMallocs++;
-        largeMallocBytes += bytes;
-        return largeSpans[pages * LARGE_DEPTH + --largeDepth[pages]];
+        return large.pop(pages);
     }
 
     /** Adds {large mallocs, their bytes, large frees, their bytes} through this cache to {@code into}. */
     void addLargeCounts(long[] into) {
-        into[0] += largeMallocs;
-        into[1] += largeMallocBytes;
-        into[2] += largeFrees;
-        into[3] += largeFreeBytes;
+        large.addCounts(into);
     }
 
     /** Returns every cached object to the central lists and the budget to the heap. */
@@ -291,14 +237,7 @@ public final class ThreadCache {
             setStack(c, 0, 0);
         }
         classLimitBytes = 0;
-        for (int pages = 1; pages <= LARGE_CACHED_PAGES; pages++) {
-            while (largeDepth[pages] > 0) {
-                pageHeap.free(largeSpans[pages * LARGE_DEPTH + --largeDepth[pages]]);
-            }
-        }
-        largeBytes = 0;
-        budget.giveBack(largeBudgetBytes);
-        largeBudgetBytes = 0;
+        large.flush();
         budget.giveBack(budgetBytes);
         budgetBytes = 0;
     }
@@ -321,7 +260,7 @@ public final class ThreadCache {
     }
 
     long cachedBytes() {
-        long bytes = largeBytes;
+        long bytes = large.cachedBytes();
         for (int c = 1; c < SizeClasses.COUNT; c++) {
             bytes += (long) depth(c) * SizeClasses.SIZE[c];
         }
@@ -338,20 +277,11 @@ public final class ThreadCache {
                     "cache class %d: depth %d, limit %d, stack ends %x", c, depth, limit, slots[2 * c]);
             bytes += (long) limit * SizeClasses.SIZE[c];
         }
-        long large = 0;
-        for (int pages = 1; pages <= LARGE_CACHED_PAGES; pages++) {
-            for (int i = 0; i < largeDepth[pages]; i++) {
-                int span = largeSpans[pages * LARGE_DEPTH + i];
-                Invariants.check(pageHeap.spans.state(span) == SpanTable.CACHED && pageHeap.spans.pages(span) == pages,
-                        "cached large span %d: state %d, %d pages in the %d-page list", span,
-                        pageHeap.spans.state(span), pageHeap.spans.pages(span), pages);
-                large += (long) pages << Pages.SHIFT;
-            }
-        }
-        Invariants.check(bytes == classLimitBytes && classLimitBytes <= budgetBytes && large == largeBytes
-                        && largeBytes <= largeBudgetBytes && budgetBytes + largeBudgetBytes <= budget.perCacheBytes(),
-                "cache limits %d bytes (tracked %d) of budget %d, large %d (tracked %d) of %d, per cache %d", bytes,
-                classLimitBytes, budgetBytes, large, largeBytes, largeBudgetBytes, budget.perCacheBytes());
+        large.verify();
+        Invariants.check(bytes == classLimitBytes && classLimitBytes <= budgetBytes
+                        && budgetBytes + large.budgetBytes() <= budget.perCacheBytes(),
+                "cache limits %d bytes (tracked %d) of budget %d, large spans' budget %d, per cache %d", bytes,
+                classLimitBytes, budgetBytes, large.budgetBytes(), budget.perCacheBytes());
     }
 
     /** The object's and its arrays' headers and its scalar fields, rounded up: a few dozen words. */
@@ -359,7 +289,6 @@ public final class ThreadCache {
 
     /** Bytes of Java heap this cache occupies (metadata statistics). */
     static long footprintBytes() {
-        return SLOTS * 8L + SizeClasses.COUNT * 8L * 2 + (LARGE_CACHED_PAGES + 1) * (LARGE_DEPTH + 1) * 4L
-                + HEADERS_AND_FIELDS_BYTES;
+        return SLOTS * 8L + SizeClasses.COUNT * 8L * 2 + LargeSpanCache.footprintBytes() + HEADERS_AND_FIELDS_BYTES;
     }
 }

@@ -28,7 +28,8 @@
  * <h2>Who does what</h2>
  * {@link dev.spanheap.internal.Heap} routes requests down the ladder and owns the lifecycle (Go's
  * malloc.go). Beside it: {@link dev.spanheap.internal.LargeBlocks}, the path of blocks over 32 KiB and
- * their counters; {@link dev.spanheap.internal.FreeChecks}, the validation of freed addresses and every
+ * their counters, with each thread's {@link dev.spanheap.internal.LargeSpanCache} of freed spans up
+ * to 1 MiB (Go's per-P page cache); {@link dev.spanheap.internal.FreeChecks}, the validation of freed addresses and every
  * message that refuses one; {@link dev.spanheap.internal.FreeCookie}, the double-free cookie;
  * {@link dev.spanheap.internal.ThreadCaches}, finding a thread's cache (platform threads through
  * {@code ThreadSlots}, virtual threads through locked stripes) and reaping ended threads' caches. The

@@ -1,0 +1,130 @@
+package dev.spanheap.internal;
+
+/**
+ * A thread's cache of freed large spans (Go's per-P page cache plays this part): spans of up to
+ * {@link #MAX_PAGES} pages kept whole, at most {@link #DEPTH} per length, so that a large allocate
+ * and free on one thread take no lock. The spans are in state CACHED (see {@link LargeBlocks}); only
+ * this cache moves them out of it.
+ *
+ * <p>Paid from its own share of the owning cache's budget: {@code bytes <= budgetBytes <=} a
+ * {@link #BUDGET_SHARE}-th of the per-cache budget, so that kept spans cannot crowd out the small
+ * classes nor they these. Owned by one thread, like its {@link ThreadCache}; counters are read
+ * without a lock by statistics.
+ */
+final class LargeSpanCache {
+
+    /** The longest span kept: 128 pages, 1 MiB. */
+    static final int MAX_PAGES = 128;
+    /** Spans kept per length. */
+    static final int DEPTH = 8;
+    /** Kept spans may use one {@code BUDGET_SHARE}-th of the per-cache budget: 1 MiB of the default 4. */
+    static final int BUDGET_SHARE = 4;
+
+    /** Kept spans by length: ids at {@code pages * DEPTH + i}, counts in {@link #depth}. */
+    private final int[] spanIds = new int[(MAX_PAGES + 1) * DEPTH];
+    private final int[] depth = new int[MAX_PAGES + 1];
+    private final CacheBudget budget;
+    private final PageHeap pageHeap;
+    /** Bytes of kept spans. */
+    private long bytes;
+    /** Budget held for them. */
+    private long budgetBytes;
+    /** Blocks handed out from and freed into this cache: count and bytes of each. */
+    private long mallocs;
+    private long mallocBytes;
+    private long frees;
+    private long freeBytes;
+
+    LargeSpanCache(CacheBudget budget, PageHeap pageHeap) {
+        this.budget = budget;
+        this.pageHeap = pageHeap;
+    }
+
+    /** The most of the per-cache budget kept spans may use. */
+    static long budgetCap(CacheBudget budget) {
+        return budget.perCacheBytes() / BUDGET_SHARE;
+    }
+
+    /** Whether a freed span of {@code pages} pages can be kept, asking for budget if needed. */
+    boolean hasRoom(int pages) {
+        if (pages > MAX_PAGES || depth[pages] == DEPTH) {
+            return false;
+        }
+        long spanBytes = (long) pages << Pages.SHIFT;
+        if (bytes + spanBytes > budgetBytes) {
+            budgetBytes += budget.requestChunk(budgetCap(budget) - budgetBytes, bytes + spanBytes - budgetBytes);
+        }
+        return bytes + spanBytes <= budgetBytes;
+    }
+
+    /** Keeps freed span {@code span} (already CACHED); call after {@link #hasRoom}. */
+    void push(int span, int pages) {
+        long spanBytes = (long) pages << Pages.SHIFT;
+        spanIds[pages * DEPTH + depth[pages]++] = span;
+        bytes += spanBytes;
+        frees++;
+        freeBytes += spanBytes;
+    }
+
+    /** A kept span of exactly {@code pages} pages (still CACHED), or 0. */
+    int pop(int pages) {
+        if (pages > MAX_PAGES || depth[pages] == 0) {
+            return 0;
+        }
+        long spanBytes = (long) pages << Pages.SHIFT;
+        bytes -= spanBytes;
+        mallocs++;
+        mallocBytes += spanBytes;
+        return spanIds[pages * DEPTH + --depth[pages]];
+    }
+
+    /** Adds {mallocs, their bytes, frees, their bytes} through this cache to {@code into}. */
+    void addCounts(long[] into) {
+        into[0] += mallocs;
+        into[1] += mallocBytes;
+        into[2] += frees;
+        into[3] += freeBytes;
+    }
+
+    long cachedBytes() {
+        return bytes;
+    }
+
+    long budgetBytes() {
+        return budgetBytes;
+    }
+
+    /** Returns every kept span to the page heap and the budget to the heap. */
+    void flush() {
+        for (int pages = 1; pages <= MAX_PAGES; pages++) {
+            while (depth[pages] > 0) {
+                pageHeap.free(spanIds[pages * DEPTH + --depth[pages]]);
+            }
+        }
+        bytes = 0;
+        budget.giveBack(budgetBytes);
+        budgetBytes = 0;
+    }
+
+    /** Checks that every kept span is CACHED and as long as its list says, and the byte counts. */
+    void verify() {
+        long counted = 0;
+        for (int pages = 1; pages <= MAX_PAGES; pages++) {
+            for (int i = 0; i < depth[pages]; i++) {
+                int span = spanIds[pages * DEPTH + i];
+                Invariants.check(pageHeap.spans.state(span) == SpanTable.CACHED && pageHeap.spans.pages(span) == pages,
+                        "cached large span %d: state %d, %d pages in the %d-page list", span,
+                        pageHeap.spans.state(span), pageHeap.spans.pages(span), pages);
+                counted += (long) pages << Pages.SHIFT;
+            }
+        }
+        Invariants.check(counted == bytes && bytes <= budgetBytes && budgetBytes <= budgetCap(budget),
+                "large span cache: %d bytes kept (tracked %d) of budget %d, cap %d", counted, bytes, budgetBytes,
+                budgetCap(budget));
+    }
+
+    /** Bytes of Java heap the arrays take (metadata statistics). */
+    static long footprintBytes() {
+        return (MAX_PAGES + 1) * (DEPTH + 1) * 4L;
+    }
+}
