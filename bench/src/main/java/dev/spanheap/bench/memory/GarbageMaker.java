@@ -1,5 +1,9 @@
 package dev.spanheap.bench.memory;
 
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 import dev.spanheap.MemStats;
 import dev.spanheap.Spanheap;
 import dev.spanheap.bench.ProcessRss;
@@ -18,20 +22,32 @@ import java.util.SplittableRandom;
  * free the buffer it replaces. Every tick samples RSS and the heap's figures into a CSV. One mode per
  * JVM, so that each process's RSS is its own; {@link MemoryRun} starts them.
  */
-public final class GarbageMaker {
+@Command(name = "garbage-maker", mixinStandardHelpOptions = true,
+        description = "One run of the garbage-making workload, sampled into a CSV file.")
+public final class GarbageMaker implements Callable<Integer> {
+
+    @Option(names = "--mode", required = true,
+            description = "spanheap, spanheap-no-scavenger or allocate-direct")
+    private String mode;
+
+    @Option(names = "--ticks", description = "how many buffers to make (default 200)")
+    private int ticks = 200;
+
+    @Option(names = "--tick-millis", description = "pause after each buffer (default 50)")
+    private long tickMillis = 50;
+
+    @Option(names = "--csv", required = true, description = "where the samples go")
+    private Path csv;
 
     static final int SLOTS = 20;
     static final String HEADER = "tick,live,rss,heapSys,heapInuse,heapIdle,heapReleased";
 
-    private GarbageMaker() {
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new GarbageMaker()).execute(args));
     }
 
-    /** Arguments: mode (spanheap, spanheap-no-scavenger, allocate-direct), ticks, tick millis, CSV path. */
-    public static void main(String[] args) throws Exception {
-        String mode = args[0];
-        int ticks = Integer.parseInt(args[1]);
-        long tickMillis = Long.parseLong(args[2]);
-        Path csv = Path.of(args[3]);
+    @Override
+    public Integer call() throws Exception {
         SplittableRandom random = new SplittableRandom(2013);
         long[] sizes = new long[SLOTS];
         try (PrintWriter out = new PrintWriter(Files.newBufferedWriter(csv))) {
@@ -80,6 +96,7 @@ public final class GarbageMaker {
                 }
             }
         }
+        return 0;
     }
 
     /**

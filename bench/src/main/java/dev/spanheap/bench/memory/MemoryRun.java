@@ -1,5 +1,10 @@
 package dev.spanheap.bench.memory;
 
+import dev.spanheap.bench.MarkdownTable;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,19 +22,28 @@ import org.knowm.xchart.style.Styler;
  * {@code ByteBuffer.allocateDirect}, each in its own JVM; then draws RSS (above each process's own
  * starting RSS) and the live bytes per tick into {@code memory.png} and writes {@code memory.md}.
  */
-public final class MemoryRun {
+@Command(name = "memory-run", mixinStandardHelpOptions = true,
+        description = "Runs the garbage-making workload for each allocator and charts RSS against live bytes.")
+public final class MemoryRun implements Callable<Integer> {
+
+    @Option(names = "--ticks", description = "buffers per run (default 200)")
+    private int ticks = 200;
+
+    @Option(names = "--tick-millis", description = "pause after each buffer (default 50)")
+    private long tickMillis = 50;
+
+    @Option(names = "--out", description = "where memory.md, memory.png and the CSV files go")
+    private Path out = Path.of("target");
 
     static final List<String> MODES = List.of("spanheap", "spanheap-no-scavenger", "allocate-direct");
 
-    private MemoryRun() {
+    public static void main(String[] args) {
+        System.setProperty("java.awt.headless", "true");
+        System.exit(new CommandLine(new MemoryRun()).execute(args));
     }
 
-    /** Arguments: ticks, tick millis, output folder. */
-    public static void main(String[] args) throws Exception {
-        System.setProperty("java.awt.headless", "true");
-        int ticks = args.length > 0 ? Integer.parseInt(args[0]) : 200;
-        long tickMillis = args.length > 1 ? Long.parseLong(args[1]) : 50;
-        Path out = Path.of(args.length > 2 ? args[2] : "target");
+    @Override
+    public Integer call() throws Exception {
         Files.createDirectories(out);
         String java = ProcessHandle.current().info().command().orElse("java");
         String classPath = System.getProperty("java.class.path");
@@ -41,8 +55,8 @@ public final class MemoryRun {
             // RSS above start is the off-heap memory each allocator holds.
             Process process = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-Xms128m", "-Xmx128m",
                     "-XX:+AlwaysPreTouch",
-                    "-XX:MaxDirectMemorySize=2g", "-cp", classPath, GarbageMaker.class.getName(), mode,
-                    Integer.toString(ticks), Long.toString(tickMillis), csv.toString()).inheritIO().start();
+                    "-XX:MaxDirectMemorySize=2g", "-cp", classPath, GarbageMaker.class.getName(), "--mode=" + mode,
+                    "--ticks=" + ticks, "--tick-millis=" + tickMillis, "--csv=" + csv).inheritIO().start();
             if (process.waitFor() != 0) {
                 throw new IllegalStateException(mode + " run failed with exit code " + process.exitValue());
             }
@@ -59,6 +73,7 @@ public final class MemoryRun {
                 + "\n![memory](memory.png)\n");
         chart(samples, out.resolve("memory.png"));
         System.out.println("wrote " + out.resolve("memory.md") + " and " + out.resolve("memory.png"));
+        return 0;
     }
 
     /** Rows of (tick, live, rss, heapSys, heapInuse, heapIdle, heapReleased); the first row is the baseline. */
@@ -76,9 +91,8 @@ public final class MemoryRun {
     }
 
     static String table(Map<String, List<long[]>> samples, int warmup) {
-        StringBuilder table = new StringBuilder(
-                "| run | mean live MiB | mean RSS above start MiB | mean RSS / live | max RSS / live | mean retained / live |\n"
-                        + "|---|---:|---:|---:|---:|---:|\n");
+        MarkdownTable table = MarkdownTable.withColumns("run", "mean live MiB", "mean RSS above start MiB",
+                "mean RSS / live", "max RSS / live", "mean retained / live");
         samples.forEach((mode, rows) -> {
             long baseline = rows.get(0)[2];
             double liveSum = 0;
@@ -94,10 +108,11 @@ public final class MemoryRun {
                 maxRatio = Math.max(maxRatio, rss / row[1]);
                 counted++;
             }
-            table.append(String.format("| %s | %.0f | %.0f | %.2f | %.2f | %.2f |%n", mode, liveSum / counted / (1 << 20),
-                    rssSum / counted / (1 << 20), rssSum / liveSum, maxRatio, retainedSum / liveSum));
+            table.row(mode, String.format("%.0f", liveSum / counted / (1 << 20)),
+                    String.format("%.0f", rssSum / counted / (1 << 20)), String.format("%.2f", rssSum / liveSum),
+                    String.format("%.2f", maxRatio), String.format("%.2f", retainedSum / liveSum));
         });
-        return table.toString();
+        return table.render();
     }
 
     static void chart(Map<String, List<long[]>> samples, Path png) throws IOException {

@@ -22,7 +22,7 @@ public final class Peers {
         ALL.put("glibc", () -> Optional.of(NativePeer.glibc()));
         ALL.put("netty-adaptive", () -> Optional.of(NettyPeer.adaptive()));
         ALL.put("netty-pooled", () -> Optional.of(NettyPeer.pooled()));
-        ALL.put("arena-confined", () -> Optional.of(new ArenaPeer()));
+        ALL.put("arena-per-buffer", () -> Optional.of(new ArenaPeer()));
         ALL.put("allocate-direct", () -> Optional.of(new DirectBufferPeer()));
     }
 

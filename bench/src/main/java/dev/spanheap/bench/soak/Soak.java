@@ -2,6 +2,7 @@ package dev.spanheap.bench.soak;
 
 import dev.spanheap.MemStats;
 import dev.spanheap.Spanheap;
+import dev.spanheap.bench.MarkdownTable;
 import dev.spanheap.bench.ProcessRss;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -112,40 +113,37 @@ public final class Soak implements Callable<Integer> {
         List<Sample> steady = afterWarmUp(samples);
         double seconds = samples.isEmpty() ? 0 : samples.getLast().seconds();
         double slope = slopePercentPerMinute(steady);
-        StringBuilder text = new StringBuilder("# Soak\n\n");
-        text.append(String.format(Locale.ROOT, """
-                Two threads, %d live blocks each, sizes log-uniform from 8 B to 1 MiB, one block in eight freed \
-                by the other thread; every block's stamp checked before its free. Sampled every second; \
-                the first fifth is warm-up.
-
-                | figure | value |
-                |---|---:|
-                | duration | %.1f min |
-                | operations (allocate + check + free) | %,d |
-                | operations per second | %,.0f |
-                | corruptions | %d |
-                | mean RSS after warm-up | %.1f MiB |
-                | RSS min / max after warm-up | %.1f / %.1f MiB |
-                | mean live (heapAlloc) after warm-up | %.1f MiB |
-                | RSS slope after warm-up | %+.3f %% per minute (bar: under 1%%) |
-                | verdict | %s |
-
-                ![soak](soak.png)
-                """, SoakWorker.SLOTS, seconds / 60, operations, operations / Math.max(seconds, 1e-9), corruptions,
-                mib(steady.stream().mapToLong(Sample::rss).average().orElse(0)),
-                mib(steady.stream().mapToLong(Sample::rss).min().orElse(0)),
-                mib(steady.stream().mapToLong(Sample::rss).max().orElse(0)),
-                mib(steady.stream().mapToLong(Sample::heapAlloc).average().orElse(0)), slope,
-                corruptions == 0 && Math.abs(slope) < 1.0 ? "pass" : "FAIL"));
-        text.append("\n| minute | operations | RSS MiB | live MiB | in use MiB | retained MiB |\n|---:|---:|---:|---:|---:|---:|\n");
+        MarkdownTable summary = MarkdownTable.withColumns("figure", "value")
+                .row("duration", String.format(Locale.ROOT, "%.1f min", seconds / 60))
+                .row("operations (allocate + check + free)", String.format(Locale.ROOT, "%,d", operations))
+                .row("operations per second", String.format(Locale.ROOT, "%,.0f", operations / Math.max(seconds, 1e-9)))
+                .row("corruptions", corruptions)
+                .row("mean RSS after warm-up", String.format(Locale.ROOT, "%.1f MiB",
+                        mib(steady.stream().mapToLong(Sample::rss).average().orElse(0))))
+                .row("RSS min / max after warm-up", String.format(Locale.ROOT, "%.1f / %.1f MiB",
+                        mib(steady.stream().mapToLong(Sample::rss).min().orElse(0)),
+                        mib(steady.stream().mapToLong(Sample::rss).max().orElse(0))))
+                .row("mean live (heapAlloc) after warm-up", String.format(Locale.ROOT, "%.1f MiB",
+                        mib(steady.stream().mapToLong(Sample::heapAlloc).average().orElse(0))))
+                .row("RSS slope after warm-up", String.format(Locale.ROOT, "%+.3f %% per minute (bar: under 1%%)", slope))
+                .row("verdict", corruptions == 0 && Math.abs(slope) < 1.0 ? "pass" : "FAIL");
+        MarkdownTable minutes = MarkdownTable.withColumns("minute", "operations", "RSS MiB", "live MiB", "in use MiB",
+                "retained MiB");
         for (Sample sample : samples) {
             if (Math.round(sample.seconds()) % 60 == 0 || sample == samples.getLast()) {
-                text.append(String.format(Locale.ROOT, "| %.1f | %,d | %.1f | %.1f | %.1f | %.1f |%n", sample.seconds() / 60,
-                        sample.operations(), mib(sample.rss()), mib(sample.heapAlloc()), mib(sample.heapInuse()),
-                        mib(sample.retained())));
+                minutes.row(String.format(Locale.ROOT, "%.1f", sample.seconds() / 60),
+                        String.format(Locale.ROOT, "%,d", sample.operations()),
+                        String.format(Locale.ROOT, "%.1f", mib(sample.rss())),
+                        String.format(Locale.ROOT, "%.1f", mib(sample.heapAlloc())),
+                        String.format(Locale.ROOT, "%.1f", mib(sample.heapInuse())),
+                        String.format(Locale.ROOT, "%.1f", mib(sample.retained())));
             }
         }
-        return text.toString();
+        return "# Soak\n\n"
+                + String.format(Locale.ROOT, "Two threads, %d live blocks each, sizes log-uniform from 8 B to 1 MiB, one "
+                        + "block in eight freed by the other thread; every block's stamp checked before its free. "
+                        + "Sampled every second; the first fifth is warm-up.%n%n", SoakWorker.SLOTS)
+                + summary.render() + "\n![soak](soak.png)\n\n" + minutes.render();
     }
 
     private static void chart(List<Sample> samples, Path png) throws java.io.IOException {

@@ -12,7 +12,7 @@ import java.util.concurrent.atomic.LongAdder;
 /**
  * One thread of the soak: keeps {@link #SLOTS} blocks live, replacing a random one per operation
  * with a block of a new size (log-uniform from 8 B to 1 MiB, most of them small). Every block carries
- * a stamp, its address mixed with the worker's seed, in its first and last eight bytes and a byte
+ * a stamp, its address mixed with a key, in its first and last eight bytes and a byte
  * pattern in between at page steps; the stamp is checked before the block is freed. One block in
  * eight is handed to the other worker, which checks and frees it: cross-thread frees.
  */
@@ -23,7 +23,11 @@ final class SoakWorker implements Runnable {
 
     private final Spanheap heap;
     private final SplittableRandom random;
-    private final long stampKey;
+    /**
+     * Mixed into every block's stamp. One for both workers: a block handed over is checked by the
+     * other worker against the stamp its allocator wrote.
+     */
+    private static final long STAMP_KEY = 0x9E3779B97F4A7C15L;
     private final MemorySegment[] slots = new MemorySegment[SLOTS];
     /** Blocks the other worker handed over for freeing. */
     final BlockingQueue<MemorySegment> inbox = new ArrayBlockingQueue<>(1024);
@@ -35,7 +39,6 @@ final class SoakWorker implements Runnable {
     SoakWorker(Spanheap heap, long seed, LongAdder operations, AtomicLong corruptions, long deadlineNanos) {
         this.heap = heap;
         this.random = new SplittableRandom(seed);
-        this.stampKey = seed * 0x9E3779B97F4A7C15L;
         this.operations = operations;
         this.corruptions = corruptions;
         this.deadlineNanos = deadlineNanos;
@@ -90,7 +93,7 @@ final class SoakWorker implements Runnable {
     }
 
     private long stampOf(MemorySegment block) {
-        return block.address() ^ stampKey;
+        return block.address() ^ STAMP_KEY;
     }
 
     private void stamp(MemorySegment block) {

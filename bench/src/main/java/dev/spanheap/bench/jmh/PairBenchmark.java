@@ -1,4 +1,4 @@
-package dev.spanheap.bench;
+package dev.spanheap.bench.jmh;
 
 import dev.spanheap.bench.peers.Peer;
 import java.util.concurrent.TimeUnit;

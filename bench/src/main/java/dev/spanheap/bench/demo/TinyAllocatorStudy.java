@@ -1,5 +1,9 @@
-package dev.spanheap.bench;
+package dev.spanheap.bench.demo;
 
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 import dev.spanheap.MemStats;
 import dev.spanheap.Spanheap;
 import java.util.SplittableRandom;
@@ -13,17 +17,23 @@ import java.util.SplittableRandom;
  * bump is as cheap as a pop; its costs are on free (a read-modify-write of a shared count, atomic
  * when a piece is freed on another thread) and in safety (no room for a double-free cookie).
  */
-public final class TinyAllocatorStudy {
+@Command(name = "tiny-allocator-study", mixinStandardHelpOptions = true,
+        description = "Compares size classes with Go's tiny packing for requests of 1 to 15 bytes.")
+public final class TinyAllocatorStudy implements Callable<Integer> {
+
+    @Option(names = "--requests", description = "how many requests to make (default 1000000)")
+    private int requests = 1_000_000;
 
     static final int TINY_BLOCK = 16;
     /** One byte per tiny block: how many of its pieces are live. */
     static final int PIECE_COUNT_BYTES = 1;
 
-    private TinyAllocatorStudy() {
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new TinyAllocatorStudy()).execute(args));
     }
 
-    public static void main(String[] args) {
-        int requests = args.length > 0 ? Integer.parseInt(args[0]) : 1_000_000;
+    @Override
+    public Integer call() {
         SplittableRandom random = new SplittableRandom(15);
         long requested = 0;
         long tinyBlocks = 0;
@@ -51,5 +61,6 @@ public final class TinyAllocatorStudy {
                     tinyBlocks, tiny, tiny / (double) requests);
             System.out.printf("tiny packing saves %.1f%% of the memory%n", 100.0 * (classes - tiny) / classes);
         }
+        return 0;
     }
 }

@@ -1,4 +1,4 @@
-package dev.spanheap.bench;
+package dev.spanheap.bench.compare;
 
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;

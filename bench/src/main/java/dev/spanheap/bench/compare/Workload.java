@@ -1,5 +1,10 @@
-package dev.spanheap.bench;
+package dev.spanheap.bench.compare;
 
+import dev.spanheap.bench.jmh.BatchBenchmark;
+import dev.spanheap.bench.jmh.CrossThreadBenchmark;
+import dev.spanheap.bench.jmh.LarsonBenchmark;
+import dev.spanheap.bench.jmh.NettyPatternBenchmark;
+import dev.spanheap.bench.jmh.PairBenchmark;
 import java.util.List;
 import java.util.Map;
 
@@ -8,6 +13,11 @@ import java.util.Map;
  * how the report names it.
  */
 record Workload(String label, Class<?> benchmark, Map<String, String> params, boolean multiThreaded) {
+
+    /** The label as a file-name part: "pair 16 B" is "pair-16-b". */
+    String slug() {
+        return label.toLowerCase(java.util.Locale.ROOT).replaceAll("[^a-z0-9]+", "-").replaceAll("(^-|-$)", "");
+    }
 
     /** The JMH include pattern for this workload's benchmark class. */
     String include() {

@@ -1,4 +1,4 @@
-package dev.spanheap.bench;
+package dev.spanheap.bench.compare;
 
 import java.io.IOException;
 import java.nio.file.Path;

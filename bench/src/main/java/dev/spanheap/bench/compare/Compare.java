@@ -1,4 +1,4 @@
-package dev.spanheap.bench;
+package dev.spanheap.bench.compare;
 
 import dev.spanheap.bench.peers.Peer;
 import dev.spanheap.bench.peers.Peers;
@@ -10,7 +10,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
-import org.openjdk.jmh.results.RunResult;
+import dev.spanheap.bench.MarkdownTable;
+import org.openjdk.jmh.results.format.ResultFormatType;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;
 import org.openjdk.jmh.runner.options.OptionsBuilder;
@@ -37,6 +38,9 @@ public final class Compare implements Callable<Integer> {
 
     @Option(names = "--out", description = "where report.md and comparison.png go")
     private Path out = Path.of("target");
+
+    @Option(names = "--readme", description = "the README whose comparison section a full run rewrites")
+    private Path readme;
 
     @Option(names = "--peers", split = ",", description = "only these peers (default: all installed)")
     private List<String> onlyPeers = List.of();
@@ -66,34 +70,39 @@ public final class Compare implements Callable<Integer> {
         notes.forEach(note -> System.out.println("note: " + note));
 
         Results results = new Results(peers);
+        Files.createDirectories(out);
         for (Workload workload : Workload.all()) {
+            Path json = out.resolve("jmh-" + workload.slug() + ".json");
             ChainedOptionsBuilder options = new OptionsBuilder()
                     .include(workload.include())
                     .param("peer", peers.toArray(String[]::new))
                     .jvmArgsAppend(FORK_FLAGS)
                     .shouldFailOnError(false)
-                    .verbosity(VerboseMode.SILENT);
+                    .verbosity(VerboseMode.SILENT)
+                    .resultFormat(ResultFormatType.JSON)
+                    .result(json.toString());
             workload.params().forEach(options::param);
             if (workload.multiThreaded()) {
                 options.threads(chosen.threadsWhereApplicable);
             }
             chosen.apply(options);
             System.out.printf("running %-28s for %d peers...%n", workload.label(), peers.size());
-            for (RunResult run : new Runner(options.build()).run()) {
-                String peer = run.getParams().getParam("peer");
-                results.put(workload.label(), peer, run.getPrimaryResult().getScore(),
-                        run.getPrimaryResult().getScoreError());
-            }
+            new Runner(options.build()).run();
+            JmhResults.read(json).forEach(result -> results.put(workload.label(), result.peer(), result.score(),
+                    result.error()));
         }
 
         String table = results.markdownTable();
         System.out.println();
         System.out.println(table);
-        Files.createDirectories(out);
         Path chart = out.resolve("comparison.png");
         ComparisonChart.write(results, chart);
         Files.writeString(out.resolve("report.md"), Report.render(chosen, results, notes, chart.getFileName().toString()));
         System.out.println("wrote " + out.resolve("report.md") + " and " + chart);
+        if (readme != null && chosen == Profile.FULL) {
+            Report.updateReadme(readme, Report.readmeSection(chosen, results));
+            System.out.println("updated the comparison in " + readme);
+        }
         return 0;
     }
 
@@ -115,33 +124,36 @@ public final class Compare implements Callable<Integer> {
             return result == null ? Optional.empty() : Optional.of(result[0]);
         }
 
-        /** One row per workload: each peer's ns/op and, beside it, its ratio to Spanheap's. */
+        /**
+         * One row per workload: each peer's ns/op with JMH's score error (99.9% confidence) and, in
+         * brackets, its ratio to Spanheap's.
+         */
         String markdownTable() {
-            StringBuilder table = new StringBuilder("| workload |");
-            peers.forEach(peer -> table.append(' ').append(peer).append(" |"));
-            table.append("\n|---|");
-            peers.forEach(peer -> table.append("---:|"));
-            table.append('\n');
+            List<String> header = new ArrayList<>();
+            header.add("workload");
+            header.addAll(peers);
+            MarkdownTable table = MarkdownTable.withColumns(header);
             for (String workload : byWorkload.keySet()) {
-                table.append("| ").append(workload).append(" |");
+                List<String> row = new ArrayList<>();
+                row.add(workload);
                 Optional<Double> base = score(workload, Peers.SPANHEAP);
                 for (String peer : peers) {
-                    Optional<Double> score = score(workload, peer);
-                    if (score.isEmpty()) {
-                        table.append(" - |");
+                    double[] result = byWorkload.get(workload).get(peer);
+                    if (result == null) {
+                        row.add("-");
                     } else if (base.isEmpty() || peer.equals(Peers.SPANHEAP)) {
-                        table.append(String.format(" %s |", ns(score.get())));
+                        row.add(ns(result[0]) + " ± " + ns(result[1]));
                     } else {
-                        table.append(String.format(" %s (%.2fx) |", ns(score.get()), score.get() / base.get()));
+                        row.add(String.format("%s ± %s (%.2fx)", ns(result[0]), ns(result[1]), result[0] / base.get()));
                     }
                 }
-                table.append('\n');
+                table.row(row);
             }
-            return table.toString();
+            return table.render();
         }
 
         private static String ns(double value) {
-            return value >= 100 ? String.format("%.0f", value) : String.format("%.1f", value);
+            return Double.isNaN(value) ? "?" : value >= 100 ? String.format("%.0f", value) : String.format("%.1f", value);
         }
     }
 }
