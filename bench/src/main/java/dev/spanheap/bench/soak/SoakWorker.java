@@ -100,17 +100,25 @@ final class SoakWorker implements Runnable {
         long size = block.byteSize();
         long stamp = stampOf(block);
         block.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, stamp);
-        block.set(ValueLayout.JAVA_LONG_UNALIGNED, size - 8, stamp);
+        block.set(ValueLayout.JAVA_LONG_UNALIGNED, tailOffset(size), stamp);
         for (long at = 4096; at < size - 8; at += 4096) {
             block.set(ValueLayout.JAVA_BYTE, at, (byte) stamp);
         }
+    }
+
+    /**
+     * Where the tail stamp goes: the last eight bytes, or the first eight again for blocks under
+     * 16 bytes, whose last eight bytes overlap the first (the stamps would overwrite each other).
+     */
+    private static long tailOffset(long size) {
+        return size >= 16 ? size - 8 : 0;
     }
 
     private void checkAndFree(MemorySegment block) {
         long size = block.byteSize();
         long stamp = stampOf(block);
         boolean intact = block.get(ValueLayout.JAVA_LONG_UNALIGNED, 0) == stamp
-                && block.get(ValueLayout.JAVA_LONG_UNALIGNED, size - 8) == stamp;
+                && block.get(ValueLayout.JAVA_LONG_UNALIGNED, tailOffset(size)) == stamp;
         for (long at = 4096; intact && at < size - 8; at += 4096) {
             intact = block.get(ValueLayout.JAVA_BYTE, at) == (byte) stamp;
         }
