@@ -12,12 +12,13 @@ import org.junit.jupiter.api.Test;
 /**
  * An operation racing {@link Spanheap#close()} either completes or throws
  * {@link IllegalStateException} saying the heap is closed; never another exception (issue 16: a
- * racing free used to report that its address "lies in free pages").
+ * racing free used to report that its address "lies in free pages"), and never hangs (a racing
+ * release used to walk a central list that the close had turned into a cycle, for ever).
  */
 class CloseRaceTest {
 
     private static final long[] SIZES = {8, 100, 414, 4096, 40_000, 300_000, 2 << 20};
-    private static final int ROUNDS = 150;
+    private static final int ROUNDS = 400;
 
     /** How a worker that runs until the heap closes must end. */
     private static void assertClosed(Throwable thrown) {

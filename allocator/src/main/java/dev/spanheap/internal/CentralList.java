@@ -50,6 +50,14 @@ final class CentralList {
     /** Bytes of wholly free spans kept on the list (at least one span). */
     static final long EMPTY_SPAN_BYTES = 512 << 10;
 
+    /**
+     * Set by {@link #close()} under {@link #lock}, before the heap's memory (span records included)
+     * is swapped for zero pages: from then on every operation refuses. A thread that raced the close
+     * would otherwise work on records that no longer match this list's fields (a span on the list
+     * reading as having no free objects gets linked again, to itself, and a walk of the list never
+     * ends).
+     */
+    private boolean closed;
     private int partialHead;
     /** Spans of this class now cut from the page heap. */
     private int spanCount;
@@ -73,9 +81,26 @@ final class CentralList {
         this.heapBase = pageHeap.base();
         long spanBytes = spanPages * Pages.SIZE;
         this.maxEmptySpans = (int) Math.max(1, EMPTY_SPAN_BYTES / spanBytes);
-        int batch = ThreadCache.BATCH[sizeClass];
+        int batch = TransferBatches.OBJECTS[sizeClass];
         int capacity = (int) Math.min(MAX_TRANSFER_OBJECTS, Math.max(2L * batch, TRANSFER_BYTES / objectSize));
         this.transfer = new long[capacity / batch * batch];
+    }
+
+    /** Refuses every later operation; see {@link #closed}. */
+    void close() {
+        lock.lock();
+        try {
+            closed = true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Throws the heap's closed exception once {@link #close()} has run. This list's lock. */
+    private void checkOpen() {
+        if (closed) {
+            throw FreeChecks.closed();
+        }
     }
 
     static int objectIndex(long offsetInSpan, long divMagic) {
@@ -90,6 +115,7 @@ final class CentralList {
     int take(long[] out, int from, int max) {
         lock.lock();
         try {
+            checkOpen();
             int taken = Math.min(max, transferCount);
             if (taken > 0) {
                 transferCount -= taken;
@@ -129,6 +155,7 @@ final class CentralList {
     void give(long[] objects, int from, int count) {
         lock.lock();
         try {
+            checkOpen();
             if (transfer.length - transferCount >= count) {
                 System.arraycopy(objects, from, transfer, transferCount, count);
                 transferCount += count;
@@ -149,6 +176,7 @@ final class CentralList {
     void releaseIdle() {
         lock.lock();
         try {
+            checkOpen();
             int count = transferCount;
             transferCount = 0;
             for (int i = 0; i < count; i++) {
@@ -178,6 +206,7 @@ final class CentralList {
     int transferred() {
         lock.lock();
         try {
+            checkOpen();
             return transferCount;
         } finally {
             lock.unlock();
@@ -284,6 +313,7 @@ final class CentralList {
     long[] census() {
         lock.lock();
         try {
+            checkOpen();
             long objectsInSpans = 0;
             for (int span = partialHead; span != 0; span = spans.listNext(span)) {
                 objectsInSpans += spans.freeObjects(span);
@@ -301,6 +331,7 @@ final class CentralList {
     void verify() {
         lock.lock();
         try {
+            checkOpen();
             int previous = 0;
             int listed = 0;
             int empty = 0;

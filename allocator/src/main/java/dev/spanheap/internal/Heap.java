@@ -464,6 +464,11 @@ public final class Heap implements IdleCentralMemory {
             enableFastPaths(false);
             scavenger.stop();
             caches.close();
+            // Lock order: registry (above), each central list, then the page heap; after these no
+            // operation touches the memory that the page heap's close swaps for zero pages.
+            for (int c = 1; c < SizeClasses.COUNT; c++) {
+                centrals[c].close();
+            }
             pageHeap.close();
         } finally {
             closeLock.unlock();

@@ -23,10 +23,10 @@ package dev.spanheap.internal;
  */
 public final class ThreadCache {
 
-    /** TCMalloc's num_objects_to_move: about 64 KiB per transfer, between 2 and 32 objects. */
-    static final int[] BATCH = new int[SizeClasses.COUNT];
+    /** Objects per refill or drain, by class: see {@link TransferBatches}. */
+    private static final int[] BATCH = TransferBatches.OBJECTS;
+    private static final int MAX_BATCH = TransferBatches.MAX;
     static final int[] MAX_DEPTH = new int[SizeClasses.COUNT];
-    private static final int MAX_BATCH = 32;
     /** The deepest any class's stack may grow, in objects. */
     private static final int MAX_OBJECTS = 256;
     private static final int[] REGION = new int[SizeClasses.COUNT];
@@ -37,7 +37,6 @@ public final class ThreadCache {
     static {
         int slots = 2 * SizeClasses.COUNT;
         for (int c = 1; c < SizeClasses.COUNT; c++) {
-            BATCH[c] = Math.clamp((64 << 10) / SizeClasses.SIZE[c], 2, MAX_BATCH);
             // Four batches (128 objects) of the classes up to 2 KiB; sixteen of the larger ones
             // (1 MiB, at most 256 objects), whose batches are short and would refill often: 1024
             // mixed blocks of up to 4 KiB otherwise refill and drain the 4 KiB class every round.
