@@ -124,8 +124,9 @@
  *       first free (a use after free), or the two frees race on two threads; every one in checked
  *       mode ({@link dev.spanheap.internal.AllocationBits}, an atomic bit per object).</li>
  * </ul>
- * <p>Close: the page heap refuses every request once closed (under its lock, so no system call
- * follows the close), and a slow path whose failure raced the close reports the close
+ * <p>Close: the central lists, then the page heap, refuse every request once closed (each under its
+ * own lock, so no operation works on span records after close swaps them for zero pages, and no
+ * system call follows the close), and a slow path whose failure raced the close reports the close
  * ({@code IllegalStateException: Spanheap is closed}) rather than what it saw of the torn-down heap.
  *
  * <p>Lock order: cache registry, stripe, central list, page heap.
