@@ -78,9 +78,8 @@ class CloseRaceTest {
             }
         });
         assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
-        // Vary where the close lands in the worker's loop.
-        long deadline = System.nanoTime() + 50_000L + (round % 10) * 20_000L;
-        while (System.nanoTime() < deadline) {
+        // Vary where the close lands in the worker's loop: a spin of a different length each round.
+        for (int spin = 0; spin < 20_000 + (round % 10) * 10_000; spin++) {
             Thread.onSpinWait();
         }
         heap.close();

@@ -234,7 +234,6 @@ class FaultInjectionTest {
         HeapConfig.Scavenging scavenging = new HeapConfig.Scavenging(true, 100, 0,
                 HeapConfig.Scavenging.DEFAULT_WINDOW_NANOS, () -> clock.addAndGet(10_000_000_000L), nanos -> {
                     sleeps.release();
-                    Thread.sleep(1);
                 });
         Heap heap = new Heap(new HeapConfig(os, 1L << 30, COMMIT_STEP_PAGES, 256 << 10, 1 << 20, false,
                 scavenging));
