@@ -131,7 +131,7 @@ final class ThreadCaches {
         registryLock.lock();
         try {
             if (closed) {
-                throw new IllegalStateException("Spanheap is closed");
+                throw FreeChecks.closed();
             }
             reapLocked();
             owned.add(new Owned(new WeakReference<>(thread), cache, reapWhenEnded(thread)));
