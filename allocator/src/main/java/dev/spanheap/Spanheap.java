@@ -1,11 +1,13 @@
 package dev.spanheap;
 
 import dev.spanheap.internal.Heap;
+import dev.spanheap.internal.HeapArena;
 import dev.spanheap.internal.HeapConfig;
 import dev.spanheap.internal.HeapStatistics;
 import dev.spanheap.internal.LinuxOsMemory;
 import dev.spanheap.internal.PageHeap;
 import dev.spanheap.internal.Pages;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
 import java.util.Objects;
@@ -26,7 +28,13 @@ import java.util.Objects;
  * <p>Blocks are freed explicitly with {@link #free(MemorySegment)} or {@link #free(long)}, from any
  * thread. Every method is thread-safe. Segments returned are valid until the heap is closed;
  * after {@link #close()} accessing them throws {@link IllegalStateException} rather than touching
- * unmapped memory.
+ * unmapped memory. A segment used after its block is freed is not caught by default (that would
+ * cost a JDK scope per block); {@link Builder#checked} catches it.
+ *
+ * <p>For code written against {@link Arena} (jextract bindings, {@code arena.allocateFrom(...)}
+ * before a downcall), {@link #newConfinedArena()} and {@link #newSharedArena()} give arenas whose
+ * memory comes from this heap, with the JDK arenas' rules: every segment throws after the arena
+ * closes. {@link #global()} is one heap for the whole process.
  *
  * <p>Alignment: every block is aligned to the requested alignment (any power of two), blocks of
  * 16 bytes or more to at least 16 bytes, smaller blocks to at least the largest power of two not
@@ -49,10 +57,26 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
 
     private final Heap heap;
     private final HeapStatistics statistics;
+    private final boolean global;
 
-    private Spanheap(Heap heap) {
+    private Spanheap(Heap heap, boolean global) {
         this.heap = heap;
         this.statistics = new HeapStatistics(heap);
+        this.global = global;
+    }
+
+    /** Created on first use: the JVM's class initialisation makes it once, safely, without a lock after. */
+    private static final class Global {
+        static final Spanheap HEAP = new Spanheap(new Builder().newHeap(), true);
+    }
+
+    /**
+     * The process-wide heap, created with the defaults on first use, for code that wants
+     * {@code malloc}-like convenience without owning a heap. It lives as long as the process; its
+     * {@link #close()} throws {@link UnsupportedOperationException}.
+     */
+    public static Spanheap global() {
+        return Global.HEAP;
     }
 
     /** A heap with the defaults: a 64 GiB limit, unchecked frees. */
@@ -85,6 +109,51 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
             throw new IllegalArgumentException("free of MemorySegment.NULL");
         }
         heap.free(segment.address());
+    }
+
+    /**
+     * Resizes the block that {@code segment} starts at to {@code newByteSize} bytes and returns a
+     * segment over it. The contents up to the smaller of the block's usable size and
+     * {@code newByteSize} are kept. The block grows or shrinks in place when its usable size holds
+     * {@code newByteSize} and it would be no more than half empty; otherwise it moves to a new block
+     * (aligned as {@code allocate(newByteSize)} would be) and the old one is freed. Rejects what
+     * {@link #free(MemorySegment)} rejects, with the same exceptions, and a negative size. In checked
+     * mode the old segment stops working, whether or not the block moved.
+     */
+    public MemorySegment reallocate(MemorySegment segment, long newByteSize) {
+        Objects.requireNonNull(segment, "segment");
+        if (segment.address() == 0) {
+            heap.checkOpen();
+            throw new IllegalArgumentException("reallocate of MemorySegment.NULL");
+        }
+        long address = heap.reallocate(segment.address(), newByteSize);
+        return heap.segment(address, newByteSize);
+    }
+
+    /** {@link #reallocate(MemorySegment, long)} for a raw address; returns the block's address. */
+    public long reallocate(long address, long newByteSize) {
+        return heap.reallocate(address, newByteSize);
+    }
+
+    /**
+     * A new arena confined to the calling thread whose memory comes from this heap: it behaves as
+     * {@link Arena#ofConfined()} does (zeroed segments, any alignment, {@link WrongThreadException}
+     * on other threads, every segment inaccessible after {@code close()}), and its close gives all
+     * of its memory back to the heap at once. Small requests are carved from larger heap blocks,
+     * so an arena costs a few allocations however many segments it hands out.
+     */
+    public Arena newConfinedArena() {
+        return HeapArena.confined(heap);
+    }
+
+    /**
+     * A new arena that any thread may use and close, like {@link Arena#ofShared()}, whose memory
+     * comes from this heap; see {@link #newConfinedArena()}. As with the JDK's shared arenas,
+     * closing it makes the JVM handshake every thread, so it costs microseconds: prefer a confined
+     * arena for short lifetimes.
+     */
+    public Arena newSharedArena() {
+        return HeapArena.shared(heap);
     }
 
     /** Allocates {@code byteSize} bytes and returns the raw address; never 0. */
@@ -140,9 +209,16 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
         heap.verify();
     }
 
-    /** Unmaps all memory. Segments handed out become inaccessible. Idempotent. */
+    /**
+     * Unmaps all memory. Segments handed out become inaccessible. Idempotent. The
+     * {@linkplain #global() global heap} cannot be closed: its close throws
+     * {@link UnsupportedOperationException}, as {@code Arena.global().close()} does.
+     */
     @Override
     public void close() {
+        if (global) {
+            throw new UnsupportedOperationException("the global Spanheap cannot be closed");
+        }
         heap.close();
     }
 
@@ -227,8 +303,13 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
         }
 
         /**
-         * Detect every double free of small blocks, at the cost of an atomic update of an
-         * allocation bitmap on each allocate and free (default off).
+         * A debugging mode (default off) that detects every double free of small blocks, with an
+         * atomic update of an allocation bitmap on each allocate and free, and every use of a
+         * segment after its block was freed or reallocated: each segment from {@code allocate} gets
+         * a JDK scope of its own, closed when the block is freed, so later accesses throw
+         * {@link IllegalStateException} on any thread. That scope makes each segment's free cost
+         * microseconds (the JDK handshakes every thread to close it); raw addresses pay only the
+         * bitmap.
          */
         public Builder checked(boolean checked) {
             this.checked = checked;
@@ -236,11 +317,15 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
         }
 
         public Spanheap build() {
+            return new Spanheap(newHeap(), false);
+        }
+
+        private Heap newHeap() {
             HeapConfig.Scavenging defaults = HeapConfig.Scavenging.defaults();
             HeapConfig.Scavenging scavenging = new HeapConfig.Scavenging(scavenger, retainPercent, softLimit,
                     defaults.windowNanos(), defaults.clock(), defaults.sleeper());
-            return new Spanheap(new Heap(new HeapConfig(LinuxOsMemory.INSTANCE, maxHeapSize,
-                    PageHeap.DEFAULT_COMMIT_STEP_PAGES, threadCacheSize, totalCacheSize, checked, scavenging)));
+            return new Heap(new HeapConfig(LinuxOsMemory.INSTANCE, maxHeapSize,
+                    PageHeap.DEFAULT_COMMIT_STEP_PAGES, threadCacheSize, totalCacheSize, checked, scavenging));
         }
     }
 }

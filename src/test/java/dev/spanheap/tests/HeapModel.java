@@ -60,8 +60,11 @@ final class HeapModel implements AutoCloseable {
      */
     private static final ThreadLocal<LocalHeap> LOCAL = new ThreadLocal<>();
 
-    /** A live block: its segment (as allocated), what was asked, and what the heap says it holds. */
-    record Block(MemorySegment segment, long size, long usable) {
+    /**
+     * A live block: its segment (as allocated, widened to the usable size), what was asked, what the
+     * heap says it holds, and whether the segment came from the heap (so checked mode scopes it).
+     */
+    record Block(MemorySegment segment, long size, long usable, boolean scoped) {
         long address() {
             return segment.address();
         }
@@ -78,6 +81,9 @@ final class HeapModel implements AutoCloseable {
     private final TreeMap<Long, Block> live = new TreeMap<>();
     private final List<Long> order = new ArrayList<>();
     private final List<Long> freed = new ArrayList<>();
+    /** Blocks freed or reallocated whose segments checked mode must refuse from now on. */
+    private final List<Block> ended = new ArrayList<>();
+    private final boolean checked;
     private long mallocs;
     private long frees;
     private boolean closed;
@@ -85,6 +91,7 @@ final class HeapModel implements AutoCloseable {
     HeapModel(boolean checked, int threadCount, Freeing freeing, long overlapSlack) {
         this.heap = Spanheap.builder().maxHeapSize(HeapOps.MAX_HEAP).checked(checked).scavenger(false)
                 .threadCacheSize(256 << 10).totalCacheSize(1 << 20).build();
+        this.checked = checked;
         this.freeing = freeing;
         this.overlapSlack = overlapSlack;
         this.threads = new ExecutorService[threadCount];
@@ -133,6 +140,9 @@ final class HeapModel implements AutoCloseable {
     }
 
     private void step(HeapOp op) {
+        if (closed && op instanceof HeapOp.UseAfterFree) {
+            return;
+        }
         if (closed) {
             if (!(op instanceof HeapOp.Close)) {
                 assertThat(catchThrowable(() -> stepOnClosedHeap(op))).as("%s after close", op)
@@ -170,6 +180,14 @@ final class HeapModel implements AutoCloseable {
             case HeapOp.FreeForeign f -> freeForeign(f.what());
             case HeapOp.BadAllocate b -> heap.allocate(b.size(), b.alignment());
             case HeapOp.UsableSize u -> heap.usableSize(someAddress);
+            case HeapOp.Reallocate r -> {
+                if (r.via() == HeapOp.Via.ADDRESS) {
+                    heap.reallocate(someAddress, r.newSize());
+                } else {
+                    heap.reallocate(MemorySegment.ofAddress(someAddress), r.newSize());
+                }
+            }
+            case HeapOp.UseAfterFree u -> throw new AssertionError("not run after close");
             case HeapOp.ReleaseMemory r -> heap.releaseMemory();
             case HeapOp.FlushThreadCache f -> heap.flushThreadCache();
             case HeapOp.Close c -> heap.close();
@@ -184,12 +202,12 @@ final class HeapModel implements AutoCloseable {
                 case SEGMENT -> heap.allocate(a.size(), a.alignment());
                 case ADDRESS -> MemorySegment.ofAddress(heap.malloc(a.size())).reinterpret(a.size());
                 case LOCAL_HEAP -> LOCAL.get().allocate(a.size(), a.alignment());
-            }, a.size(), a.alignment());
+            }, a.size(), a.alignment(), a.via() != HeapOp.Via.ADDRESS);
             case HeapOp.AllocateZeroed z -> {
                 MemorySegment segment = heap.allocateZeroed(z.size());
                 assertThat(MemorySegment.mismatch(segment, 0, z.size(), ZEROS, 0, z.size()))
                         .as("allocateZeroed(%d) reads as zero", z.size()).isEqualTo(-1);
-                allocated(segment, z.size(), 1);
+                allocated(segment, z.size(), 1, true);
             }
             case HeapOp.Free f -> {
                 if (order.isEmpty()) {
@@ -200,6 +218,7 @@ final class HeapModel implements AutoCloseable {
                 assertPattern(block);
                 freeing.free(heap, block, f.via());
                 frees++;
+                ended(block);
                 freed.add(address);
                 if (freed.size() > 256) {
                     freed.removeFirst();
@@ -220,6 +239,19 @@ final class HeapModel implements AutoCloseable {
                     long interior = block.address() + 1 + i.delta() % (block.usable() - 1);
                     assertThatThrownBy(() -> heap.free(interior)).as("free of 0x%x inside %s", interior, block)
                             .isInstanceOf(IllegalArgumentException.class);
+                }
+            }
+            case HeapOp.Reallocate r -> {
+                if (!order.isEmpty()) {
+                    reallocate(r);
+                }
+            }
+            case HeapOp.UseAfterFree u -> {
+                if (checked && !ended.isEmpty()) {
+                    Block block = ended.get(u.pick() % ended.size());
+                    assertThatThrownBy(() -> block.segment().get(ValueLayout.JAVA_BYTE, block.usable() - 1))
+                            .as("read through the segment of %s after its free", block)
+                            .isInstanceOf(IllegalStateException.class).hasMessage("Already closed");
                 }
             }
             case HeapOp.FreeForeign f -> freeForeign(f.what());
@@ -267,17 +299,60 @@ final class HeapModel implements AutoCloseable {
         assertThat(thrown).as("free of a foreign %s", what).isInstanceOf(IllegalArgumentException.class);
     }
 
-    private void allocated(MemorySegment segment, long size, long alignment) {
+    /**
+     * Resizes a live block and checks what the heap promises: the bytes up to the smaller size are
+     * kept, the old segment stops working in checked mode, and the counts move only if the block did.
+     */
+    private void reallocate(HeapOp.Reallocate r) {
+        long address = order.remove(r.pick() % order.size());
+        Block block = live.remove(address);
+        assertPattern(block);
+        MemorySegment resized = r.via() == HeapOp.Via.ADDRESS
+                ? MemorySegment.ofAddress(heap.reallocate(address, r.newSize())).reinterpret(r.newSize())
+                : heap.reallocate(block.segment(), r.newSize());
+        assertThat(resized.byteSize()).isEqualTo(r.newSize());
+        long kept = Math.min(block.usable(), r.newSize());
+        byte expected = pattern(address);
+        MemorySegment keptBytes = resized.reinterpret(kept);
+        for (long i = 0; i < kept; i += Math.max(1, kept / 16)) {
+            assertThat(keptBytes.get(ValueLayout.JAVA_BYTE, i)).as("byte %d of %s after reallocate(%d)", i, block, r.newSize())
+                    .isEqualTo(expected);
+        }
+        if (kept > 0) {
+            assertThat(keptBytes.get(ValueLayout.JAVA_BYTE, kept - 1)).isEqualTo(expected);
+        }
+        if (resized.address() != address) {
+            frees++;
+            freed.add(address);
+        } else {
+            // In place: no new block, so allocated() below must not count one.
+            mallocs--;
+            assertThat(r.newSize()).as("in place only when the block holds it").isLessThanOrEqualTo(block.usable());
+        }
+        ended(block);
+        allocated(resized, r.newSize(), 1, r.via() != HeapOp.Via.ADDRESS);
+    }
+
+    private void ended(Block block) {
+        if (block.scoped()) {
+            ended.add(block);
+            if (ended.size() > 64) {
+                ended.removeFirst();
+            }
+        }
+    }
+
+    private void allocated(MemorySegment segment, long size, long alignment, boolean scoped) {
         long address = segment.address();
         assertThat(segment.byteSize()).isEqualTo(size);
         assertThat(address % alignment).as("0x%x aligned to %d", address, alignment).isZero();
         long usable = heap.usableSize(address);
         assertThat(usable).isGreaterThanOrEqualTo(Math.max(size, 1));
-        Block block = new Block(segment, size, usable);
+        Block block = new Block(segment, size, usable, scoped);
         assertNoOverlap(block);
         MemorySegment whole = segment.reinterpret(usable);
         whole.fill(pattern(address));
-        live.put(address, new Block(whole, size, usable));
+        live.put(address, new Block(whole, size, usable, scoped));
         order.add(address);
         mallocs++;
     }

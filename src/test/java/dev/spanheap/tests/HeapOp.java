@@ -39,6 +39,17 @@ sealed interface HeapOp {
     record BadAllocate(int thread, long size, long alignment) implements HeapOp {
     }
 
+    /**
+     * Resizes a live block, through its segment or its address: contents kept up to the smaller
+     * size, and in checked mode the old segment stops working.
+     */
+    record Reallocate(int thread, int pick, long newSize, Via via) implements HeapOp {
+    }
+
+    /** Reads through the segment of a block freed or reallocated earlier: checked mode must refuse. */
+    record UseAfterFree(int thread, int pick) implements HeapOp {
+    }
+
     record UsableSize(int thread, int pick) implements HeapOp {
     }
 

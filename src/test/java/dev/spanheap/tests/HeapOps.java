@@ -58,12 +58,17 @@ final class HeapOps {
                 weighted(1, badSizes().map(size -> new HeapOp.BadAllocate(t, size, 1))),
                 weighted(1, sizes(64 << 10).flatMap(size -> badAlignments()
                         .map(alignment -> new HeapOp.BadAllocate(t, size, alignment))))));
+        Gen<HeapOp> reallocate = thread.flatMap(t -> pick.flatMap(p -> sizes(maxSize).flatMap(size -> Gen
+                .elements(HeapOp.Via.SEGMENT, HeapOp.Via.ADDRESS).map(v -> new HeapOp.Reallocate(t, p, size, v)))));
+        Gen<HeapOp> useAfterFree = thread.flatMap(t -> pick.map(p -> new HeapOp.UseAfterFree(t, p)));
         Gen<HeapOp> close = thread.map(HeapOp.Close::new);
         Gen<HeapOp> step = Gen.frequency(
                 weighted(30, allocate),
                 weighted(22, free),
                 weighted(4, zeroed),
                 weighted(3, usable),
+                weighted(5, reallocate),
+                weighted(2, useAfterFree),
                 weighted(2, release),
                 weighted(3, flush),
                 weighted(6, stale),

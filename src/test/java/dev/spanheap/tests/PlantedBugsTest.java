@@ -30,10 +30,11 @@ class PlantedBugsTest {
                         }));
         assertThat(failure).as("the off-by-one is found").isNotNull();
         assertThat(failure.getCause()).hasMessageContaining("overlaps");
-        // Two or three of the smallest allocations, depending on which two objects of the first batch
-        // the thread cache hands out next to each other; nothing else.
+        // Two or three allocations and nothing else: the smallest ones when the thread cache hands out
+        // two objects of the first batch next to each other, or a block that ends its span and a
+        // smallest one at the start of the next span, depending on what the seed's generator drew.
         assertThat(shrunkInput(failure))
-                .matches("\\[Allocate\\[thread=0, size=0, alignment=1, via=SEGMENT]"
+                .matches("\\[Allocate\\[thread=0, size=\\d+, alignment=1, via=SEGMENT]"
                         + "(, Allocate\\[thread=0, size=0, alignment=1, via=SEGMENT]){1,2}]");
     }
 

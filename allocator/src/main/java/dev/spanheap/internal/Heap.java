@@ -56,6 +56,8 @@ public final class Heap implements IdleCentralMemory {
     private final long cookieKey = cookies.key;
     private final boolean checked;
     private final AllocationBits allocationBits;
+    /** Checked mode's per-segment scopes, which catch use after free; null when unchecked. */
+    private final BlockScopes blockScopes;
     private final Scavenger scavenger;
     private final LargeBlocks large;
     private final FreeChecks freeChecks;
@@ -98,6 +100,7 @@ public final class Heap implements IdleCentralMemory {
         this.allocationBits = checked
                 ? new AllocationBits(pageHeap.space().mapMetadata(AllocationBits.bytesFor(reservedBytes)))
                 : null;
+        this.blockScopes = checked ? new BlockScopes() : null;
         enableFastPaths(!checked);
         HeapConfig.Scavenging scavenging = config.scavenging();
         this.scavenger = new Scavenger(this, pageHeap, scavenging);
@@ -283,7 +286,12 @@ public final class Heap implements IdleCentralMemory {
 
     /** Like {@link #allocate} but the block reads as zero; released pages are not cleared again. */
     public long allocateZeroed(long size) {
-        long address = allocate(size, 1);
+        return allocateZeroed(size, 1);
+    }
+
+    /** {@link #allocateZeroed(long)} aligned to {@code alignment}. */
+    public long allocateZeroed(long size, long alignment) {
+        long address = allocate(size, alignment);
         long offset = address - base;
         int span = pageMap.spanAt((int) (offset >>> Pages.SHIFT));
         if (spans.sizeClass(span) == 0 && spans.releasedPages(span) == spans.pages(span)) {
@@ -381,6 +389,10 @@ public final class Heap implements IdleCentralMemory {
 
     private void freeChecked(long address) {
         long entry = freeChecks.checkedEntry(address, closed);
+        if (checked) {
+            // Before the block can be handed out again: its old segment must stop working first.
+            blockScopes.end(address);
+        }
         long offset = address - base;
         int c = PageMap.sizeClass(entry);
         if (c == 0) {
@@ -431,11 +443,74 @@ public final class Heap implements IdleCentralMemory {
         return large.usableSize(address, offset, span);
     }
 
+    // ---- reallocation ----
+
+    /**
+     * Resizes the live block at {@code address} to {@code newSize} bytes, keeping its contents up to
+     * the smaller of the two sizes, and returns its address, which changes when the block moves.
+     * Rejects what {@link #free} rejects, with the same exceptions.
+     *
+     * <p>In place when the block's usable size holds {@code newSize} and the block would not be more
+     * than half empty (TCMalloc's rule: shrinking a block to a small part of itself moves it, so
+     * that the rest of its span can be used). Otherwise a new block, a copy, and a free of the old.
+     * The new block has the alignment {@code allocate(newSize)} gives, not the old block's.
+     */
+    public long reallocate(long address, long newSize) {
+        long usable = usableSize(address);
+        if (newSize < 0) {
+            throw new IllegalArgumentException("negative size: " + newSize);
+        }
+        if (newSize <= usable && newSize >= usable >>> 1) {
+            if (checked) {
+                blockScopes.end(address);
+            }
+            return address;
+        }
+        long moved = allocate(newSize, 1);
+        try {
+            MemorySegment.copy(memory, address - base, memory, moved - base, Math.min(usable, newSize));
+        } catch (IllegalStateException segmentClosed) {
+            throw closedException();
+        }
+        free(address);
+        return moved;
+    }
+
     // ---- segments, lifecycle ----
 
-    /** A segment over {@code [address, address + size)}, valid until the heap is closed. */
+    /**
+     * A segment over {@code [address, address + size)}: valid until the heap is closed, or, in
+     * checked mode, until the block is freed or reallocated (see {@link BlockScopes}).
+     */
     public MemorySegment segment(long address, long size) {
+        if (checked) {
+            return blockScopes.open(address, size);
+        }
         return memory.asSlice(address - base, size);
+    }
+
+    /** The whole reservation as one segment bound to the heap's lifetime, for re-binding to other scopes. */
+    public MemorySegment memory() {
+        return memory;
+    }
+
+    /** The address of the reservation's first byte: {@code memory()}'s offset 0. */
+    public long base() {
+        return base;
+    }
+
+    /** The heap's hard limit in bytes: no block can be larger. */
+    public long reservedBytes() {
+        return reservedBytes;
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /** How many checked-mode segments are open; for tests. */
+    int openBlockScopes() {
+        return checked ? blockScopes.openCount() : 0;
     }
 
     public void checkOpen() {
@@ -462,6 +537,9 @@ public final class Heap implements IdleCentralMemory {
             }
             closed = true;
             enableFastPaths(false);
+            if (checked) {
+                blockScopes.closeAll();
+            }
             scavenger.stop();
             caches.close();
             // Lock order: registry (above), each central list, then the page heap; after these no

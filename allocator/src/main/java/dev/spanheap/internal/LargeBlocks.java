@@ -85,17 +85,11 @@ final class LargeBlocks {
             if (pageHeap.isClosedLocked()) {
                 throw FreeChecks.closed();
             }
-            byte state = spans.state(span);
-            if (state == SpanTable.LARGE && spans.start(span) == page && pageStart) {
+            if (spans.state(span) == SpanTable.LARGE && spans.start(span) == page && pageStart) {
                 bytes = (long) spans.pages(span) << Pages.SHIFT;
                 pageHeap.freeLocked(span);
-            } else if (state == SpanTable.FREE && pageHeap.heldFreedBlocks(page)
-                    || state == SpanTable.CACHED && spans.start(span) == page && pageStart) {
-                throw FreeChecks.doubleFree(address);
-            } else if (state == SpanTable.LARGE) {
-                throw FreeChecks.interior(address, (long) spans.pages(span) << Pages.SHIFT);
             } else {
-                throw FreeChecks.inFreePages(address);
+                throw refusalLocked(address, span, page, pageStart, true);
             }
         } finally {
             pageHeap.lock.unlock();
@@ -111,14 +105,32 @@ final class LargeBlocks {
             if (pageHeap.isClosedLocked()) {
                 throw FreeChecks.closed();
             }
-            if (spans.state(span) == SpanTable.LARGE && spans.start(span) == (int) (offset >>> Pages.SHIFT)
-                    && (offset & (Pages.SIZE - 1)) == 0) {
+            int page = (int) (offset >>> Pages.SHIFT);
+            boolean pageStart = (offset & (Pages.SIZE - 1)) == 0;
+            if (spans.state(span) == SpanTable.LARGE && spans.start(span) == page && pageStart) {
                 return (long) spans.pages(span) << Pages.SHIFT;
             }
+            throw refusalLocked(address, span, page, pageStart, false);
         } finally {
             pageHeap.lock.unlock();
         }
-        throw FreeChecks.notABlockStart(address);
+    }
+
+    /**
+     * Why {@code address} (on {@code page} of {@code span}) is not a live large block, as the
+     * exception to throw: a block freed already (a double free when {@code freeing}), a pointer into
+     * a live block, or an address in free pages. Under the page heap's lock.
+     */
+    private RuntimeException refusalLocked(long address, int span, int page, boolean pageStart, boolean freeing) {
+        byte state = spans.state(span);
+        if (state == SpanTable.FREE && pageHeap.heldFreedBlocks(page)
+                || state == SpanTable.CACHED && spans.start(span) == page && pageStart) {
+            return freeing ? FreeChecks.doubleFree(address) : FreeChecks.notAllocated(address);
+        }
+        if (state == SpanTable.LARGE) {
+            return FreeChecks.interior(address, (long) spans.pages(span) << Pages.SHIFT);
+        }
+        return FreeChecks.inFreePages(address);
     }
 
     long mallocs() {

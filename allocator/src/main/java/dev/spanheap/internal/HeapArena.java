@@ -1,0 +1,215 @@
+package dev.spanheap.internal;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * A {@link java.lang.foreign.Arena} whose memory comes from a {@link Heap}: a region allocator
+ * that carves small requests from chunks of heap memory and gives large ones a block each, and
+ * frees everything at once when it closes.
+ *
+ * <p>Lifetime and thread rules are the JDK's own, because the scope is a JDK arena
+ * ({@link Arena#ofConfined()} or {@link Arena#ofShared()}): the whole reservation is re-bound to it
+ * once, with the restricted {@code reinterpret}, and every segment is an {@code asSlice} of that
+ * view (cheap, and not caller-sensitive). Closing the JDK arena is what makes every segment throw
+ * {@link IllegalStateException}; for a shared arena it handshakes all threads, so an access in
+ * flight finishes or fails before the memory goes back to the heap. Where an operation must fail
+ * (wrong thread, closed), the JDK arena throws its own exception, so callers see exactly what
+ * {@code Arena.ofConfined()} or {@code Arena.ofShared()} would throw.
+ *
+ * <p>Segments are zeroed, as the JDK's are: carved ones by a fill of their bytes, whole blocks by
+ * the heap (pages that were given back to the OS read as zero and are not filled again).
+ *
+ * <p>Shared arenas serialise carving on a lock; the fill happens outside it, through the scoped
+ * view, so a close that races an allocation makes the fill throw rather than write to memory the
+ * heap has taken back.
+ */
+public final class HeapArena implements Arena {
+
+    /** The first chunk: room for the handful of small buffers a typical native call needs. */
+    static final int FIRST_CHUNK_BYTES = 2048;
+    /** Chunks double up to this, the largest size class, so each chunk is a fast small allocation. */
+    static final int MAX_CHUNK_BYTES = SizeClasses.MAX_SMALL_SIZE;
+    /** Requests above this get a heap block of their own instead of space in a chunk. */
+    static final int MAX_CARVED_BYTES = MAX_CHUNK_BYTES / 4;
+
+    private final Heap heap;
+    private final Arena scope;
+    /** The heap's reservation, bound to {@link #scope}: segments are slices of it. */
+    private final MemorySegment view;
+    private final long base;
+    /** The confined arena's thread, or null for a shared arena. */
+    private final Thread owner;
+    /** Guards the bookkeeping of a shared arena; null for a confined one. */
+    private final ReentrantLock lock;
+
+    private boolean closed;
+    /** The current chunk's free space, {@code [cursor, limit)}; empty (and never 0) before the first. */
+    private long cursor = 1;
+    private long limit;
+    private int nextChunkBytes = FIRST_CHUNK_BYTES;
+    /** The heap blocks to free at close: chunks and large requests. */
+    private long[] blocks = new long[4];
+    private int blockCount;
+
+    private HeapArena(Heap heap, Arena scope, Thread owner) {
+        this.heap = heap;
+        this.scope = scope;
+        this.owner = owner;
+        this.lock = owner == null ? new ReentrantLock() : null;
+        this.base = heap.base();
+        try {
+            this.view = heap.memory().reinterpret(scope, null);
+        } catch (IllegalStateException heapClosed) {
+            scope.close();
+            throw FreeChecks.closed();
+        }
+    }
+
+    /** An arena confined to the calling thread, like {@link Arena#ofConfined()}. */
+    public static HeapArena confined(Heap heap) {
+        heap.checkOpen();
+        return new HeapArena(heap, Arena.ofConfined(), Thread.currentThread());
+    }
+
+    /** An arena any thread may use and close, like {@link Arena#ofShared()}. */
+    public static HeapArena shared(Heap heap) {
+        heap.checkOpen();
+        return new HeapArena(heap, Arena.ofShared(), null);
+    }
+
+    @Override
+    public MemorySegment allocate(long byteSize, long byteAlignment) {
+        checkSizeAndAlignment(byteSize, byteAlignment);
+        long reserved;
+        if (owner != null) {
+            if (owner != Thread.currentThread() || closed) {
+                throw scopeFailure();
+            }
+            reserved = reserve(byteSize, byteAlignment);
+        } else {
+            lock.lock();
+            try {
+                if (closed) {
+                    throw scopeFailure();
+                }
+                reserved = reserve(byteSize, byteAlignment);
+            } finally {
+                lock.unlock();
+            }
+        }
+        if (reserved < 0) {
+            return view.asSlice(~reserved - base, byteSize);
+        }
+        MemorySegment segment = view.asSlice(reserved - base, byteSize);
+        segment.fill((byte) 0);
+        return segment;
+    }
+
+    /**
+     * Space for a request: carved from the current chunk when it fits, or from a new chunk when the
+     * request is small; its address, to be zeroed by the caller. Otherwise a block of its own that
+     * the heap has zeroed, returned as the complement of its address (negative: addresses are not).
+     */
+    private long reserve(long byteSize, long byteAlignment) {
+        long start = (cursor + byteAlignment - 1) & -byteAlignment;
+        if (start >= cursor && byteSize <= limit - start) {
+            cursor = start + byteSize;
+            return start;
+        }
+        return reserveSlow(byteSize, byteAlignment);
+    }
+
+    private long reserveSlow(long byteSize, long byteAlignment) {
+        if (byteSize > MAX_CARVED_BYTES || byteAlignment > MAX_CARVED_BYTES) {
+            return ownBlock(byteSize, byteAlignment);
+        }
+        int chunkBytes = nextChunkBytes;
+        // Chunks are 16-byte aligned; a larger alignment may need its whole value as padding.
+        while (chunkBytes < byteSize + (byteAlignment > 16 ? byteAlignment : 0)) {
+            chunkBytes <<= 1;
+        }
+        nextChunkBytes = Math.min(chunkBytes << 1, MAX_CHUNK_BYTES);
+        long chunk = heap.allocate(chunkBytes, 16);
+        remember(chunk);
+        long start = (chunk + byteAlignment - 1) & -byteAlignment;
+        cursor = start + byteSize;
+        limit = chunk + chunkBytes;
+        return start;
+    }
+
+    private long ownBlock(long byteSize, long byteAlignment) {
+        if (byteSize > heap.reservedBytes() || byteAlignment > heap.reservedBytes()) {
+            // What Arena.ofConfined() throws for a request it cannot satisfy.
+            throw new OutOfMemoryError("Unable to allocate " + byteSize + " bytes");
+        }
+        long block = heap.allocateZeroed(byteSize, byteAlignment);
+        remember(block);
+        return ~block;
+    }
+
+    private void remember(long block) {
+        if (blockCount == blocks.length) {
+            blocks = Arrays.copyOf(blocks, blockCount * 2);
+        }
+        blocks[blockCount++] = block;
+    }
+
+    /** The JDK scope's own exception for this thread and state: wrong thread, or already closed. */
+    private RuntimeException scopeFailure() {
+        // reinterpret checks that the scope is alive and owned by the calling thread, and throws
+        // exactly what an access to one of its segments would.
+        MemorySegment.NULL.reinterpret(0, scope, null);
+        return new IllegalStateException("Already closed");
+    }
+
+    /** The checks, and messages, of the JDK's arenas, which come before any check of the scope. */
+    private static void checkSizeAndAlignment(long byteSize, long byteAlignment) {
+        if (byteSize < 0) {
+            throw new IllegalArgumentException("The provided allocation size is negative: " + byteSize);
+        }
+        if (byteAlignment <= 0 || (byteAlignment & (byteAlignment - 1)) != 0) {
+            throw new IllegalArgumentException("Invalid alignment constraint : " + byteAlignment);
+        }
+    }
+
+    @Override
+    public MemorySegment.Scope scope() {
+        return scope.scope();
+    }
+
+    /**
+     * Closes the scope (the JDK's rules: twice, or from the wrong thread, throws), then gives every
+     * block back to the heap. A heap already closed has taken its memory back already.
+     */
+    @Override
+    public void close() {
+        scope.close();
+        long[] toFree;
+        int count;
+        if (lock != null) {
+            lock.lock();
+        }
+        try {
+            closed = true;
+            toFree = blocks;
+            count = blockCount;
+            blocks = null;
+            blockCount = 0;
+            cursor = 1;
+            limit = 0;
+        } finally {
+            if (lock != null) {
+                lock.unlock();
+            }
+        }
+        if (heap.isClosed()) {
+            return;
+        }
+        for (int i = 0; i < count; i++) {
+            heap.free(toFree[i]);
+        }
+    }
+}
