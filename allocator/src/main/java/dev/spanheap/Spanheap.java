@@ -56,18 +56,25 @@ import java.util.Objects;
 public final class Spanheap implements SegmentAllocator, AutoCloseable {
 
     private final Heap heap;
+    /** The heap's reservation as one segment, and its base, held here so that a new segment is one slice of a field. */
+    private final MemorySegment memory;
+    private final long base;
+    private final boolean checked;
     private final HeapStatistics statistics;
     private final boolean global;
 
-    private Spanheap(Heap heap, boolean global) {
+    private Spanheap(Heap heap, boolean checked, boolean global) {
         this.heap = heap;
+        this.memory = heap.memory();
+        this.base = heap.base();
+        this.checked = checked;
         this.statistics = new HeapStatistics(heap);
         this.global = global;
     }
 
     /** Created on first use: the JVM's class initialisation makes it once, safely, without a lock after. */
     private static final class Global {
-        static final Spanheap HEAP = new Spanheap(new Builder().newHeap(), true);
+        static final Spanheap HEAP = new Spanheap(new Builder().newHeap(), false, true);
     }
 
     /**
@@ -92,7 +99,7 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
     @Override
     public MemorySegment allocate(long byteSize, long byteAlignment) {
         long address = heap.allocate(byteSize, byteAlignment);
-        return heap.segment(address, byteSize);
+        return checked ? heap.segment(address, byteSize) : memory.asSlice(address - base, byteSize);
     }
 
     /** Allocates {@code byteSize} bytes that read as zero. */
@@ -317,7 +324,7 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
         }
 
         public Spanheap build() {
-            return new Spanheap(newHeap(), false);
+            return new Spanheap(newHeap(), checked, false);
         }
 
         private Heap newHeap() {

@@ -32,7 +32,10 @@
  * to 1 MiB (Go's per-P page cache); {@link dev.spanheap.internal.FreeChecks}, the validation of freed addresses and every
  * message that refuses one; {@link dev.spanheap.internal.FreeCookie}, the double-free cookie;
  * {@link dev.spanheap.internal.ThreadCaches}, finding a thread's cache (platform threads through
- * {@code ThreadSlots}, virtual threads through locked stripes) and reaping ended threads' caches. The
+ * {@code ThreadSlots}, virtual threads through locked stripes) and reaping ended threads' caches;
+ * {@link dev.spanheap.internal.HeapArena}, the heap-backed {@code java.lang.foreign.Arena} (a region
+ * allocator over heap blocks, its scope a JDK arena); {@link dev.spanheap.internal.BlockScopes},
+ * checked mode's scope per segment, closed at free. The
  * lower rungs depend only downwards: the page heap knows the scavenger as a
  * {@link dev.spanheap.internal.SoftLimit}, the scavenger knows the heap as
  * {@link dev.spanheap.internal.IdleCentralMemory}, and page sizes and the invariant check are leaves
@@ -103,6 +106,14 @@
  *       close throws. The allocator's own fast-path accesses go through a constant global segment
  *       ({@link dev.spanheap.internal.RawMemory}), measurably faster per pair; close therefore maps zero
  *       pages over everything and unmaps only when the heap object is unreachable.</li>
+ *   <li>Temporal safety beyond close is the JDK's, never our own checks: a heap-backed arena re-binds
+ *       the reservation to a JDK arena's scope once ({@code reinterpret}, the one restricted call) and
+ *       slices it, and checked mode gives each segment a shared JDK arena closed at free. Only the
+ *       JDK can make an access that is already running fail when a scope closes (its close handshakes
+ *       threads), so only a JDK scope makes "throws after free" true on every thread. The price is
+ *       the JDK's: a scope object per arena, and a handshake per checked free.</li>
+ *   <li>{@code reallocate} works in place when the usable size holds the new size and the block
+ *       would stay at least half full (TCMalloc's rule), otherwise allocates, copies and frees.</li>
  *   <li>The page map entry carries the size class and the page's offset in its span, so a small free
  *       reads one word of metadata and decodes it with two masks.</li>
  *   <li>A thread cache keeps everything its fast paths touch in one {@code long[]}: per class a word

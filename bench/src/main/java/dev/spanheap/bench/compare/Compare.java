@@ -45,6 +45,10 @@ public final class Compare implements Callable<Integer> {
     @Option(names = "--peers", split = ",", description = "only these peers (default: all installed)")
     private List<String> onlyPeers = List.of();
 
+    @Option(names = "--ffm", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "also measure the segment API and arena lifetimes (default: true)")
+    private boolean ffm;
+
     public static void main(String[] args) {
         System.setProperty("java.awt.headless", "true");
         System.exit(new CommandLine(new Compare()).execute(args));
@@ -92,15 +96,33 @@ public final class Compare implements Callable<Integer> {
                     result.error()));
         }
 
+        String ffmTables = "";
+        if (ffm) {
+            Path json = out.resolve("jmh-ffm.json");
+            ChainedOptionsBuilder options = new OptionsBuilder()
+                    .include(FfmTables.INCLUDE)
+                    .jvmArgsAppend(FORK_FLAGS)
+                    .shouldFailOnError(false)
+                    .verbosity(VerboseMode.SILENT)
+                    .resultFormat(ResultFormatType.JSON)
+                    .result(json.toString());
+            chosen.apply(options);
+            System.out.println("running the segment API and arena lifetimes...");
+            new Runner(options.build()).run();
+            ffmTables = FfmTables.render(JmhResults.read(json));
+        }
+
         String table = results.markdownTable();
         System.out.println();
         System.out.println(table);
+        System.out.println();
+        System.out.println(ffmTables);
         Path chart = out.resolve("comparison.png");
         ComparisonChart.write(results, chart);
-        Files.writeString(out.resolve("report.md"), Report.render(chosen, results, notes, chart.getFileName().toString()));
+        Files.writeString(out.resolve("report.md"), Report.render(chosen, results, ffmTables, notes, chart.getFileName().toString()));
         System.out.println("wrote " + out.resolve("report.md") + " and " + chart);
         if (readme != null && chosen == Profile.FULL) {
-            Report.updateReadme(readme, Report.readmeSection(chosen, results));
+            Report.updateReadme(readme, Report.readmeSection(chosen, results, ffmTables));
             System.out.println("updated the comparison in " + readme);
         }
         return 0;

@@ -5,7 +5,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * JMH's own JSON results ({@code -rf json}), the comparison report's source: per benchmark run,
@@ -13,8 +15,20 @@ import java.util.List;
  */
 final class JmhResults {
 
-    /** One benchmark result: ns/op and its error (half the 99.9% confidence interval). */
-    record Result(String benchmark, String peer, double score, double error) {
+    /**
+     * One benchmark result: the benchmark's full name, its parameters, ns/op and its error (half the
+     * 99.9% confidence interval).
+     */
+    record Result(String benchmark, Map<String, String> params, double score, double error) {
+
+        String peer() {
+            return params.getOrDefault("peer", "");
+        }
+
+        /** The benchmark method's name: the last part of the full name. */
+        String method() {
+            return benchmark.substring(benchmark.lastIndexOf('.') + 1);
+        }
     }
 
     private JmhResults() {
@@ -27,7 +41,9 @@ final class JmhResults {
         }
         for (JsonNode run : new ObjectMapper().readTree(json.toFile())) {
             JsonNode metric = run.path("primaryMetric");
-            results.add(new Result(run.path("benchmark").asText(), run.path("params").path("peer").asText(),
+            Map<String, String> params = new LinkedHashMap<>();
+            run.path("params").properties().forEach(param -> params.put(param.getKey(), param.getValue().asText()));
+            results.add(new Result(run.path("benchmark").asText(), params,
                     metric.path("score").asDouble(Double.NaN), metric.path("scoreError").asDouble(Double.NaN)));
         }
         return results;

@@ -15,7 +15,7 @@ final class Report {
     static final String README_START = "<!-- comparison:start -->";
     static final String README_END = "<!-- comparison:end -->";
 
-    static String render(Profile profile, Compare.Results results, List<String> notes, String chartFile) {
+    static String render(Profile profile, Compare.Results results, String ffmTables, List<String> notes, String chartFile) {
         StringBuilder report = new StringBuilder();
         report.append("# Spanheap comparison\n\n");
         report.append(runDescription(profile));
@@ -27,6 +27,9 @@ final class Report {
                 .append("is Spanheap through its per-thread `LocalHeap` handle.\n\n");
         report.append(results.markdownTable()).append('\n');
         report.append("![comparison](").append(chartFile).append(")\n");
+        if (!ffmTables.isEmpty()) {
+            report.append("\n## FFM: segments and arenas\n\n").append(ffmTables);
+        }
         return report.toString();
     }
 
@@ -41,9 +44,10 @@ final class Report {
     }
 
     /** The README's comparison section: what ran, the table and the chart, written by a full run. */
-    static String readmeSection(Profile profile, Compare.Results results) {
+    static String readmeSection(Profile profile, Compare.Results results, String ffmTables) {
         return "Latest full profile (`./compare full`), written by the run itself:\n\n" + runDescription(profile) + "\n"
-                + results.markdownTable() + "\n![comparison](comparison.png)\n";
+                + results.markdownTable() + "\n![comparison](comparison.png)\n"
+                + (ffmTables.isEmpty() ? "" : "\n" + ffmTables);
     }
 
     /** Replaces what stands between the comparison markers of {@code readme} with {@code section}. */

@@ -18,7 +18,9 @@ import org.openjdk.jmh.annotations.TearDown;
  * Spanheap's two APIs side by side in one run: raw addresses ({@code malloc}/{@code free(long)})
  * against segments ({@code allocate}/{@code free(MemorySegment)}), each allocating, writing 8 bytes
  * and freeing. "local" keeps the segment in the method, as FFM code that allocates a buffer for a
- * call does; "held" stores it in a field first, as a buffer kept across calls is.
+ * call does; "held" stores it in a field first, as a buffer kept across calls is. The "checked"
+ * variants run on a heap in checked mode: segments with a scope of their own (use after free
+ * caught), and raw addresses, which pay only the allocation bitmap.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -31,17 +33,20 @@ public class SegmentApiBenchmark {
     public long size;
 
     private Spanheap heap;
+    private Spanheap checkedHeap;
     private MemorySegment held;
     private long counter;
 
     @Setup
     public void setUp() {
         heap = Spanheap.create();
+        checkedHeap = Spanheap.builder().checked(true).build();
     }
 
     @TearDown
     public void tearDown() {
         heap.close();
+        checkedHeap.close();
     }
 
     @Benchmark
@@ -63,5 +68,19 @@ public class SegmentApiBenchmark {
         held = heap.allocate(size);
         held.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, counter++);
         heap.free(held);
+    }
+
+    @Benchmark
+    public void checkedAddress() {
+        long address = checkedHeap.malloc(size);
+        EVERYTHING.set(ValueLayout.JAVA_LONG_UNALIGNED, address, counter++);
+        checkedHeap.free(address);
+    }
+
+    @Benchmark
+    public void checkedSegment() {
+        MemorySegment segment = checkedHeap.allocate(size);
+        segment.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, counter++);
+        checkedHeap.free(segment);
     }
 }
