@@ -1,0 +1,123 @@
+package dev.spanheap.netty;
+
+import dev.spanheap.Spanheap;
+import io.netty.buffer.AbstractByteBufAllocator;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocatorMetric;
+import io.netty.buffer.ByteBufAllocatorMetricProvider;
+import io.netty.util.internal.PlatformDependent;
+import java.util.Objects;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * A Netty {@link io.netty.buffer.ByteBufAllocator} whose direct buffers are blocks of a
+ * {@link Spanheap}: allocating one is a heap allocation (nanoseconds, from the thread's cache), the
+ * last {@code release()} frees the block from whichever thread releases it, and a change of
+ * capacity moves the contents to a new block of the heap. Memory that buffers no longer use goes
+ * back to the OS through the heap's scavenger, which Netty's pooled arenas do not do.
+ *
+ * <pre>{@code
+ * ServerBootstrap bootstrap = new ServerBootstrap()
+ *         .childOption(ChannelOption.ALLOCATOR, new SpanheapByteBufAllocator(Spanheap.global()));
+ * }</pre>
+ *
+ * <p>Everything else is Netty's own: the buffers are Netty's unpooled direct buffers (with
+ * {@code sun.misc.Unsafe} where Netty uses it, through NIO otherwise) over heap memory, so every
+ * {@code ByteBuf} operation, reference-count error and NIO view behaves exactly as with
+ * {@link io.netty.buffer.UnpooledByteBufAllocator}; heap and composite buffers come from
+ * {@link AbstractByteBufAllocator}, and every buffer is wrapped for Netty's leak detector as
+ * {@code PooledByteBufAllocator} wraps its own. {@link #metric()} reports the capacity of the
+ * live buffers, as Netty's allocators do.
+ */
+public final class SpanheapByteBufAllocator extends AbstractByteBufAllocator implements ByteBufAllocatorMetricProvider {
+
+    private final Spanheap heap;
+    private final boolean preferDirect;
+    private final LongAdder usedDirect = new LongAdder();
+    private final LongAdder usedHeap = new LongAdder();
+    private final ByteBufAllocatorMetric metric = new ByteBufAllocatorMetric() {
+        @Override
+        public long usedHeapMemory() {
+            return usedHeap.sum();
+        }
+
+        @Override
+        public long usedDirectMemory() {
+            return usedDirect.sum();
+        }
+
+        @Override
+        public String toString() {
+            return "SpanheapByteBufAllocatorMetric(usedHeapMemory: " + usedHeapMemory()
+                    + "; usedDirectMemory: " + usedDirectMemory() + ')';
+        }
+    };
+
+    /** An allocator over {@code heap} that prefers direct buffers. */
+    public SpanheapByteBufAllocator(Spanheap heap) {
+        this(heap, true);
+    }
+
+    /**
+     * An allocator over {@code heap}; {@code preferDirect} chooses what {@code buffer()} and
+     * {@code ioBuffer()} return, as for Netty's allocators.
+     */
+    public SpanheapByteBufAllocator(Spanheap heap, boolean preferDirect) {
+        super(preferDirect);
+        this.heap = Objects.requireNonNull(heap, "heap");
+        this.preferDirect = preferDirect;
+    }
+
+    /** The heap the direct buffers come from. */
+    public Spanheap heap() {
+        return heap;
+    }
+
+    @Override
+    protected ByteBuf newHeapBuffer(int initialCapacity, int maxCapacity) {
+        return toLeakAwareBuffer(new SpanheapHeapByteBuf(this, initialCapacity, maxCapacity));
+    }
+
+    @Override
+    protected ByteBuf newDirectBuffer(int initialCapacity, int maxCapacity) {
+        // Wrapped for the leak detector as Netty's allocators wrap theirs (at its sampling rate).
+        return toLeakAwareBuffer(PlatformDependent.hasUnsafe()
+                ? new SpanheapUnsafeDirectByteBuf(this, initialCapacity, maxCapacity)
+                : new SpanheapDirectByteBuf(this, initialCapacity, maxCapacity));
+    }
+
+    /** True: the memory of released buffers is reused, by the heap. */
+    @Override
+    public boolean isDirectBufferPooled() {
+        return true;
+    }
+
+    @Override
+    public ByteBufAllocatorMetric metric() {
+        return metric;
+    }
+
+    /** A block for a direct buffer of {@code capacity} bytes. */
+    HeapBlock allocateBlock(int capacity) {
+        HeapBlock block = new HeapBlock(this, heap.allocate(capacity));
+        usedDirect.add(capacity);
+        return block;
+    }
+
+    void freed(HeapBlock block, int capacity) {
+        usedDirect.add(-capacity);
+    }
+
+    void heapArrayAllocated(int length) {
+        usedHeap.add(length);
+    }
+
+    void heapArrayFreed(int length) {
+        usedHeap.add(-length);
+    }
+
+    @Override
+    public String toString() {
+        return "SpanheapByteBufAllocator(preferDirect: " + preferDirect + ", " + metric + ')';
+    }
+}
