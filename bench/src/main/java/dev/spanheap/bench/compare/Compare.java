@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import dev.spanheap.bench.MarkdownTable;
+import dev.spanheap.bench.echo.EchoComparison;
 import org.openjdk.jmh.results.format.ResultFormatType;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;
@@ -49,6 +50,10 @@ public final class Compare implements Callable<Integer> {
             description = "also measure the segment API and arena lifetimes (default: true)")
     private boolean ffm;
 
+    @Option(names = "--echo", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "also run the Netty echo server with each allocator (default: true)")
+    private boolean echo;
+
     public static void main(String[] args) {
         System.setProperty("java.awt.headless", "true");
         System.exit(new CommandLine(new Compare()).execute(args));
@@ -60,6 +65,9 @@ public final class Compare implements Callable<Integer> {
         List<String> peers = new ArrayList<>();
         List<String> notes = new ArrayList<>();
         for (String name : Peers.names()) {
+            if (name.equals(Peers.SPANHEAP_NETTY)) {
+                continue; // not a column: it stands in Spanheap's column where a workload says so
+            }
             if (!onlyPeers.isEmpty() && !onlyPeers.contains(name)) {
                 continue;
             }
@@ -79,7 +87,7 @@ public final class Compare implements Callable<Integer> {
             Path json = out.resolve("jmh-" + workload.slug() + ".json");
             ChainedOptionsBuilder options = new OptionsBuilder()
                     .include(workload.include())
-                    .param("peer", peers.toArray(String[]::new))
+                    .param("peer", peers.stream().map(workload::peerFor).toArray(String[]::new))
                     .jvmArgsAppend(FORK_FLAGS)
                     .shouldFailOnError(false)
                     .verbosity(VerboseMode.SILENT)
@@ -92,8 +100,8 @@ public final class Compare implements Callable<Integer> {
             chosen.apply(options);
             System.out.printf("running %-28s for %d peers...%n", workload.label(), peers.size());
             new Runner(options.build()).run();
-            JmhResults.read(json).forEach(result -> results.put(workload.label(), result.peer(), result.score(),
-                    result.error()));
+            JmhResults.read(json).forEach(result -> results.put(workload.label(), workload.columnOf(result.peer()),
+                    result.score(), result.error()));
         }
 
         String ffmTables = "";
@@ -112,17 +120,25 @@ public final class Compare implements Callable<Integer> {
             ffmTables = FfmTables.render(JmhResults.read(json));
         }
 
+        String echoTable = "";
+        if (echo) {
+            List<EchoComparison.Result> echoResults = EchoComparison.run(List.of(1024, 16384), chosen.echoMeasureMillis);
+            echoTable = echoResults.isEmpty() ? "" : EchoComparison.description() + EchoComparison.table(echoResults);
+        }
+
         String table = results.markdownTable();
         System.out.println();
         System.out.println(table);
         System.out.println();
         System.out.println(ffmTables);
+        System.out.println();
+        System.out.println(echoTable);
         Path chart = out.resolve("comparison.png");
         ComparisonChart.write(results, chart);
-        Files.writeString(out.resolve("report.md"), Report.render(chosen, results, ffmTables, notes, chart.getFileName().toString()));
+        Files.writeString(out.resolve("report.md"), Report.render(chosen, results, ffmTables, echoTable, notes, chart.getFileName().toString()));
         System.out.println("wrote " + out.resolve("report.md") + " and " + chart);
         if (readme != null && chosen == Profile.FULL) {
-            Report.updateReadme(readme, Report.readmeSection(chosen, results, ffmTables));
+            Report.updateReadme(readme, Report.readmeSection(chosen, results, ffmTables, echoTable));
             System.out.println("updated the comparison in " + readme);
         }
         return 0;

@@ -7,9 +7,9 @@ import org.openjdk.jmh.runner.options.TimeValue;
 /** How long and how often each benchmark runs. */
 enum Profile {
     /** The README's main job: every workload and peer in about four minutes on two cores. */
-    QUICK(1, 1, 400, 2, 400, 1),
+    QUICK(1, 1, 400, 2, 400, 1, 2000),
     /** For published figures: longer warm-up and measurement, two forks, larson on two threads. */
-    FULL(2, 2, 1000, 4, 1000, 2);
+    FULL(2, 2, 1000, 4, 1000, 2, 5000);
 
     final int forks;
     final int warmupIterations;
@@ -17,15 +17,18 @@ enum Profile {
     final int iterations;
     final int iterationMillis;
     final int threadsWhereApplicable;
+    /** How long each echo server run is measured. */
+    final long echoMeasureMillis;
 
     Profile(int forks, int warmupIterations, int warmupMillis, int iterations, int iterationMillis,
-            int threadsWhereApplicable) {
+            int threadsWhereApplicable, long echoMeasureMillis) {
         this.forks = forks;
         this.warmupIterations = warmupIterations;
         this.warmupMillis = warmupMillis;
         this.iterations = iterations;
         this.iterationMillis = iterationMillis;
         this.threadsWhereApplicable = threadsWhereApplicable;
+        this.echoMeasureMillis = echoMeasureMillis;
     }
 
     ChainedOptionsBuilder apply(ChainedOptionsBuilder options) {

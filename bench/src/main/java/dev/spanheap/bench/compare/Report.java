@@ -15,7 +15,8 @@ final class Report {
     static final String README_START = "<!-- comparison:start -->";
     static final String README_END = "<!-- comparison:end -->";
 
-    static String render(Profile profile, Compare.Results results, String ffmTables, List<String> notes, String chartFile) {
+    static String render(Profile profile, Compare.Results results, String ffmTables, String echoTable, List<String> notes,
+                         String chartFile) {
         StringBuilder report = new StringBuilder();
         report.append("# Spanheap comparison\n\n");
         report.append(runDescription(profile));
@@ -24,11 +25,15 @@ final class Report {
         }
         report.append("\nns per operation (an allocate+free pair, or one replacement) ± JMH's score error; in brackets each peer's time ")
                 .append("divided by Spanheap's (`spanheap` column): above 1.00 Spanheap is faster. `spanheap-local` ")
-                .append("is Spanheap through its per-thread `LocalHeap` handle.\n\n");
+                .append("is Spanheap through its per-thread `LocalHeap` handle; in the Netty pattern, Spanheap's column is its ")
+                .append("Netty adapter, `SpanheapByteBufAllocator`.\n\n");
         report.append(results.markdownTable()).append('\n');
         report.append("![comparison](").append(chartFile).append(")\n");
         if (!ffmTables.isEmpty()) {
             report.append("\n## FFM: segments and arenas\n\n").append(ffmTables);
+        }
+        if (!echoTable.isEmpty()) {
+            report.append("\n## Netty echo server\n\n").append(echoTable);
         }
         return report.toString();
     }
@@ -44,10 +49,11 @@ final class Report {
     }
 
     /** The README's comparison section: what ran, the table and the chart, written by a full run. */
-    static String readmeSection(Profile profile, Compare.Results results, String ffmTables) {
+    static String readmeSection(Profile profile, Compare.Results results, String ffmTables, String echoTable) {
         return "Latest full profile (`./compare full`), written by the run itself:\n\n" + runDescription(profile) + "\n"
                 + results.markdownTable() + "\n![comparison](comparison.png)\n"
-                + (ffmTables.isEmpty() ? "" : "\n" + ffmTables);
+                + (ffmTables.isEmpty() ? "" : "\n" + ffmTables)
+                + (echoTable.isEmpty() ? "" : "\n" + echoTable);
     }
 
     /** Replaces what stands between the comparison markers of {@code readme} with {@code section}. */

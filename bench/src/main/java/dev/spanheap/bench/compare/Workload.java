@@ -5,14 +5,32 @@ import dev.spanheap.bench.jmh.CrossThreadBenchmark;
 import dev.spanheap.bench.jmh.LarsonBenchmark;
 import dev.spanheap.bench.jmh.NettyPatternBenchmark;
 import dev.spanheap.bench.jmh.PairBenchmark;
+import dev.spanheap.bench.peers.Peers;
 import java.util.List;
 import java.util.Map;
 
 /**
  * One row of the comparison: a JMH benchmark method with fixed parameters (besides the peer), and
- * how the report names it.
+ * how the report names it. {@code stands} names peers measured in another's column: the Netty
+ * pattern measures Spanheap through its Netty adapter, so that allocator is compared with allocator.
  */
-record Workload(String label, Class<?> benchmark, Map<String, String> params, boolean multiThreaded) {
+record Workload(String label, Class<?> benchmark, Map<String, String> params, boolean multiThreaded,
+                Map<String, String> stands) {
+
+    Workload(String label, Class<?> benchmark, Map<String, String> params, boolean multiThreaded) {
+        this(label, benchmark, params, multiThreaded, Map.of());
+    }
+
+    /** The peer that runs in {@code column}'s place. */
+    String peerFor(String column) {
+        return stands.getOrDefault(column, column);
+    }
+
+    /** The column a run of {@code peer} fills. */
+    String columnOf(String peer) {
+        return stands.entrySet().stream().filter(e -> e.getValue().equals(peer)).map(Map.Entry::getKey)
+                .findFirst().orElse(peer);
+    }
 
     /** The label as a file-name part: "pair 16 B" is "pair-16-b". */
     String slug() {
@@ -33,7 +51,8 @@ record Workload(String label, Class<?> benchmark, Map<String, String> params, bo
                 pair("1 MiB", 1 << 20),
                 new Workload("batch 1024 x 16 B-4 KiB", BatchBenchmark.class, Map.of(), false),
                 new Workload("cross-thread 256 B", CrossThreadBenchmark.class, Map.of("size", "256"), false),
-                new Workload("netty pattern 0-64 KiB", NettyPatternBenchmark.class, Map.of(), false),
+                new Workload("netty pattern 0-64 KiB", NettyPatternBenchmark.class, Map.of(), false,
+                        Map.of(Peers.SPANHEAP, Peers.SPANHEAP_NETTY)),
                 new Workload("larson 8-1000 B", LarsonBenchmark.class, Map.of(), true));
     }
 

@@ -1,11 +1,13 @@
 package dev.spanheap.bench.peers;
 
+import dev.spanheap.Spanheap;
+import dev.spanheap.netty.SpanheapByteBufAllocator;
 import io.netty.buffer.AdaptiveByteBufAllocator;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.PooledByteBufAllocator;
 
-/** Netty's pooled or adaptive allocator, direct buffers, released explicitly. */
+/** A Netty allocator (pooled, adaptive, or Spanheap's adapter), direct buffers, released explicitly. */
 final class NettyPeer implements Peer {
 
     private final ByteBufAllocator allocator;
@@ -21,6 +23,11 @@ final class NettyPeer implements Peer {
 
     static NettyPeer adaptive() {
         return new NettyPeer(new AdaptiveByteBufAllocator(true, true));
+    }
+
+    /** Spanheap through its Netty adapter: allocator against allocator in Netty's own pattern. */
+    static NettyPeer spanheap() {
+        return new NettyPeer(new SpanheapByteBufAllocator(Spanheap.create()));
     }
 
     @Override

@@ -10,6 +10,8 @@ import java.util.function.Supplier;
 public final class Peers {
 
     public static final String SPANHEAP = "spanheap";
+    /** Spanheap through its Netty adapter, SpanheapByteBufAllocator. */
+    public static final String SPANHEAP_NETTY = "spanheap-netty";
 
     private static final Map<String, Supplier<Optional<Peer>>> ALL = new LinkedHashMap<>();
 
@@ -17,6 +19,7 @@ public final class Peers {
         ALL.put(SPANHEAP, () -> Optional.of(new SpanheapPeer()));
         ALL.put("spanheap-segment", () -> Optional.of(new SpanheapSegmentPeer()));
         ALL.put("spanheap-local", () -> Optional.of(new SpanheapLocalPeer()));
+        ALL.put(SPANHEAP_NETTY, () -> Optional.of(NettyPeer.spanheap()));
         ALL.put("tcmalloc", NativePeer::tcmalloc);
         ALL.put("mimalloc", NativePeer::mimalloc);
         ALL.put("glibc", () -> Optional.of(NativePeer.glibc()));
