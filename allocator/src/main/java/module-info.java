@@ -8,4 +8,6 @@
  */
 module dev.spanheap {
     exports dev.spanheap;
+    // For Spanheap's own adapters only (HeapAccess), never for applications.
+    exports dev.spanheap.internal to dev.spanheap.netty;
 }

@@ -1,6 +1,7 @@
 package dev.spanheap;
 
 import dev.spanheap.internal.Heap;
+import dev.spanheap.internal.HeapAccess;
 import dev.spanheap.internal.HeapArena;
 import dev.spanheap.internal.HeapConfig;
 import dev.spanheap.internal.HeapStatistics;
@@ -62,6 +63,10 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
     private final boolean checked;
     private final HeapStatistics statistics;
     private final boolean global;
+
+    static {
+        HeapAccess.register(spanheap -> ((Spanheap) spanheap).heap);
+    }
 
     private Spanheap(Heap heap, boolean checked, boolean global) {
         this.heap = heap;

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.spanheap.Spanheap;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
@@ -129,9 +130,60 @@ class ApiFuzzTest {
                 assertThat(live).containsEntry(address, usable);
             }
             case 10 -> heap.releaseMemory();
-            case 11 -> heap.flushThreadCache();
+            case 11 -> {
+                switch (data.consumeInt(0, 2)) {
+                    case 0 -> heap.flushThreadCache();
+                    case 1 -> reallocate(heap, data, live, freed);
+                    default -> useAnArena(heap, data);
+                }
+            }
             default -> throw new AssertionError(operation);
         }
+    }
+
+    /** Resizes a live block, or something else the fuzzer picks, which must be refused. */
+    private static void reallocate(Spanheap heap, FuzzedDataProvider data, Map<Long, Long> live, List<Long> freed) {
+        boolean ofLive = !live.isEmpty() && data.consumeBoolean();
+        long address = ofLive ? pick(new ArrayList<>(live.keySet()), data) : data.consumeLong();
+        long newSize = data.consumeBoolean() ? data.consumeLong(0, 3L << 20) : data.consumeLong();
+        long moved;
+        try {
+            moved = heap.reallocate(address, newSize);
+        } catch (OutOfMemoryError limit) {
+            assertThat(limit).hasMessageStartingWith("Spanheap cannot allocate");
+            return;
+        }
+        assertThat(live).as("reallocate(0x%x) accepted", address).containsKey(address);
+        long kept = Math.min(live.get(address), newSize);
+        if (kept > 0) {
+            MemorySegment block = MemorySegment.ofAddress(moved).reinterpret(kept);
+            assertThat(block.get(ValueLayout.JAVA_BYTE, 0)).isEqualTo(pattern(address));
+            assertThat(block.get(ValueLayout.JAVA_BYTE, kept - 1)).isEqualTo(pattern(address));
+        }
+        live.remove(address);
+        if (moved != address) {
+            freed.add(address);
+        }
+        remember(heap, moved, live, freed);
+    }
+
+    /** A confined heap-backed arena: a few requests the fuzzer picks, then close, which gives everything back. */
+    private static void useAnArena(Spanheap heap, FuzzedDataProvider data) {
+        long before = heap.memStats().heapObjects();
+        try (Arena arena = heap.newConfinedArena()) {
+            for (int i = data.consumeInt(0, 8); i > 0; i--) {
+                long size = data.consumeBoolean() ? data.consumeLong(0, 1L << 20) : data.consumeLong();
+                long alignment = data.consumeBoolean() ? 1L << data.consumeInt(0, 24) : data.consumeLong();
+                try {
+                    MemorySegment segment = arena.allocate(size, alignment);
+                    assertThat(segment.address() % alignment).isZero();
+                    segment.fill((byte) 1);
+                } catch (IllegalArgumentException | OutOfMemoryError refused) {
+                    // Refused as the JDK's arenas refuse it; the arena is unchanged.
+                }
+            }
+        }
+        assertThat(heap.memStats().heapObjects()).as("the arena gave back everything").isEqualTo(before);
     }
 
     /** A free that must be refused unless the address is a live block's start, which it then frees. */

@@ -3,7 +3,6 @@ package dev.spanheap.internal;
 import dev.spanheap.OsMemoryException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.ref.Cleaner;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -15,7 +14,10 @@ import java.util.List;
  * <p>Segments handed to users are bound to one shared {@link Arena}: closing the heap closes the
  * arena first, so a later access through one throws {@link IllegalStateException}. The allocator's
  * own fast-path accesses go through {@link RawMemory}; for them, {@link #close()} swaps every
- * mapping for fresh zero pages and leaves the unmapping to a {@link Cleaner}.
+ * mapping for fresh zero pages and leaves the unmapping to the cleanup of an automatic arena,
+ * {@link #keepAlive}, which runs once nothing refers to its scope: neither this object nor any
+ * segment or buffer made from {@link #unscopedHeap()}. Such views (the Netty adapter's buffers)
+ * pay no scope check and no atomic per I/O, and still cannot outlive the mapping.
  */
 final class AddressSpace {
 
@@ -40,8 +42,9 @@ final class AddressSpace {
     private long committedBytes;
     /** Every mapping (address, bytes) of this heap, unmapped once the heap is unreachable. */
     private final List<long[]> mappings = new ArrayList<>();
-
-    private static final Cleaner UNMAPPER = Cleaner.create();
+    /** Reachable while this object or any view of {@link #unscopedHeap} is; its cleanup unmaps after close. */
+    private final Arena keepAlive = Arena.ofAuto();
+    private final MemorySegment unscopedHeap;
 
     AddressSpace(OsMemory os, long requestedBytes) {
         this.os = os;
@@ -90,6 +93,7 @@ final class AddressSpace {
         mappings.add(new long[] {metadataBase, metadataBytes});
         this.arena = Arena.ofShared();
         this.heap = MemorySegment.ofAddress(base).reinterpret(reservedBytes, arena, null);
+        this.unscopedHeap = MemorySegment.ofAddress(base).reinterpret(reservedBytes, keepAlive, null);
         MemorySegment meta = MemorySegment.ofAddress(metadataBase).reinterpret(metadataBytes, arena, null);
         this.pageMap = meta.asSlice(0, pageMapBytes);
         this.spanRecords = meta.asSlice(pageMapBytes, recordBytes);
@@ -123,6 +127,14 @@ final class AddressSpace {
 
     long committedBytes() {
         return committedBytes;
+    }
+
+    /**
+     * The whole reservation bound to an automatic scope that keeps the mapping alive: views of it
+     * never throw, even after close (they then read fresh zero pages), and never fault.
+     */
+    MemorySegment unscopedHeap() {
+        return unscopedHeap;
     }
 
     /** The whole reservation as one segment, bound to the heap's lifetime. */
@@ -169,7 +181,7 @@ final class AddressSpace {
     /**
      * Invalidates every segment handed out, gives all physical memory back at once by mapping fresh
      * zero pages over every mapping, and arranges for the address space to be unmapped when this
-     * object becomes unreachable (see {@link RawMemory}).
+     * object and every view of {@link #unscopedHeap()} are unreachable (see {@link RawMemory}).
      */
     void close() {
         arena.close();
@@ -186,7 +198,9 @@ final class AddressSpace {
             return;
         }
         OsMemory system = os;
-        UNMAPPER.register(this, () -> {
+        // A cleanup of the automatic arena: it runs when the arena's scope is unreachable, which the
+        // scope of every unscoped view keeps it from being. The action must not refer to this object.
+        MemorySegment.NULL.reinterpret(0, keepAlive, ignored -> {
             for (long[] mapping : toUnmap) {
                 system.unmap(mapping[0], mapping[1]);
             }

@@ -494,6 +494,17 @@ public final class Heap implements IdleCentralMemory {
         return memory;
     }
 
+    /**
+     * A direct {@link java.nio.ByteBuffer} over {@code [address, address + size)} of this heap with no
+     * scope to check or acquire: the buffer keeps the heap's mapping alive, so it can never fault,
+     * but it does not stop working when the block is freed or the heap closes (it then reads
+     * another block, or zero pages). For adapters whose buffers have their own lifetime checks
+     * (Netty's reference counts); NIO operations on it pay no atomic per call.
+     */
+    public java.nio.ByteBuffer unscopedByteBuffer(long address, int size) {
+        return pageHeap.space().unscopedHeap().asSlice(address - base, size).asByteBuffer();
+    }
+
     /** The address of the reservation's first byte: {@code memory()}'s offset 0. */
     public long base() {
         return base;

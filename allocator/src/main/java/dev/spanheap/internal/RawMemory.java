@@ -11,8 +11,8 @@ import java.lang.foreign.MemorySegment;
  * <p>Why this cannot crash the JVM: the allocator only touches addresses inside its reservation
  * (checked first), and {@link AddressSpace#close()} never unmaps while the heap object is
  * reachable. It replaces the mappings with fresh zero pages (so the memory goes back to the OS at
- * once) and unmaps them only when a {@link java.lang.ref.Cleaner} finds the heap unreachable, when
- * no thread can be inside it. Segments handed to users are bound to the heap's arena instead, so
+ * once) and unmaps them only when the heap is unreachable (the cleanup of an automatic arena that
+ * it and its unscoped views keep alive; see {@code AddressSpace}), when no thread can be inside it. Segments handed to users are bound to the heap's arena instead, so
  * they throw after close.
  */
 final class RawMemory {

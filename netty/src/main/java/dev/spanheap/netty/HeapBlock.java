@@ -1,7 +1,7 @@
 package dev.spanheap.netty;
 
 import io.netty.util.internal.CleanableDirectBuffer;
-import java.lang.foreign.MemorySegment;
+import dev.spanheap.internal.Heap;
 import java.nio.ByteBuffer;
 
 /**
@@ -12,13 +12,21 @@ import java.nio.ByteBuffer;
 final class HeapBlock implements CleanableDirectBuffer {
 
     private final SpanheapByteBufAllocator allocator;
-    private final MemorySegment segment;
+    /** The block's address and the buffer's capacity; the segment itself is not kept (one object fewer per buffer). */
+    private final long address;
+    private final int capacity;
     private final ByteBuffer buffer;
 
-    HeapBlock(SpanheapByteBufAllocator allocator, MemorySegment segment) {
+    /**
+     * The buffer has no scope (Heap.unscopedByteBuffer): Netty's reference count guards its
+     * lifetime, and NIO reads and writes through it pay no scope acquire per call. It keeps the
+     * heap's mapping alive, so even a buffer used after release cannot fault.
+     */
+    HeapBlock(SpanheapByteBufAllocator allocator, Heap heap, long address, int capacity) {
         this.allocator = allocator;
-        this.segment = segment;
-        this.buffer = segment.asByteBuffer();
+        this.address = address;
+        this.capacity = capacity;
+        this.buffer = heap.unscopedByteBuffer(address, capacity);
     }
 
     @Override
@@ -28,8 +36,8 @@ final class HeapBlock implements CleanableDirectBuffer {
 
     @Override
     public void clean() {
-        allocator.heap().free(segment);
-        allocator.freed(this, (int) segment.byteSize());
+        allocator.heap().free(address);
+        allocator.freed(this, capacity);
     }
 
     @Override
@@ -39,6 +47,6 @@ final class HeapBlock implements CleanableDirectBuffer {
 
     @Override
     public long memoryAddress() {
-        return segment.address();
+        return address;
     }
 }

@@ -1,6 +1,8 @@
 package dev.spanheap.netty;
 
 import dev.spanheap.Spanheap;
+import dev.spanheap.internal.Heap;
+import dev.spanheap.internal.HeapAccess;
 import io.netty.buffer.AbstractByteBufAllocator;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocatorMetric;
@@ -32,6 +34,8 @@ import java.util.concurrent.atomic.LongAdder;
 public final class SpanheapByteBufAllocator extends AbstractByteBufAllocator implements ByteBufAllocatorMetricProvider {
 
     private final Spanheap heap;
+    /** The heap's machinery, for buffers over its memory without a scope (see HeapBlock). */
+    private final Heap internalHeap;
     private final boolean preferDirect;
     private final LongAdder usedDirect = new LongAdder();
     private final LongAdder usedHeap = new LongAdder();
@@ -65,6 +69,7 @@ public final class SpanheapByteBufAllocator extends AbstractByteBufAllocator imp
     public SpanheapByteBufAllocator(Spanheap heap, boolean preferDirect) {
         super(preferDirect);
         this.heap = Objects.requireNonNull(heap, "heap");
+        this.internalHeap = HeapAccess.heapOf(heap);
         this.preferDirect = preferDirect;
     }
 
@@ -99,7 +104,7 @@ public final class SpanheapByteBufAllocator extends AbstractByteBufAllocator imp
 
     /** A block for a direct buffer of {@code capacity} bytes. */
     HeapBlock allocateBlock(int capacity) {
-        HeapBlock block = new HeapBlock(this, heap.allocate(capacity));
+        HeapBlock block = new HeapBlock(this, internalHeap, heap.malloc(capacity), capacity);
         usedDirect.add(capacity);
         return block;
     }

@@ -122,7 +122,8 @@ public final class Compare implements Callable<Integer> {
 
         String echoTable = "";
         if (echo) {
-            List<EchoComparison.Result> echoResults = EchoComparison.run(List.of(1024, 16384), chosen.echoMeasureMillis);
+            List<EchoComparison.Result> echoResults = EchoComparison.run(List.of(1024, 16384), chosen.echoMeasureMillis,
+                    chosen.echoRounds);
             echoTable = echoResults.isEmpty() ? "" : EchoComparison.description() + EchoComparison.table(echoResults);
         }
 

@@ -33,8 +33,46 @@ public final class EchoComparison {
     private EchoComparison() {
     }
 
-    /** Runs every allocator at every size; {@code measureMillis} is each run's measured echo time. */
-    public static List<Result> run(List<Integer> sizes, long measureMillis) throws IOException, InterruptedException {
+    /** The echo comparison alone, three rounds: {@code [measureMillis [size...]]}, by default 5 s at 1 KiB and 16 KiB. */
+    public static void main(String[] args) throws Exception {
+        long measureMillis = args.length > 0 ? Long.parseLong(args[0]) : 5000;
+        List<Integer> sizes = args.length > 1
+                ? java.util.Arrays.stream(args).skip(1).map(Integer::valueOf).toList()
+                : List.of(1024, 16384);
+        System.out.println(description() + table(run(sizes, measureMillis, 3)));
+    }
+
+    /**
+     * Runs every allocator at every size, {@code rounds} times in rotation (so that a slow spell of
+     * the machine hits every allocator alike), and gives each allocator and size the median of its
+     * rounds, field by field; {@code measureMillis} is each run's measured echo time.
+     */
+    public static List<Result> run(List<Integer> sizes, long measureMillis, int rounds) throws IOException, InterruptedException {
+        List<Result> all = new ArrayList<>();
+        for (int round = 0; round < rounds; round++) {
+            all.addAll(runOnce(sizes, measureMillis));
+        }
+        List<Result> medians = new ArrayList<>();
+        for (int size : sizes) {
+            for (String allocator : EchoAllocators.NAMES) {
+                List<Result> runs = all.stream().filter(r -> r.size() == size && r.allocator().equals(allocator)).toList();
+                if (!runs.isEmpty()) {
+                    medians.add(new Result(allocator, size, median(runs, r -> r.messagesPerSecond()),
+                            (long) median(runs, r -> r.rssStart()), (long) median(runs, r -> r.rssBurst()),
+                            (long) median(runs, r -> r.rssAfter()), (long) median(runs, r -> r.heldBurst()),
+                            (long) median(runs, r -> r.heldAfter())));
+                }
+            }
+        }
+        return medians;
+    }
+
+    private static double median(List<Result> runs, java.util.function.ToDoubleFunction<Result> field) {
+        double[] values = runs.stream().mapToDouble(field).sorted().toArray();
+        return values[values.length / 2];
+    }
+
+    private static List<Result> runOnce(List<Integer> sizes, long measureMillis) throws IOException, InterruptedException {
         String java = ProcessHandle.current().info().command().orElse("java");
         String classPath = System.getProperty("java.class.path");
         List<Result> results = new ArrayList<>();
@@ -89,7 +127,7 @@ public final class EchoComparison {
     /** A description of the runs for the report. */
     public static String description() {
         return "A Netty echo server and client over loopback (NIO transport, 2 event-loop threads, 32 messages in "
-                + "flight), both allocating from the allocator under test, each allocator in a JVM of its own "
+                + "flight; the median of the rounds run in rotation), both allocating from the allocator under test, each allocator in a JVM of its own "
                 + "(256 MiB pre-touched Java heap). Then a burst: 64 MiB of live buffers of the message size, "
                 + "written and released; RSS is above the process's RSS before the echo, read with the burst live "
                 + "and 5 s after its release. Smaller RSS ratios are better.\n\n";
