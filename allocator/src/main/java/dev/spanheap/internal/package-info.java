@@ -105,7 +105,10 @@
  *   <li>Segments handed to users belong to one shared arena that {@code close} closes, so a use after
  *       close throws. The allocator's own fast-path accesses go through a constant global segment
  *       ({@link dev.spanheap.internal.RawMemory}), measurably faster per pair; close therefore maps zero
- *       pages over everything and unmaps only when the heap object is unreachable.</li>
+ *       pages over everything and unmaps only when the heap object is unreachable: the unmapping is
+ *       the cleanup of an automatic arena, so views bound to it (the Netty adapter's buffers, made
+ *       through {@link dev.spanheap.internal.HeapAccess}, which only Spanheap's adapter modules can
+ *       reach) keep the mapping alive without a scope check or an atomic per I/O.</li>
  *   <li>Temporal safety beyond close is the JDK's, never our own checks: a heap-backed arena re-binds
  *       the reservation to a JDK arena's scope once ({@code reinterpret}, the one restricted call) and
  *       slices it, and checked mode gives each segment a shared JDK arena closed at free. Only the
