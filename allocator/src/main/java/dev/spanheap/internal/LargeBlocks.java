@@ -123,7 +123,7 @@ final class LargeBlocks {
      */
     private RuntimeException refusalLocked(long address, int span, int page, boolean pageStart, boolean freeing) {
         byte state = spans.state(span);
-        if (state == SpanTable.FREE && pageHeap.heldFreedBlocks(page)
+        if ((state == SpanTable.FREE || state == SpanTable.RELEASING) && pageHeap.heldFreedBlocks(page)
                 || state == SpanTable.CACHED && spans.start(span) == page && pageStart) {
             return freeing ? FreeChecks.doubleFree(address) : FreeChecks.notAllocated(address);
         }

@@ -1,6 +1,9 @@
 package dev.spanheap.internal;
 
 import dev.spanheap.OsMemoryException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -41,6 +44,9 @@ public final class PageHeap {
     private int freePages;
     private int releasedFreePages;
     private long releasedBytesTotal;
+    /** Releases between taking their runs and putting them back (their madvise runs without the lock). */
+    private int releasesInFlight;
+    private final Condition releaseEnded;
     /**
      * Set by {@link #close()} under {@link #lock}: from then on nothing is carved, committed or
      * released, so no system call can touch the address space after close gave it up.
@@ -54,6 +60,7 @@ public final class PageHeap {
         this.freeRuns = new FreeRuns(spans);
         this.commitStepPages = commitStepPages;
         this.reservedPages = Math.toIntExact(space.reservedBytes() >>> Pages.SHIFT);
+        this.releaseEnded = lock.newCondition();
     }
 
     void setSoftLimit(SoftLimit limit) {
@@ -71,23 +78,48 @@ public final class PageHeap {
      * were released before, so that a fully released span is known to read as zero.
      */
     int allocate(int pages, long alignBytes, byte state) {
-        lock.lock();
-        try {
-            if (closed) {
-                return 0;
-            }
-            int slack = alignBytes > Pages.SIZE ? (int) (alignBytes >>> Pages.SHIFT) - 1 : 0;
-            int run = freeRuns.bestFit(pages + slack);
-            if (run == 0) {
-                if (!grow(pages + slack)) {
+        int slack = alignBytes > Pages.SIZE ? (int) (alignBytes >>> Pages.SHIFT) - 1 : 0;
+        boolean releasedForLimit = false;
+        while (true) {
+            long excess;
+            lock.lock();
+            try {
+                if (closed) {
                     return 0;
                 }
-                run = freeRuns.bestFit(pages + slack);
+                int run = freeRuns.bestFit(pages + slack);
+                if (run != 0) {
+                    return carve(run, pages, alignBytes, state);
+                }
+                excess = releasedForLimit ? 0 : softLimitExcess(pages + slack);
+                if (excess <= 0) {
+                    if (!grow(pages + slack)) {
+                        return 0;
+                    }
+                    return carve(freeRuns.bestFit(pages + slack), pages, alignBytes, state);
+                }
+            } finally {
+                lock.unlock();
             }
-            return carve(run, pages, alignBytes, state);
-        } finally {
-            lock.unlock();
+            // Past the soft limit, give free pages back before taking more (Go's GOMEMLIMIT): outside
+            // the lock, like every release, then look again (another thread may have freed pages).
+            releasedForLimit = true;
+            try {
+                release(excess);
+            } catch (OsMemoryException refused) {
+                // Best effort: a refused madvise must not fail the allocation that is growing the heap.
+            }
         }
+    }
+
+    /** What growing by at least {@code minPages} would put over the soft limit, in bytes; 0 if none. Lock held. */
+    private long softLimitExcess(int minPages) {
+        if (softLimit == null) {
+            return 0;
+        }
+        int step = growthStep(minPages);
+        return step < minPages ? 0 : softLimit.beforeGrowth((long) (committedPages - releasedFreePages) << Pages.SHIFT,
+                (long) step << Pages.SHIFT);
     }
 
     /** Returns span {@code id} (large or small) to the free runs, merging it with free neighbours. */
@@ -127,10 +159,22 @@ public final class PageHeap {
     /**
      * Releases the physical memory of free pages, largest runs first, until {@code maxBytes} have
      * been released or every free page is. Returns the bytes released by this call.
+     *
+     * <p>No system call under the lock, which every allocation that reaches the page heap needs:
+     * the runs to release are taken out of the free runs (state {@link SpanTable#RELEASING}, so
+     * that neither allocation nor coalescing touches them), the lock is dropped for the
+     * {@code madvise} calls, and taken again to put the runs back, released, merged with any
+     * neighbours freed meanwhile. Go's scavenger does the same.
      */
     public long release(long maxBytes) {
+        List<long[]> taken = new ArrayList<>();
         lock.lock();
         try {
+            // A release of everything (releaseMemory) first lets releases in flight finish, so that
+            // when it returns every free page is released, theirs included.
+            while (maxBytes == Long.MAX_VALUE && releasesInFlight > 0 && !closed) {
+                releaseEnded.awaitUninterruptibly();
+            }
             if (closed) {
                 return 0;
             }
@@ -139,34 +183,84 @@ public final class PageHeap {
             int[] count = {0};
             freeRuns.forEach(id -> runs[count[0]++] = ((long) spans.pages(id) << 32) | id);
             java.util.Arrays.sort(runs);
-            long done = 0;
-            for (int i = runs.length - 1; i >= 0 && done < maxBytes; i--) {
-                done += releaseRun((int) runs[i], maxBytes - done);
+            long planned = 0;
+            for (int i = runs.length - 1; i >= 0 && planned < maxBytes; i--) {
+                int id = (int) runs[i];
+                long before = planned;
+                planned = planRelease(id, maxBytes, planned, taken);
+                if (planned > before) {
+                    freeRuns.remove(id);
+                    spans.setState(id, SpanTable.RELEASING);
+                }
             }
-            return done;
+            if (!taken.isEmpty()) {
+                releasesInFlight++;
+            }
         } finally {
             lock.unlock();
         }
-    }
-
-    private long releaseRun(int id, long maxBytes) {
-        int end = spans.start(id) + spans.pages(id);
+        if (taken.isEmpty()) {
+            return 0;
+        }
+        // Each entry is {id, first page, pages}; a refused call ends the releasing, keeping what was done.
+        int doneRanges = 0;
+        OsMemoryException refusal = null;
+        for (long[] range : taken) {
+            try {
+                space.decommit(range[1] << Pages.SHIFT, range[2] << Pages.SHIFT);
+            } catch (OsMemoryException e) {
+                refusal = e;
+                break;
+            }
+            doneRanges++;
+        }
         long done = 0;
-        int page = released.next(spans.start(id), end, false);
-        while (page < end && done < maxBytes) {
-            int stop = released.next(page, end, true);
-            stop = (int) Math.min(stop, page + ((maxBytes - done + Pages.SIZE - 1) >>> Pages.SHIFT));
-            int count = stop - page;
-            space.decommit((long) page << Pages.SHIFT, (long) count << Pages.SHIFT);
-            // Counted per call: if a later madvise is refused, what was released stays accounted.
-            released.setRange(page, count);
-            spans.setReleasedPages(id, spans.releasedPages(id) + count);
-            releasedFreePages += count;
-            releasedBytesTotal += (long) count << Pages.SHIFT;
-            done += (long) count << Pages.SHIFT;
-            page = released.next(stop, end, false);
+        lock.lock();
+        try {
+            for (int r = 0; r < taken.size(); r++) {
+                long[] range = taken.get(r);
+                int id = (int) range[0];
+                if (r < doneRanges) {
+                    int count = (int) range[2];
+                    released.setRange((int) range[1], count);
+                    spans.setReleasedPages(id, spans.releasedPages(id) + count);
+                    releasedFreePages += count;
+                    releasedBytesTotal += (long) count << Pages.SHIFT;
+                    done += (long) count << Pages.SHIFT;
+                }
+                boolean lastRangeOfRun = r + 1 == taken.size() || taken.get(r + 1)[0] != id;
+                if (lastRangeOfRun && !closed) {
+                    spans.setState(id, SpanTable.FREE);
+                    insertFree(id);
+                }
+            }
+            releasesInFlight--;
+            releaseEnded.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        if (refusal != null) {
+            throw refusal;
         }
         return done;
+    }
+
+    /**
+     * Adds to {@code taken} the not yet released ranges of free run {@code id}, {id, first page,
+     * pages} each, up to {@code maxBytes} planned in all; returns the bytes planned so far. Lock held.
+     */
+    private long planRelease(int id, long maxBytes, long planned, List<long[]> taken) {
+        int end = spans.start(id) + spans.pages(id);
+        int page = released.next(spans.start(id), end, false);
+        while (page < end && planned < maxBytes) {
+            int stop = released.next(page, end, true);
+            stop = (int) Math.min(stop, page + ((maxBytes - planned + Pages.SIZE - 1) >>> Pages.SHIFT));
+            int count = stop - page;
+            taken.add(new long[] {id, page, count});
+            planned += (long) count << Pages.SHIFT;
+            page = released.next(stop, end, false);
+        }
+        return planned;
     }
 
     private int carve(int run, int pages, long alignBytes, byte state) {
@@ -257,22 +351,9 @@ public final class PageHeap {
 
     /** Commits at least {@code minPages} more pages, in whole steps; false if the reservation is full. */
     private boolean grow(int minPages) {
-        int step = (Math.max(minPages, commitStepPages) + commitStepPages - 1) / commitStepPages * commitStepPages;
-        step = Math.min(step, reservedPages - committedPages);
+        int step = growthStep(minPages);
         if (step < minPages) {
             return false;
-        }
-        if (softLimit != null) {
-            // Past the soft limit, give free pages back before taking more (Go's GOMEMLIMIT).
-            long excess = softLimit.beforeGrowth((long) (committedPages - releasedFreePages) << Pages.SHIFT,
-                    (long) step << Pages.SHIFT);
-            if (excess > 0) {
-                try {
-                    release(excess);
-                } catch (OsMemoryException refused) {
-                    // Best effort: a refused madvise must not fail the allocation that is growing the heap.
-                }
-            }
         }
         space.commit((long) step << Pages.SHIFT);
         int first = committedPages;
@@ -288,6 +369,12 @@ public final class PageHeap {
         pageMap.setRange(first, step, id);
         insertFree(id);
         return true;
+    }
+
+    /** The pages a growth for {@code minPages} commits: whole steps, capped by the reservation. */
+    private int growthStep(int minPages) {
+        int step = (Math.max(minPages, commitStepPages) + commitStepPages - 1) / commitStepPages * commitStepPages;
+        return Math.min(step, reservedPages - committedPages);
     }
 
     // ---- queries ----
@@ -353,7 +440,13 @@ public final class PageHeap {
                             PageMap.pageInSpan(entry));
                 }
                 byte state = spans.state(id);
-                if (state == SpanTable.FREE) {
+                if (state == SpanTable.RELEASING) {
+                    // Free, out of the tree while a release madvises it without the lock (only seen by a
+                    // verify racing a release).
+                    countedFree += count;
+                    countedReleased += released.countRange(page, count);
+                    previousFree = false;
+                } else if (state == SpanTable.FREE) {
                     Invariants.check(!previousFree, "free run %d at page %d is not coalesced with its left neighbour", id, page);
                     int releasedHere = released.countRange(page, count);
                     Invariants.check(releasedHere == spans.releasedPages(id), "free run %d counts %d released pages, bitmap has %d",
@@ -419,6 +512,7 @@ public final class PageHeap {
         lock.lock();
         try {
             closed = true;
+            releaseEnded.signalAll();
             space.close();
         } finally {
             lock.unlock();

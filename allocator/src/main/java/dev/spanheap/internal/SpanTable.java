@@ -53,6 +53,11 @@ final class SpanTable {
      * CACHED swap by compare-and-set on the state word, so exactly one free of a block succeeds.
      */
     static final byte CACHED = 4;
+    /**
+     * A free run taken out of the free runs while a release gives its pages back without the page
+     * heap's lock: not allocatable, not merged with neighbours, FREE again when the release ends.
+     */
+    static final byte RELEASING = 5;
 
     /** The int at the state's offset: state, size class (0 for large spans) and padding. */
     private static final VarHandle STATE_WORD = ValueLayout.JAVA_INT.varHandle();

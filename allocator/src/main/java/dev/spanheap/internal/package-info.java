@@ -89,7 +89,11 @@
  * </pre>
  * Committed pages never go back to reserved while the heap lives; {@code close} unmaps everything.
  * A released page reads as zero, so {@code allocateZeroed} skips clearing spans made only of released
- * pages. Freshly committed pages count as released: they cost no RSS until touched.
+ * pages. Freshly committed pages count as released: they cost no RSS until touched. While a release
+ * runs, the runs it gives back are taken out of the free runs (span state {@code RELEASING}) and the
+ * page heap's lock is dropped for the {@code madvise} calls, so no allocating thread waits behind a
+ * system call that returns memory (growth's {@code mmap} still runs under the lock: it is rare, one
+ * commit step of 4 MiB at a time).
  *
  * <h2>Decisions and their reasons</h2>
  * <ul>

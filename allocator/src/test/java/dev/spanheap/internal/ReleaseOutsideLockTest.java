@@ -1,0 +1,167 @@
+package dev.spanheap.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+
+/**
+ * No allocating thread waits behind another thread's {@code madvise}: with an OS layer whose
+ * decommit blocks until the test lets it go, a thread releasing memory is stuck inside the system
+ * call while another thread allocates and frees large blocks (which need the page heap) to the end.
+ */
+class ReleaseOutsideLockTest {
+
+    /** Linux's calls, except that decommit announces itself and then waits for the test. */
+    private static final class BlockingDecommit implements OsMemory {
+        final CountDownLatch entered = new CountDownLatch(1);
+        final CountDownLatch proceed = new CountDownLatch(1);
+
+        @Override
+        public long reserve(long bytes) {
+            return LinuxOsMemory.INSTANCE.reserve(bytes);
+        }
+
+        @Override
+        public void commit(long address, long bytes) {
+            LinuxOsMemory.INSTANCE.commit(address, bytes);
+        }
+
+        @Override
+        public void decommit(long address, long bytes) {
+            entered.countDown();
+            try {
+                if (!proceed.await(2, TimeUnit.MINUTES)) {
+                    throw new IllegalStateException("the test never let the madvise go");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            LinuxOsMemory.INSTANCE.decommit(address, bytes);
+        }
+
+        @Override
+        public void unmap(long address, long bytes) {
+            LinuxOsMemory.INSTANCE.unmap(address, bytes);
+        }
+    }
+
+    @Test
+    void largeAllocationsProceedWhileAnotherThreadIsInsideMadvise() throws Exception {
+        BlockingDecommit os = new BlockingDecommit();
+        Heap heap = new Heap(new HeapConfig(os, 1L << 30, PageHeap.DEFAULT_COMMIT_STEP_PAGES, 1 << 20, 4 << 20, false,
+                HeapConfig.Scavenging.manual(() -> 0L)));
+        try {
+            long freed = heap.allocate(8 << 20, 1);
+            RawMemory.ALL.asSlice(freed, 8 << 20).fill((byte) 1);
+            heap.free(freed);
+            AtomicReference<Throwable> releaseFailure = new AtomicReference<>();
+            Thread releasing = Thread.ofPlatform().start(() -> {
+                try {
+                    heap.releaseMemory();
+                } catch (Throwable e) {
+                    releaseFailure.set(e);
+                }
+            });
+            assertThat(os.entered.await(1, TimeUnit.MINUTES)).as("the release reached madvise").isTrue();
+
+            AtomicReference<Throwable> allocationFailure = new AtomicReference<>();
+            Thread allocating = Thread.ofPlatform().start(() -> {
+                try {
+                    for (int i = 0; i < 200; i++) {
+                        long size = (64L << 10) << (i % 6);
+                        long address = heap.allocate(size, 1);
+                        RawMemory.ALL.set(java.lang.foreign.ValueLayout.JAVA_LONG, address + size - 8, i);
+                        heap.free(address);
+                        heap.free(heap.allocate(100, 1));
+                    }
+                } catch (Throwable e) {
+                    allocationFailure.set(e);
+                }
+            });
+            assertThat(allocating.join(Duration.ofMinutes(1)))
+                    .as("large allocations finished while the other thread was inside madvise").isTrue();
+            assertThat(allocationFailure.get()).isNull();
+            assertThat(releasing.isAlive()).as("the release was still inside madvise all along").isTrue();
+            heap.verify();
+
+            os.proceed.countDown();
+            assertThat(releasing.join(Duration.ofMinutes(1))).isTrue();
+            assertThat(releaseFailure.get()).isNull();
+            heap.verify();
+            assertThat(heap.releaseMemory()).isNotNegative();
+            heap.verify();
+        } finally {
+            os.proceed.countDown();
+            heap.close();
+        }
+    }
+
+    /**
+     * Releases racing allocations and frees of every size: runs taken out for their madvise come
+     * back merged with neighbours freed meanwhile, and every structure and counter stays exact.
+     */
+    @Test
+    void releasesRacingAllocationsKeepTheHeapConsistent() throws Exception {
+        Heap heap = new Heap(new HeapConfig(LinuxOsMemory.INSTANCE, 1L << 30, 64, 1 << 20, 4 << 20, false,
+                HeapConfig.Scavenging.manual(() -> 0L)));
+        try {
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+            Thread releasing = Thread.ofPlatform().start(() -> {
+                try {
+                    while (!done.get()) {
+                        heap.pageHeap().release(1 << 20);
+                        heap.releaseMemory();
+                    }
+                } catch (Throwable e) {
+                    failure.set(e);
+                }
+            });
+            Thread[] workers = new Thread[2];
+            for (int w = 0; w < workers.length; w++) {
+                long seed = w;
+                workers[w] = Thread.ofPlatform().start(() -> {
+                    java.util.SplittableRandom random = new java.util.SplittableRandom(seed);
+                    long[] live = new long[64];
+                    try {
+                        for (int i = 0; i < 20_000; i++) {
+                            int slot = random.nextInt(live.length);
+                            if (live[slot] != 0) {
+                                heap.free(live[slot]);
+                            }
+                            long size = random.nextInt(4) == 0 ? random.nextLong(32 << 10, 3 << 20) : random.nextLong(1, 4096);
+                            live[slot] = heap.allocate(size, 1);
+                            RawMemory.ALL.set(java.lang.foreign.ValueLayout.JAVA_BYTE, live[slot] + size - 1, (byte) 1);
+                        }
+                        for (long address : live) {
+                            if (address != 0) {
+                                heap.free(address);
+                            }
+                        }
+                        heap.flushThreadCache();
+                    } catch (Throwable e) {
+                        failure.set(e);
+                    }
+                });
+            }
+            for (Thread worker : workers) {
+                assertThat(worker.join(Duration.ofMinutes(2))).isTrue();
+            }
+            done.set(true);
+            assertThat(releasing.join(Duration.ofMinutes(1))).isTrue();
+            assertThat(failure.get()).isNull();
+            heap.verify();
+            heap.releaseMemory();
+            heap.verify();
+            PageHeap.PageCounts counts = heap.pageHeap().counts();
+            assertThat(counts.inUse()).as("nothing left in use").isZero();
+            assertThat(counts.releasedFree()).as("releaseMemory released every free page").isEqualTo(counts.free());
+        } finally {
+            heap.close();
+        }
+    }
+}
