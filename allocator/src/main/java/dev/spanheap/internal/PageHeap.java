@@ -24,6 +24,8 @@ public final class PageHeap {
     public static final int DEFAULT_COMMIT_STEP_PAGES = (int) ((4L << 20) / Pages.SIZE);
 
     final ReentrantLock lock = new ReentrantLock();
+    /** Held by the one thread growing the heap, across its mmap; taken before {@link #lock}. */
+    private final ReentrantLock growLock = new ReentrantLock();
     final SpanTable spans;
     final PageMap pageMap;
     private final AddressSpace space;
@@ -79,6 +81,7 @@ public final class PageHeap {
      */
     int allocate(int pages, long alignBytes, byte state) {
         int slack = alignBytes > Pages.SIZE ? (int) (alignBytes >>> Pages.SHIFT) - 1 : 0;
+        int need = pages + slack;
         boolean releasedForLimit = false;
         while (true) {
             long excess;
@@ -87,19 +90,19 @@ public final class PageHeap {
                 if (closed) {
                     return 0;
                 }
-                int run = freeRuns.bestFit(pages + slack);
+                int run = freeRuns.bestFit(need);
                 if (run != 0) {
                     return carve(run, pages, alignBytes, state);
                 }
-                excess = releasedForLimit ? 0 : softLimitExcess(pages + slack);
-                if (excess <= 0) {
-                    if (!grow(pages + slack)) {
-                        return 0;
-                    }
-                    return carve(freeRuns.bestFit(pages + slack), pages, alignBytes, state);
+                if (growthStep(need) < need) {
+                    return 0;
                 }
+                excess = releasedForLimit ? 0 : softLimitExcess(need);
             } finally {
                 lock.unlock();
+            }
+            if (excess <= 0) {
+                return growAndCarve(need, pages, alignBytes, state);
             }
             // Past the soft limit, give free pages back before taking more (Go's GOMEMLIMIT): outside
             // the lock, like every release, then look again (another thread may have freed pages).
@@ -109,6 +112,50 @@ public final class PageHeap {
             } catch (OsMemoryException refused) {
                 // Best effort: a refused madvise must not fail the allocation that is growing the heap.
             }
+        }
+    }
+
+    /**
+     * Commits a growth step and carves the span from it, with the {@code mmap} outside the page
+     * heap's lock: threads whose requests fit the free runs keep allocating meanwhile. One thread
+     * grows at a time ({@link #growLock}, taken before the page heap's lock); a thread that waited
+     * for it first looks again, as the heap has usually grown enough by then. Returns the span, or 0
+     * when the reservation is full or the heap closed.
+     */
+    private int growAndCarve(int need, int pages, long alignBytes, byte state) {
+        growLock.lock();
+        try {
+            int step;
+            lock.lock();
+            try {
+                if (closed) {
+                    return 0;
+                }
+                int run = freeRuns.bestFit(need);
+                if (run != 0) {
+                    return carve(run, pages, alignBytes, state);
+                }
+                step = growthStep(need);
+                if (step < need) {
+                    return 0;
+                }
+            } finally {
+                lock.unlock();
+            }
+            // Only this thread moves the frontier (it holds growLock), so the step stays valid.
+            space.commit((long) step << Pages.SHIFT);
+            lock.lock();
+            try {
+                if (closed) {
+                    return 0;
+                }
+                publishGrowth(step);
+                return carve(freeRuns.bestFit(need), pages, alignBytes, state);
+            } finally {
+                lock.unlock();
+            }
+        } finally {
+            growLock.unlock();
         }
     }
 
@@ -349,13 +396,8 @@ public final class PageHeap {
         return survivor;
     }
 
-    /** Commits at least {@code minPages} more pages, in whole steps; false if the reservation is full. */
-    private boolean grow(int minPages) {
-        int step = growthStep(minPages);
-        if (step < minPages) {
-            return false;
-        }
-        space.commit((long) step << Pages.SHIFT);
+    /** Adds the {@code step} pages just committed past the frontier as a free, released run. Lock held. */
+    private void publishGrowth(int step) {
         int first = committedPages;
         committedPages += step;
         released.ensureCapacity(committedPages);
@@ -368,7 +410,6 @@ public final class PageHeap {
         spans.setReleasedPages(id, step);
         pageMap.setRange(first, step, id);
         insertFree(id);
-        return true;
     }
 
     /** The pages a growth for {@code minPages} commits: whole steps, capped by the reservation. */

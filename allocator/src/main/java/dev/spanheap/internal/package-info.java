@@ -91,9 +91,9 @@
  * A released page reads as zero, so {@code allocateZeroed} skips clearing spans made only of released
  * pages. Freshly committed pages count as released: they cost no RSS until touched. While a release
  * runs, the runs it gives back are taken out of the free runs (span state {@code RELEASING}) and the
- * page heap's lock is dropped for the {@code madvise} calls, so no allocating thread waits behind a
- * system call that returns memory (growth's {@code mmap} still runs under the lock: it is rare, one
- * commit step of 4 MiB at a time).
+ * page heap's lock is dropped for the {@code madvise} calls. Growth likewise commits its step (the
+ * {@code mmap}) holding only a grow lock, one grower at a time, and takes the page heap's lock to
+ * add the new run. So no thread whose request fits the free runs waits behind a system call.
  *
  * <h2>Decisions and their reasons</h2>
  * <ul>
@@ -147,6 +147,6 @@
  * system call follows the close), and a slow path whose failure raced the close reports the close
  * ({@code IllegalStateException: Spanheap is closed}) rather than what it saw of the torn-down heap.
  *
- * <p>Lock order: cache registry, stripe, central list, page heap.
+ * <p>Lock order: cache registry, stripe, central list, the page heap's grow lock, page heap.
  */
 package dev.spanheap.internal;

@@ -9,9 +9,10 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 /**
- * No allocating thread waits behind another thread's {@code madvise}: with an OS layer whose
- * decommit blocks until the test lets it go, a thread releasing memory is stuck inside the system
- * call while another thread allocates and frees large blocks (which need the page heap) to the end.
+ * No allocating thread waits behind another thread's system call: with an OS layer whose decommit
+ * (or commit) blocks until the test lets it go, a thread releasing (or growing) memory is stuck
+ * inside the call while another thread allocates and frees large blocks, which need the page heap,
+ * to the end.
  */
 class ReleaseOutsideLockTest {
 
@@ -161,6 +162,93 @@ class ReleaseOutsideLockTest {
             assertThat(counts.inUse()).as("nothing left in use").isZero();
             assertThat(counts.releasedFree()).as("releaseMemory released every free page").isEqualTo(counts.free());
         } finally {
+            heap.close();
+        }
+    }
+
+    /** Linux's calls, except that commits, once armed, announce themselves and wait for the test. */
+    private static final class BlockingCommit implements OsMemory {
+        final CountDownLatch entered = new CountDownLatch(1);
+        final CountDownLatch proceed = new CountDownLatch(1);
+        volatile boolean armed;
+
+        @Override
+        public long reserve(long bytes) {
+            return LinuxOsMemory.INSTANCE.reserve(bytes);
+        }
+
+        @Override
+        public void commit(long address, long bytes) {
+            if (armed) {
+                entered.countDown();
+                try {
+                    if (!proceed.await(2, TimeUnit.MINUTES)) {
+                        throw new IllegalStateException("the test never let the mmap go");
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            LinuxOsMemory.INSTANCE.commit(address, bytes);
+        }
+
+        @Override
+        public void decommit(long address, long bytes) {
+            LinuxOsMemory.INSTANCE.decommit(address, bytes);
+        }
+
+        @Override
+        public void unmap(long address, long bytes) {
+            LinuxOsMemory.INSTANCE.unmap(address, bytes);
+        }
+    }
+
+    @Test
+    void allocationsThatFitProceedWhileAnotherThreadIsInsideTheGrowthsMmap() throws Exception {
+        BlockingCommit os = new BlockingCommit();
+        Heap heap = new Heap(new HeapConfig(os, 1L << 30, PageHeap.DEFAULT_COMMIT_STEP_PAGES, 1 << 20, 4 << 20, false,
+                HeapConfig.Scavenging.manual(() -> 0L)));
+        try {
+            heap.free(heap.allocate(16 << 20, 1));
+            os.armed = true;
+            AtomicReference<Throwable> growthFailure = new AtomicReference<>();
+            long[] grown = new long[1];
+            Thread growing = Thread.ofPlatform().start(() -> {
+                try {
+                    grown[0] = heap.allocate(64 << 20, 1);
+                } catch (Throwable e) {
+                    growthFailure.set(e);
+                }
+            });
+            assertThat(os.entered.await(1, TimeUnit.MINUTES)).as("the growth reached mmap").isTrue();
+
+            AtomicReference<Throwable> allocationFailure = new AtomicReference<>();
+            Thread allocating = Thread.ofPlatform().start(() -> {
+                try {
+                    for (int i = 0; i < 200; i++) {
+                        long size = (64L << 10) << (i % 6);
+                        long address = heap.allocate(size, 1);
+                        RawMemory.ALL.set(java.lang.foreign.ValueLayout.JAVA_LONG, address + size - 8, i);
+                        heap.free(address);
+                    }
+                } catch (Throwable e) {
+                    allocationFailure.set(e);
+                }
+            });
+            assertThat(allocating.join(Duration.ofMinutes(1)))
+                    .as("allocations that fit finished while the other thread was inside mmap").isTrue();
+            assertThat(allocationFailure.get()).isNull();
+            assertThat(growing.isAlive()).as("the growth was still inside mmap all along").isTrue();
+            heap.verify();
+
+            os.proceed.countDown();
+            assertThat(growing.join(Duration.ofMinutes(1))).isTrue();
+            assertThat(growthFailure.get()).isNull();
+            RawMemory.ALL.set(java.lang.foreign.ValueLayout.JAVA_LONG, grown[0] + (64 << 20) - 8, 1);
+            heap.free(grown[0]);
+            heap.verify();
+        } finally {
+            os.proceed.countDown();
             heap.close();
         }
     }
