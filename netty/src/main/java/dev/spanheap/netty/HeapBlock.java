@@ -40,9 +40,13 @@ final class HeapBlock implements CleanableDirectBuffer {
         allocator.freed(this, capacity);
     }
 
+    /**
+     * As Netty's own direct memory reports it: an address only where Netty reads and writes through
+     * Unsafe. Netty code that sees an address goes to Unsafe with it, which fails where Unsafe is off.
+     */
     @Override
     public boolean hasMemoryAddress() {
-        return true;
+        return allocator.unsafeAccess();
     }
 
     @Override

@@ -37,6 +37,8 @@ public final class SpanheapByteBufAllocator extends AbstractByteBufAllocator imp
     /** The heap's machinery, for buffers over its memory without a scope (see HeapBlock). */
     private final Heap internalHeap;
     private final boolean preferDirect;
+    /** Whether direct buffers read and write through Unsafe (Netty's choice) or through NIO. */
+    private final boolean unsafeAccess;
     private final LongAdder usedDirect = new LongAdder();
     private final LongAdder usedHeap = new LongAdder();
     private final ByteBufAllocatorMetric metric = new ByteBufAllocatorMetric() {
@@ -67,10 +69,16 @@ public final class SpanheapByteBufAllocator extends AbstractByteBufAllocator imp
      * {@code ioBuffer()} return, as for Netty's allocators.
      */
     public SpanheapByteBufAllocator(Spanheap heap, boolean preferDirect) {
+        this(heap, preferDirect, PlatformDependent.hasUnsafe());
+    }
+
+    /** {@code unsafeAccess} false forces the NIO buffers, as on a JVM where Netty may not use Unsafe; for tests. */
+    SpanheapByteBufAllocator(Spanheap heap, boolean preferDirect, boolean unsafeAccess) {
         super(preferDirect);
         this.heap = Objects.requireNonNull(heap, "heap");
         this.internalHeap = HeapAccess.heapOf(heap);
         this.preferDirect = preferDirect;
+        this.unsafeAccess = unsafeAccess;
     }
 
     /** The heap the direct buffers come from. */
@@ -86,7 +94,7 @@ public final class SpanheapByteBufAllocator extends AbstractByteBufAllocator imp
     @Override
     protected ByteBuf newDirectBuffer(int initialCapacity, int maxCapacity) {
         // Wrapped for the leak detector as Netty's allocators wrap theirs (at its sampling rate).
-        return toLeakAwareBuffer(PlatformDependent.hasUnsafe()
+        return toLeakAwareBuffer(unsafeAccess
                 ? new SpanheapUnsafeDirectByteBuf(this, initialCapacity, maxCapacity)
                 : new SpanheapDirectByteBuf(this, initialCapacity, maxCapacity));
     }
@@ -100,6 +108,10 @@ public final class SpanheapByteBufAllocator extends AbstractByteBufAllocator imp
     @Override
     public ByteBufAllocatorMetric metric() {
         return metric;
+    }
+
+    boolean unsafeAccess() {
+        return unsafeAccess;
     }
 
     /** A block for a direct buffer of {@code capacity} bytes. */

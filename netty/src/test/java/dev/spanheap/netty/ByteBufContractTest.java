@@ -3,11 +3,15 @@ package dev.spanheap.netty;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.spanheap.Spanheap;
+import io.netty.buffer.AbstractByteBufAllocator;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.UnpooledByteBufAllocator;
+import io.netty.buffer.UnpooledDirectByteBuf;
+import io.netty.buffer.UnpooledHeapByteBuf;
+import io.netty.util.ResourceLeakDetector;
 import io.netty.util.internal.PlatformDependent;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -22,6 +26,7 @@ import java.util.List;
 import java.util.function.Function;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -35,9 +40,41 @@ class ByteBufContractTest {
     private static final Spanheap HEAP = Spanheap.builder().scavenger(false).build();
     private static final ByteBufAllocator NETTY = new UnpooledByteBufAllocator(true);
     private static final ByteBufAllocator SPANHEAP = new SpanheapByteBufAllocator(HEAP);
+    /** Netty's NIO direct buffers (no Unsafe), as UnpooledByteBufAllocator makes them where Unsafe is off. */
+    private static final ByteBufAllocator NETTY_NIO = new AbstractByteBufAllocator(true) {
+        @Override
+        protected ByteBuf newHeapBuffer(int initialCapacity, int maxCapacity) {
+            return new UnpooledHeapByteBuf(this, initialCapacity, maxCapacity);
+        }
+
+        @Override
+        protected ByteBuf newDirectBuffer(int initialCapacity, int maxCapacity) {
+            return new UnpooledDirectByteBuf(this, initialCapacity, maxCapacity);
+        }
+
+        @Override
+        public boolean isDirectBufferPooled() {
+            return false;
+        }
+    };
+    private static final ByteBufAllocator SPANHEAP_NIO = new SpanheapByteBufAllocator(HEAP, true, false);
+
+    private static ResourceLeakDetector.Level leakDetection;
+
+    /**
+     * The leak detector wraps one buffer in 128 at random, and a wrapper's name shows in the
+     * messages compared here: it is off for these tests (SpanheapByteBufAllocatorTest covers the
+     * wrapping itself).
+     */
+    @BeforeAll
+    static void noLeakSampling() {
+        leakDetection = ResourceLeakDetector.getLevel();
+        ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.DISABLED);
+    }
 
     @AfterAll
     static void checkNothingLeftAndClose() {
+        ResourceLeakDetector.setLevel(leakDetection);
         assertThat(HEAP.memStats().heapObjects()).as("every buffer released").isZero();
         HEAP.close();
     }
@@ -298,6 +335,22 @@ class ByteBufContractTest {
         String spanheap = run(SPANHEAP, scenario);
         assertThat(spanheap).isEqualTo(run(NETTY, scenario));
         assertThat(HEAP.memStats().heapObjects()).as("every block freed by the last release").isEqualTo(blocksBefore);
+    }
+
+    @ParameterizedTest(name = "NIO buffers: {0}")
+    @MethodSource("scenarios")
+    void behavesAsNettysNioDirectBuffersWhereUnsafeIsOff(Scenario scenario) {
+        long blocksBefore = HEAP.memStats().heapObjects();
+        String spanheap = run(SPANHEAP_NIO, scenario);
+        assertThat(spanheap).isEqualTo(run(NETTY_NIO, scenario));
+        assertThat(HEAP.memStats().heapObjects()).as("every block freed by the last release").isEqualTo(blocksBefore);
+        ByteBuf probe = SPANHEAP_NIO.directBuffer(8);
+        try {
+            // The leak detector wraps a sampled buffer: look through its wrapper.
+            assertThat(probe.unwrap() != null ? probe.unwrap() : probe).isInstanceOf(SpanheapDirectByteBuf.class);
+        } finally {
+            probe.release();
+        }
     }
 
     private static String run(ByteBufAllocator alloc, Scenario scenario) {
