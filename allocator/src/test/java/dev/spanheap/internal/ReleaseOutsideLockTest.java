@@ -16,10 +16,34 @@ import org.junit.jupiter.api.Test;
  */
 class ReleaseOutsideLockTest {
 
-    /** Linux's calls, except that decommit announces itself and then waits for the test. */
-    private static final class BlockingDecommit implements OsMemory {
+    /**
+     * Linux's calls, except that the chosen one ({@code commit} or {@code decommit}), once armed,
+     * announces itself and then waits until the test lets it go.
+     */
+    private static final class BlockingOs implements OsMemory {
         final CountDownLatch entered = new CountDownLatch(1);
         final CountDownLatch proceed = new CountDownLatch(1);
+        private final boolean blockCommit;
+        volatile boolean armed;
+
+        BlockingOs(boolean blockCommit, boolean armed) {
+            this.blockCommit = blockCommit;
+            this.armed = armed;
+        }
+
+        private void maybeWait(boolean isCommit) {
+            if (!armed || isCommit != blockCommit) {
+                return;
+            }
+            entered.countDown();
+            try {
+                if (!proceed.await(2, TimeUnit.MINUTES)) {
+                    throw new IllegalStateException("the test never let the system call go");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
 
         @Override
         public long reserve(long bytes) {
@@ -28,19 +52,13 @@ class ReleaseOutsideLockTest {
 
         @Override
         public void commit(long address, long bytes) {
+            maybeWait(true);
             LinuxOsMemory.INSTANCE.commit(address, bytes);
         }
 
         @Override
         public void decommit(long address, long bytes) {
-            entered.countDown();
-            try {
-                if (!proceed.await(2, TimeUnit.MINUTES)) {
-                    throw new IllegalStateException("the test never let the madvise go");
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+            maybeWait(false);
             LinuxOsMemory.INSTANCE.decommit(address, bytes);
         }
 
@@ -52,7 +70,7 @@ class ReleaseOutsideLockTest {
 
     @Test
     void largeAllocationsProceedWhileAnotherThreadIsInsideMadvise() throws Exception {
-        BlockingDecommit os = new BlockingDecommit();
+        BlockingOs os = new BlockingOs(false, true);
         Heap heap = new Heap(new HeapConfig(os, 1L << 30, PageHeap.DEFAULT_COMMIT_STEP_PAGES, 1 << 20, 4 << 20, false,
                 HeapConfig.Scavenging.manual(() -> 0L)));
         try {
@@ -166,46 +184,9 @@ class ReleaseOutsideLockTest {
         }
     }
 
-    /** Linux's calls, except that commits, once armed, announce themselves and wait for the test. */
-    private static final class BlockingCommit implements OsMemory {
-        final CountDownLatch entered = new CountDownLatch(1);
-        final CountDownLatch proceed = new CountDownLatch(1);
-        volatile boolean armed;
-
-        @Override
-        public long reserve(long bytes) {
-            return LinuxOsMemory.INSTANCE.reserve(bytes);
-        }
-
-        @Override
-        public void commit(long address, long bytes) {
-            if (armed) {
-                entered.countDown();
-                try {
-                    if (!proceed.await(2, TimeUnit.MINUTES)) {
-                        throw new IllegalStateException("the test never let the mmap go");
-                    }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
-            LinuxOsMemory.INSTANCE.commit(address, bytes);
-        }
-
-        @Override
-        public void decommit(long address, long bytes) {
-            LinuxOsMemory.INSTANCE.decommit(address, bytes);
-        }
-
-        @Override
-        public void unmap(long address, long bytes) {
-            LinuxOsMemory.INSTANCE.unmap(address, bytes);
-        }
-    }
-
     @Test
     void allocationsThatFitProceedWhileAnotherThreadIsInsideTheGrowthsMmap() throws Exception {
-        BlockingCommit os = new BlockingCommit();
+        BlockingOs os = new BlockingOs(true, false);
         Heap heap = new Heap(new HeapConfig(os, 1L << 30, PageHeap.DEFAULT_COMMIT_STEP_PAGES, 1 << 20, 4 << 20, false,
                 HeapConfig.Scavenging.manual(() -> 0L)));
         try {
