@@ -57,10 +57,6 @@ import java.util.Objects;
 public final class Spanheap implements SegmentAllocator, AutoCloseable {
 
     private final Heap heap;
-    /** The heap's reservation as one segment, and its base, held here so that a new segment is one slice of a field. */
-    private final MemorySegment memory;
-    private final long base;
-    private final boolean checked;
     private final HeapStatistics statistics;
     private final boolean global;
 
@@ -68,18 +64,15 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
         HeapAccess.register(spanheap -> ((Spanheap) spanheap).heap);
     }
 
-    private Spanheap(Heap heap, boolean checked, boolean global) {
+    private Spanheap(Heap heap, boolean global) {
         this.heap = heap;
-        this.memory = heap.memory();
-        this.base = heap.base();
-        this.checked = checked;
         this.statistics = new HeapStatistics(heap);
         this.global = global;
     }
 
     /** Created on first use: the JVM's class initialisation makes it once, safely, without a lock after. */
     private static final class Global {
-        static final Spanheap HEAP = new Spanheap(new Builder().newHeap(), false, true);
+        static final Spanheap HEAP = new Spanheap(new Builder().newHeap(), true);
     }
 
     /**
@@ -104,7 +97,7 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
     @Override
     public MemorySegment allocate(long byteSize, long byteAlignment) {
         long address = heap.allocate(byteSize, byteAlignment);
-        return checked ? heap.segment(address, byteSize) : memory.asSlice(address - base, byteSize);
+        return heap.segment(address, byteSize);
     }
 
     /** Allocates {@code byteSize} bytes that read as zero. */
@@ -329,7 +322,7 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
         }
 
         public Spanheap build() {
-            return new Spanheap(newHeap(), checked, false);
+            return new Spanheap(newHeap(), false);
         }
 
         private Heap newHeap() {

@@ -58,9 +58,4 @@ final class BlockScopes {
             }
         }
     }
-
-    /** How many segments are open; for tests. */
-    int openCount() {
-        return scopes.size();
-    }
 }

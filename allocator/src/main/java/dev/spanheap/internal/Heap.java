@@ -37,6 +37,8 @@ public final class Heap implements IdleCentralMemory {
     private final long pageMapAddress;
     private final SpanTable spans;
     private final MemorySegment memory;
+    /** The reservation bound to the scope that keeps the mapping alive; see {@link #unscopedByteBuffer}. */
+    private final MemorySegment unscopedMemory;
     private final long base;
     /** The reservation's size: the builder's maxHeapSize in whole pages, the hard limit messages name. */
     private final long reservedBytes;
@@ -86,6 +88,7 @@ public final class Heap implements IdleCentralMemory {
         this.pageMapAddress = pageMap.address();
         this.spans = pageHeap.spans;
         this.memory = pageHeap.space().heap();
+        this.unscopedMemory = pageHeap.space().unscopedHeap();
         this.base = pageHeap.base();
         this.reservedBytes = pageHeap.reservedBytes();
         for (int c = 1; c < SizeClasses.COUNT; c++) {
@@ -502,7 +505,7 @@ public final class Heap implements IdleCentralMemory {
      * (Netty's reference counts); NIO operations on it pay no atomic per call.
      */
     public java.nio.ByteBuffer unscopedByteBuffer(long address, int size) {
-        return pageHeap.space().unscopedHeap().asSlice(address - base, size).asByteBuffer();
+        return unscopedMemory.asSlice(address - base, size).asByteBuffer();
     }
 
     /** The address of the reservation's first byte: {@code memory()}'s offset 0. */
@@ -517,11 +520,6 @@ public final class Heap implements IdleCentralMemory {
 
     public boolean isClosed() {
         return closed;
-    }
-
-    /** How many checked-mode segments are open; for tests. */
-    int openBlockScopes() {
-        return checked ? blockScopes.openCount() : 0;
     }
 
     public void checkOpen() {

@@ -49,12 +49,12 @@ public final class HeapArena implements Arena {
     private final ReentrantLock lock;
 
     private boolean closed;
-    /** The current chunk's free space, {@code [cursor, limit)}; empty (and never 0) after close. */
+    /** The current chunk's free space, {@code [cursor, limit)}. */
     private long cursor;
     private long limit;
     private int nextChunkBytes;
-    /** The first heap block to free at close (0 if none): most arenas need only one chunk. */
-    private long firstBlock;
+    /** The chunk taken when the arena opens: most arenas need no other block. */
+    private final long firstChunk;
     /** The other blocks to free at close, chunks and large requests; null until needed. */
     private long[] blocks;
     private int blockCount;
@@ -82,7 +82,7 @@ public final class HeapArena implements Arena {
             scope.close();
             throw e;
         }
-        this.firstBlock = chunk;
+        this.firstChunk = chunk;
         this.cursor = chunk;
         this.limit = chunk + FIRST_CHUNK_BYTES;
         this.nextChunkBytes = FIRST_CHUNK_BYTES * 2;
@@ -206,10 +206,6 @@ public final class HeapArena implements Arena {
     }
 
     private void remember(long block) {
-        if (firstBlock == 0) {
-            firstBlock = block;
-            return;
-        }
         if (blocks == null) {
             blocks = new long[4];
         } else if (blockCount == blocks.length) {
@@ -245,8 +241,8 @@ public final class HeapArena implements Arena {
      */
     @Override
     public void close() {
+        // Only one close gets past the scope's; after it, no allocate carves or adds a block.
         scope.close();
-        long first;
         long[] others;
         int count;
         if (lock != null) {
@@ -254,23 +250,17 @@ public final class HeapArena implements Arena {
         }
         try {
             closed = true;
-            first = firstBlock;
             others = blocks;
             count = blockCount;
-            firstBlock = 0;
-            blocks = null;
-            blockCount = 0;
-            cursor = 1;
-            limit = 0;
         } finally {
             if (lock != null) {
                 lock.unlock();
             }
         }
-        if (first == 0 || heap.isClosed()) {
+        if (heap.isClosed()) {
             return;
         }
-        heap.free(first);
+        heap.free(firstChunk);
         for (int i = 0; i < count; i++) {
             heap.free(others[i]);
         }

@@ -68,6 +68,26 @@ class ReleaseOutsideLockTest {
         }
     }
 
+    /**
+     * Starts a thread that allocates, writes and frees 200 blocks of 64 KiB to 2 MiB and as many
+     * small ones, all of which fit the heap's free runs; a failure lands in {@code failure}.
+     */
+    private static Thread allocateAndFreeBlocks(Heap heap, AtomicReference<Throwable> failure) {
+        return Thread.ofPlatform().start(() -> {
+            try {
+                for (int i = 0; i < 200; i++) {
+                    long size = (64L << 10) << (i % 6);
+                    long address = heap.allocate(size, 1);
+                    RawMemory.ALL.set(java.lang.foreign.ValueLayout.JAVA_LONG, address + size - 8, i);
+                    heap.free(address);
+                    heap.free(heap.allocate(100, 1));
+                }
+            } catch (Throwable e) {
+                failure.set(e);
+            }
+        });
+    }
+
     @Test
     void largeAllocationsProceedWhileAnotherThreadIsInsideMadvise() throws Exception {
         BlockingOs os = new BlockingOs(false, true);
@@ -88,19 +108,7 @@ class ReleaseOutsideLockTest {
             assertThat(os.entered.await(1, TimeUnit.MINUTES)).as("the release reached madvise").isTrue();
 
             AtomicReference<Throwable> allocationFailure = new AtomicReference<>();
-            Thread allocating = Thread.ofPlatform().start(() -> {
-                try {
-                    for (int i = 0; i < 200; i++) {
-                        long size = (64L << 10) << (i % 6);
-                        long address = heap.allocate(size, 1);
-                        RawMemory.ALL.set(java.lang.foreign.ValueLayout.JAVA_LONG, address + size - 8, i);
-                        heap.free(address);
-                        heap.free(heap.allocate(100, 1));
-                    }
-                } catch (Throwable e) {
-                    allocationFailure.set(e);
-                }
-            });
+            Thread allocating = allocateAndFreeBlocks(heap, allocationFailure);
             assertThat(allocating.join(Duration.ofMinutes(1)))
                     .as("large allocations finished while the other thread was inside madvise").isTrue();
             assertThat(allocationFailure.get()).isNull();
@@ -204,18 +212,7 @@ class ReleaseOutsideLockTest {
             assertThat(os.entered.await(1, TimeUnit.MINUTES)).as("the growth reached mmap").isTrue();
 
             AtomicReference<Throwable> allocationFailure = new AtomicReference<>();
-            Thread allocating = Thread.ofPlatform().start(() -> {
-                try {
-                    for (int i = 0; i < 200; i++) {
-                        long size = (64L << 10) << (i % 6);
-                        long address = heap.allocate(size, 1);
-                        RawMemory.ALL.set(java.lang.foreign.ValueLayout.JAVA_LONG, address + size - 8, i);
-                        heap.free(address);
-                    }
-                } catch (Throwable e) {
-                    allocationFailure.set(e);
-                }
-            });
+            Thread allocating = allocateAndFreeBlocks(heap, allocationFailure);
             assertThat(allocating.join(Duration.ofMinutes(1)))
                     .as("allocations that fit finished while the other thread was inside mmap").isTrue();
             assertThat(allocationFailure.get()).isNull();

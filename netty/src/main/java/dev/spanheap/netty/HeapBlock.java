@@ -37,7 +37,7 @@ final class HeapBlock implements CleanableDirectBuffer {
     @Override
     public void clean() {
         allocator.heap().free(address);
-        allocator.freed(this, capacity);
+        allocator.freed(capacity);
     }
 
     /**

@@ -121,7 +121,7 @@ public final class SpanheapByteBufAllocator extends AbstractByteBufAllocator imp
         return block;
     }
 
-    void freed(HeapBlock block, int capacity) {
+    void freed(int capacity) {
         usedDirect.add(-capacity);
     }
 
