@@ -8,6 +8,8 @@ import dev.spanheap.internal.HeapStatistics;
 import dev.spanheap.internal.LinuxOsMemory;
 import dev.spanheap.internal.PageHeap;
 import dev.spanheap.internal.Pages;
+import java.io.IOException;
+import java.io.OutputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
@@ -59,6 +61,8 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
     private final Heap heap;
     private final HeapStatistics statistics;
     private final boolean global;
+    /** The MXBean's registration, when the builder named one; unregistered at close. */
+    private volatile SpanheapManagement management;
 
     static {
         HeapAccess.register(spanheap -> ((Spanheap) spanheap).heap);
@@ -207,6 +211,32 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
     }
 
     /**
+     * Writes the heap profile: a gzipped pprof protobuf ({@code profile.proto}) that
+     * {@code go tool pprof} reads, with Go's heap-profile sample types {@code alloc_objects},
+     * {@code alloc_space}, {@code inuse_objects} and {@code inuse_space} (the default), estimated
+     * from the allocations sampled at {@link Builder#profileRate} and attributed to the Java stacks
+     * that made them. The stream is not closed. With profiling off the profile has no samples.
+     */
+    public void writeHeapProfile(OutputStream out) throws IOException {
+        Objects.requireNonNull(out, "out");
+        heap.writeHeapProfile(out);
+    }
+
+    /** Bytes per heap-profile sample (see {@link Builder#profileRate}); 0 when profiling is off. */
+    public long profileRate() {
+        return heap.profileRate();
+    }
+
+    /**
+     * The blocks in use now, as the report that {@link #close()} logs when blocks are still in use:
+     * their count and bytes, and the allocation sites (with stacks) of the sampled ones among them,
+     * largest first, like Arrow's allocator report.
+     */
+    public String leakReport() {
+        return heap.leakReport();
+    }
+
+    /**
      * Walks every internal structure and checks its invariants, throwing
      * {@link IllegalStateException} naming the first broken one. Slow; for tests and diagnosis.
      */
@@ -215,7 +245,9 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
     }
 
     /**
-     * Unmaps all memory. Segments handed out become inaccessible. Idempotent. The
+     * Unmaps all memory. Segments handed out become inaccessible. Idempotent. Blocks still in use
+     * are reported first, at WARNING, through the {@code dev.spanheap} {@link System.Logger} (see
+     * {@link #leakReport()}), and the MXBean, if any, is unregistered. The
      * {@linkplain #global() global heap} cannot be closed: its close throws
      * {@link UnsupportedOperationException}, as {@code Arena.global().close()} does.
      */
@@ -223,6 +255,11 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
     public void close() {
         if (global) {
             throw new UnsupportedOperationException("the global Spanheap cannot be closed");
+        }
+        SpanheapManagement registered = management;
+        if (registered != null) {
+            management = null;
+            registered.unregister();
         }
         heap.close();
     }
@@ -237,8 +274,42 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
         private boolean scavenger = true;
         private int retainPercent = HeapConfig.Scavenging.DEFAULT_RETAIN_PERCENT;
         private long softLimit;
+        private long profileRate = HeapConfig.DEFAULT_PROFILE_RATE;
+        private String jmxName;
 
         private Builder() {
+        }
+
+        /**
+         * How often allocations are sampled for the heap profile ({@link Spanheap#writeHeapProfile},
+         * the leak report, JFR's {@code dev.spanheap.AllocationSample}): on average one allocation per
+         * {@code bytes} bytes allocated, as Go's {@code runtime.MemProfileRate} (default 512 KiB, Go's
+         * default). 0 turns profiling off; 1 samples every allocation. A sampled block keeps its stack
+         * until freed and occupies whole pages of its own, but counts and reports the usable size an
+         * unsampled block would have.
+         */
+        public Builder profileRate(long bytes) {
+            if (bytes < 0) {
+                throw new IllegalArgumentException("profileRate must not be negative: " + bytes);
+            }
+            this.profileRate = bytes;
+            return this;
+        }
+
+        /**
+         * Registers a {@link SpanheapMXBean} for the heap as {@code dev.spanheap:type=Spanheap,name=<name>}
+         * with the platform MBean server (default: none), unregistered when the heap closes; the name
+         * also names the heap in JFR events and reports. {@link #build()} throws
+         * {@link IllegalArgumentException} if that MBean name is taken.
+         */
+        public Builder jmxName(String name) {
+            Objects.requireNonNull(name, "name");
+            if (name.isEmpty()) {
+                throw new IllegalArgumentException("jmxName must not be empty");
+            }
+            SpanheapManagement.objectName(name);
+            this.jmxName = name;
+            return this;
         }
 
         /**
@@ -322,7 +393,16 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
         }
 
         public Spanheap build() {
-            return new Spanheap(newHeap(), false);
+            Spanheap spanheap = new Spanheap(newHeap(), false);
+            if (jmxName != null) {
+                try {
+                    spanheap.management = SpanheapManagement.register(spanheap, jmxName);
+                } catch (RuntimeException e) {
+                    spanheap.close();
+                    throw e;
+                }
+            }
+            return spanheap;
         }
 
         private Heap newHeap() {
@@ -330,7 +410,8 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
             HeapConfig.Scavenging scavenging = new HeapConfig.Scavenging(scavenger, retainPercent, softLimit,
                     defaults.windowNanos(), defaults.clock(), defaults.sleeper());
             return new Heap(new HeapConfig(LinuxOsMemory.INSTANCE, maxHeapSize,
-                    PageHeap.DEFAULT_COMMIT_STEP_PAGES, threadCacheSize, totalCacheSize, checked, scavenging));
+                    PageHeap.DEFAULT_COMMIT_STEP_PAGES, threadCacheSize, totalCacheSize, checked, scavenging, profileRate,
+                jmxName));
         }
     }
 }

@@ -1,7 +1,11 @@
 package dev.spanheap.internal;
 
+import dev.spanheap.MemStats;
+import java.io.IOException;
+import java.io.OutputStream;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -30,6 +34,8 @@ public final class Heap implements IdleCentralMemory {
      * rarely meet on a lock, and few enough that their cache memory stays small and bounded.
      */
     private static final int VIRTUAL_THREAD_STRIPES = 8;
+    private static final AtomicInteger HEAPS_CREATED = new AtomicInteger();
+    private static final System.Logger LOG = System.getLogger("dev.spanheap");
 
     private final PageHeap pageHeap;
     private final PageMap pageMap;
@@ -62,6 +68,9 @@ public final class Heap implements IdleCentralMemory {
     private final BlockScopes blockScopes;
     private final Scavenger scavenger;
     private final LargeBlocks large;
+    private final HeapProfiler profiler;
+    /** The heap's name in reports, JFR events and JMX. */
+    private final String name;
     private final FreeChecks freeChecks;
     private final ReentrantLock closeLock = new ReentrantLock();
     private volatile boolean closed;
@@ -95,9 +104,11 @@ public final class Heap implements IdleCentralMemory {
             centrals[c] = new CentralList(c, pageHeap, cookies);
         }
         this.budget = new CacheBudget(config.totalCacheBytes(), config.threadCacheBytes());
-        this.caches = new ThreadCaches(centrals, budget, VIRTUAL_THREAD_STRIPES, pageHeap, table -> cachesByThreadId = table);
+        this.profiler = new HeapProfiler(config.profileRate());
+        this.caches = new ThreadCaches(centrals, budget, VIRTUAL_THREAD_STRIPES, pageHeap, table -> cachesByThreadId = table,
+                profiler::nextSampleDistance);
         this.localCache = caches.local;
-        this.large = new LargeBlocks(pageHeap);
+        this.large = new LargeBlocks(pageHeap, profiler);
         this.freeChecks = new FreeChecks(pageHeap);
         this.checked = config.checked();
         this.allocationBits = checked
@@ -106,13 +117,15 @@ public final class Heap implements IdleCentralMemory {
         this.blockScopes = checked ? new BlockScopes() : null;
         enableFastPaths(!checked);
         HeapConfig.Scavenging scavenging = config.scavenging();
-        this.scavenger = new Scavenger(this, pageHeap, scavenging);
+        this.name = config.name() != null ? config.name() : "spanheap-" + HEAPS_CREATED.incrementAndGet();
+        this.scavenger = new Scavenger(this, pageHeap, scavenging, name, profiler::resolvePending);
         if (scavenging.softLimitBytes() > 0) {
             pageHeap.setSoftLimit(scavenger);
         }
         if (scavenging.background()) {
             scavenger.start(scavenging.sleeper());
         }
+        SpanheapEvents.opened(this);
     }
 
     // ---- allocation ----
@@ -133,7 +146,7 @@ public final class Heap implements IdleCentralMemory {
                 return allocate(cache, size, alignment);
             }
         }
-        return allocateSlow(size, alignment);
+        return allocateSlow(size, alignment, COUNT_TOWARDS_SAMPLE);
     }
 
     /**
@@ -180,7 +193,8 @@ public final class Heap implements IdleCentralMemory {
      * Java code has no callee-saved registers, so whatever lives across a call is spilled).
      */
     public long allocate(ThreadCache cache, long size, long alignment) {
-        if (isFastRequest(size, alignment)) {
+        // The profiler's countdown: a subtraction and a compare; see HeapProfiler.
+        if (isFastRequest(size, alignment) && (cache.bytesUntilSample -= size) >= 0) {
             long address = cache.allocate(SizeClassLookup.sizeClassOf(size));
             if (address != 0) {
                 RawMemory.ALL.set(WORD, address, 0L);
@@ -190,21 +204,36 @@ public final class Heap implements IdleCentralMemory {
         return allocateOffFastPath(cache, size, alignment);
     }
 
+    /** {@link #allocateSlow}'s sampling: count the request towards the next sample first. */
+    private static final int COUNT_TOWARDS_SAMPLE = 0;
+    /** {@link #allocateSlow}'s sampling: already counted, and not sampled. */
+    private static final int COUNTED = 1;
+    /** {@link #allocateSlow}'s sampling: counted, and this allocation is the sample. */
+    private static final int SAMPLE = 2;
+
     /**
-     * The rest of {@link #allocate(ThreadCache, long, long)}: a large block straight from a span of
-     * its length that {@code cache} kept, when there is one, skipping the slow path's generic checks
-     * and thread lookup; anything else through {@link #allocateSlow}.
+     * The rest of {@link #allocate(ThreadCache, long, long)}: a small request the fast path counted
+     * (its cache was empty, or it is the profile's next sample), a large block straight from a span
+     * of its length that {@code cache} kept, when there is one, skipping the slow path's generic
+     * checks and thread lookup; anything else through {@link #allocateSlow}.
      */
     private long allocateOffFastPath(ThreadCache cache, long size, long alignment) {
+        if (isFastRequest(size, alignment)) {
+            return allocateSlow(size, alignment, cache.bytesUntilSample < 0 ? SAMPLE : COUNTED);
+        }
         if (size > SizeClasses.MAX_SMALL_SIZE && size <= (long) ThreadCache.LARGE_CACHED_PAGES << Pages.SHIFT
                 && alignment > 0 && alignment <= Pages.SIZE && (alignment & (alignment - 1)) == 0
                 && fastPaths()) {
+            if ((cache.bytesUntilSample -= size) < 0) {
+                return allocateSlow(size, alignment, SAMPLE);
+            }
             int span = cache.popLarge((int) ((size + Pages.SIZE - 1) >>> Pages.SHIFT));
             if (span != 0) {
                 return large.handOutCached(span);
             }
+            return allocateSlow(size, alignment, COUNTED);
         }
-        return allocateSlow(size, alignment);
+        return allocateSlow(size, alignment, COUNT_TOWARDS_SAMPLE);
     }
 
     private long refill(ThreadCache cache, int c, long size) {
@@ -216,12 +245,14 @@ public final class Heap implements IdleCentralMemory {
     }
 
     /**
-     * Every allocation the fast paths do not serve. A failure that raced {@link #close()} (a span
-     * table read after close, a page heap that refuses) is reported as the close.
+     * Every allocation the fast paths do not serve; {@code sampling} says whether the request was
+     * counted towards the profiler's next sample already, and if it is that sample. A failure that
+     * raced {@link #close()} (a span table read after close, a page heap that refuses) is reported
+     * as the close.
      */
-    private long allocateSlow(long size, long alignment) {
+    private long allocateSlow(long size, long alignment, int sampling) {
         try {
-            return allocateChecked(size, alignment);
+            return allocateChecked(size, alignment, sampling);
         } catch (RuntimeException | OutOfMemoryError e) {
             if (closed) {
                 throw closedException();
@@ -230,7 +261,7 @@ public final class Heap implements IdleCentralMemory {
         }
     }
 
-    private long allocateChecked(long size, long alignment) {
+    private long allocateChecked(long size, long alignment, int sampling) {
         checkOpen();
         if (size < 0) {
             throw new IllegalArgumentException("negative size: " + size);
@@ -252,10 +283,19 @@ public final class Heap implements IdleCentralMemory {
         long naturalAlignment = request >= 16 ? 16 : Long.highestOneBit(request);
         long effectiveAlignment = Math.max(alignment, naturalAlignment);
         int c = SizeClassLookup.smallClassFor(request, effectiveAlignment);
+        Thread thread = Thread.currentThread();
+        if (sampling == COUNT_TOWARDS_SAMPLE) {
+            sampling = countTowardsSample(thread, request) ? SAMPLE : COUNTED;
+        }
+        if (sampling == SAMPLE) {
+            if (!thread.isVirtual()) {
+                localCache.get().bytesUntilSample = profiler.nextSampleDistance();
+            }
+            return allocateSampled(request, effectiveAlignment, c);
+        }
         if (c == 0) {
             return allocateLarge(request, effectiveAlignment);
         }
-        Thread thread = Thread.currentThread();
         long address;
         if (thread.isVirtual()) {
             address = caches.allocateShared(thread, c);
@@ -273,6 +313,37 @@ public final class Heap implements IdleCentralMemory {
         if (checked) {
             allocationBits.markAllocated(address - base);
         }
+        return address;
+    }
+
+    /**
+     * Counts {@code size} bytes towards the calling thread's next sample (its cache's countdown, or
+     * the profiler's shared one on a virtual thread); true when this allocation is the sample.
+     */
+    private boolean countTowardsSample(Thread thread, long size) {
+        if (profiler.rate() == 0) {
+            return false;
+        }
+        if (thread.isVirtual()) {
+            return profiler.sampleShared(size);
+        }
+        return (localCache.get().bytesUntilSample -= size) < 0;
+    }
+
+    /**
+     * A sampled allocation of {@code size} bytes (class {@code c}, or 0 for a large block): a span of
+     * its own in state SAMPLED that counts as the block it stands for, and the calling stack.
+     */
+    private long allocateSampled(long size, long alignment, int c) {
+        int pages = Math.toIntExact((size + Pages.SIZE - 1) >>> Pages.SHIFT);
+        long blockSize = c != 0 ? SizeClasses.SIZE[c] : (long) pages << Pages.SHIFT;
+        HeapProfiler.Sample sample = new HeapProfiler.Sample(0, size, blockSize, c, new HeapProfiler.Stack(),
+                profiler.weight(size));
+        long address = large.allocateSampled(pages, alignment, sample);
+        if (address == 0) {
+            throw outOfMemory(size);
+        }
+        SpanheapEvents.allocationSampled(name, size, blockSize, c, sample.weight());
         return address;
     }
 
@@ -400,8 +471,9 @@ public final class Heap implements IdleCentralMemory {
         int c = PageMap.sizeClass(entry);
         if (c == 0) {
             ThreadCache cache = fastPaths() && (offset & (Pages.SIZE - 1)) == 0 ? caches.currentPlatformCache() : null;
-            if (cache == null || !large.keep(cache, PageMap.span(entry), (int) (offset >>> Pages.SHIFT))) {
-                large.free(address, offset, PageMap.span(entry));
+            if ((cache == null || !large.keep(cache, PageMap.span(entry), (int) (offset >>> Pages.SHIFT)))
+                    && large.free(address, offset, PageMap.span(entry)) && profiler.hasManyPending()) {
+                profiler.resolvePending();
             }
             return;
         }
@@ -537,13 +609,22 @@ public final class Heap implements IdleCentralMemory {
         return FreeChecks.closed();
     }
 
-    /** Unmaps everything. Segments handed out become inaccessible (their accesses throw). */
+    /**
+     * Unmaps everything. Segments handed out become inaccessible (their accesses throw). Blocks still
+     * in use are reported first, at WARNING, through the {@code dev.spanheap} {@link System.Logger}:
+     * see {@link #leakReport()}.
+     */
     public void close() {
         closeLock.lock();
         try {
             if (closed) {
                 return;
             }
+            MemStats stats = new HeapStatistics(this).snapshot();
+            if (stats.heapObjects() > 0) {
+                LOG.log(System.Logger.Level.WARNING, LeakReport.describe(name, stats, profiler, true));
+            }
+            SpanheapEvents.closed(this);
             closed = true;
             enableFastPaths(false);
             if (checked) {
@@ -562,7 +643,35 @@ public final class Heap implements IdleCentralMemory {
         }
     }
 
+    // ---- profiling and reports ----
+
+    /** The heap's name in reports, JFR events and JMX. */
+    public String name() {
+        return name;
+    }
+
+    /** Bytes per profile sample; 0 when profiling is off. */
+    public long profileRate() {
+        return profiler.rate();
+    }
+
+    /** Writes the sampled heap profile, a gzipped pprof protobuf; see {@link PprofWriter}. */
+    public void writeHeapProfile(OutputStream out) throws IOException {
+        checkOpen();
+        PprofWriter.write(profiler.sites(), profiler.rate(), out);
+    }
+
+    /** The blocks still in use and, from the samples, where they were allocated; see {@link LeakReport}. */
+    public String leakReport() {
+        MemStats stats = new HeapStatistics(this).snapshot();
+        return LeakReport.describe(name, stats, profiler, false);
+    }
+
     // ---- introspection for statistics, the scavenger and tests ----
+
+    HeapProfiler profiler() {
+        return profiler;
+    }
 
     PageHeap pageHeap() {
         return pageHeap;
@@ -635,6 +744,9 @@ public final class Heap implements IdleCentralMemory {
             centrals[c].verify();
         }
         caches.forEachCache(ThreadCache::verify);
+        int sampledSpans = pageHeap.spansInState(SpanTable.SAMPLED);
+        Invariants.check(sampledSpans == profiler.liveSamples(), "%d sampled spans, but the profiler has %d live samples",
+                sampledSpans, profiler.liveSamples());
         Invariants.check(budget.granted() <= budget.totalBytes(), "cache budget overdrawn: %d > %d",
                 budget.granted(), budget.totalBytes());
     }

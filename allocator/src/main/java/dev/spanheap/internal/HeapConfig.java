@@ -4,16 +4,20 @@ import java.util.function.LongSupplier;
 
 /**
  * What a {@link Heap} is built from: the OS layer (a fake in tests), the size of the reservation,
- * the commit step, the thread-cache budgets, whether every free is checked, and the scavenger's
- * settings.
+ * the commit step, the thread-cache budgets, whether every free is checked, the scavenger's
+ * settings, the heap profile's sampling rate ({@link HeapProfiler}; 0 for none) and the heap's name
+ * in reports, JFR events and JMX (null: a generated one).
  */
 public record HeapConfig(OsMemory os, long maxHeapBytes, int commitStepPages, long threadCacheBytes,
-                         long totalCacheBytes, boolean checked, Scavenging scavenging) {
+                         long totalCacheBytes, boolean checked, Scavenging scavenging, long profileRate,
+                         String name) {
 
     public static final long DEFAULT_MAX_HEAP_BYTES = 64L << 30;
     /** TCMalloc's defaults: at most 4 MiB in one thread's cache, 32 MiB in all of them. */
     public static final long DEFAULT_THREAD_CACHE_BYTES = 4L << 20;
     public static final long DEFAULT_TOTAL_CACHE_BYTES = 32L << 20;
+    /** Go's default MemProfileRate: one sample per 512 KiB allocated. */
+    public static final long DEFAULT_PROFILE_RATE = HeapProfiler.DEFAULT_RATE;
 
     /**
      * The scavenger's settings: whether its background thread runs, the percentage of the recent
@@ -42,14 +46,27 @@ public record HeapConfig(OsMemory os, long maxHeapBytes, int commitStepPages, lo
         }
     }
 
+    /** No heap profile: the internal tests that pin page layouts must not meet a sampled span at random. */
+    public HeapConfig(OsMemory os, long maxHeapBytes, int commitStepPages, long threadCacheBytes,
+                      long totalCacheBytes, boolean checked, Scavenging scavenging) {
+        this(os, maxHeapBytes, commitStepPages, threadCacheBytes, totalCacheBytes, checked, scavenging, 0, null);
+    }
+
     public HeapConfig(OsMemory os, long maxHeapBytes, int commitStepPages, long threadCacheBytes,
                       long totalCacheBytes, boolean checked) {
         this(os, maxHeapBytes, commitStepPages, threadCacheBytes, totalCacheBytes, checked,
                 Scavenging.manual(System::nanoTime));
     }
 
+    /** This configuration with heap profiling at {@code rate} bytes per sample (0: off). */
+    public HeapConfig withProfileRate(long rate) {
+        return new HeapConfig(os, maxHeapBytes, commitStepPages, threadCacheBytes, totalCacheBytes, checked, scavenging,
+                rate, name);
+    }
+
     public static HeapConfig defaults() {
         return new HeapConfig(LinuxOsMemory.INSTANCE, DEFAULT_MAX_HEAP_BYTES, PageHeap.DEFAULT_COMMIT_STEP_PAGES,
-                DEFAULT_THREAD_CACHE_BYTES, DEFAULT_TOTAL_CACHE_BYTES, false, Scavenging.defaults());
+                DEFAULT_THREAD_CACHE_BYTES, DEFAULT_TOTAL_CACHE_BYTES, false, Scavenging.defaults(),
+                DEFAULT_PROFILE_RATE, null);
     }
 }

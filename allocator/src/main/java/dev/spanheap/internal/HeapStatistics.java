@@ -24,6 +24,7 @@ public final class HeapStatistics {
         long[] frees = new long[SizeClasses.COUNT];
         long[] large = new long[4];
         heap.caches().addCounts(mallocs, frees, large);
+        heap.profiler().addCounts(mallocs, frees, large);
         long[] cached = {0};
         heap.caches().forEachCache(cache -> cached[0] += cache.cachedBytes());
         for (int c = 1; c < SizeClasses.COUNT; c++) {
@@ -76,6 +77,9 @@ public final class HeapStatistics {
                 } else if (state == SpanTable.LARGE) {
                     largeBlocks++;
                     largeBytes += (long) spans.pages(id) << Pages.SHIFT;
+                } else if (state == SpanTable.SAMPLED) {
+                    largeBlocks++;
+                    largeBytes += heap.profiler().blockSize(pageHeap.base() + ((long) spans.start(id) << Pages.SHIFT));
                 }
             }
         } finally {

@@ -11,7 +11,7 @@ import java.util.concurrent.atomic.LongAdder;
  * <p>Double frees are always caught: a span moves LARGE to CACHED by compare-and-set, so the second
  * of two frees fails wherever it runs, and the page heap's free checks the state under its lock.
  * Counts of the blocks that went through the page heap live here; those that went through a thread
- * cache, in that cache.
+ * cache, in that cache; sampled blocks ({@link SpanTable#SAMPLED}), in the {@link HeapProfiler}.
  */
 final class LargeBlocks {
 
@@ -23,8 +23,12 @@ final class LargeBlocks {
     private final LongAdder bytesAllocated = new LongAdder();
     private final LongAdder bytesFreed = new LongAdder();
 
-    LargeBlocks(PageHeap pageHeap) {
+    /** Told, under the page heap's lock, of every sampled block handed out and freed. */
+    private final HeapProfiler profiler;
+
+    LargeBlocks(PageHeap pageHeap, HeapProfiler profiler) {
         this.pageHeap = pageHeap;
+        this.profiler = profiler;
         this.spans = pageHeap.spans;
         this.base = pageHeap.base();
     }
@@ -46,6 +50,30 @@ final class LargeBlocks {
         mallocs.increment();
         bytesAllocated.add((long) pages << Pages.SHIFT);
         return base + ((long) spans.start(span) << Pages.SHIFT);
+    }
+
+    /**
+     * A block of {@code pages} pages aligned to {@code alignment} for a sampled allocation: a span in
+     * state {@link SpanTable#SAMPLED}, with {@code sample} (whose address is filled in here) recorded
+     * before any free of it can run. Returns 0 when the heap cannot hold it. The profiler, not this
+     * class, counts sampled blocks, at the size they stand for.
+     */
+    long allocateSampled(int pages, long alignment, HeapProfiler.Sample sample) {
+        int span = pageHeap.allocate(pages, alignment, SpanTable.SAMPLED);
+        if (span == 0) {
+            return 0;
+        }
+        long address = base + ((long) spans.start(span) << Pages.SHIFT);
+        pageHeap.lock.lock();
+        try {
+            // Still ours unless a free of an address never handed out raced us; then it is gone.
+            if (spans.state(span) == SpanTable.SAMPLED && spans.start(span) == (int) ((address - base) >>> Pages.SHIFT)) {
+                profiler.recordLocked(sample.at(address));
+            }
+        } finally {
+            pageHeap.lock.unlock();
+        }
+        return address;
     }
 
     /** The block of a span a thread cache kept (CACHED), made LARGE again. */
@@ -75,18 +103,26 @@ final class LargeBlocks {
         return true;
     }
 
-    /** Frees the block at {@code address} (heap offset {@code offset}) of span {@code span} to the page heap. */
-    void free(long address, long offset, int span) {
+    /**
+     * Frees the block at {@code address} (heap offset {@code offset}) of span {@code span} to the page
+     * heap; a sampled block's sample goes with it. Returns whether it was a sampled block.
+     */
+    boolean free(long address, long offset, int span) {
         int page = (int) (offset >>> Pages.SHIFT);
         boolean pageStart = (offset & (Pages.SIZE - 1)) == 0;
         long bytes;
+        byte state;
         pageHeap.lock.lock();
         try {
             if (pageHeap.isClosedLocked()) {
                 throw FreeChecks.closed();
             }
-            if (spans.state(span) == SpanTable.LARGE && spans.start(span) == page && pageStart) {
+            state = spans.state(span);
+            if (isLive(state) && spans.start(span) == page && pageStart) {
                 bytes = (long) spans.pages(span) << Pages.SHIFT;
+                if (state == SpanTable.SAMPLED) {
+                    profiler.freedLocked(address);
+                }
                 pageHeap.freeLocked(span);
             } else {
                 throw refusalLocked(address, span, page, pageStart, true);
@@ -94,8 +130,17 @@ final class LargeBlocks {
         } finally {
             pageHeap.lock.unlock();
         }
+        if (state == SpanTable.SAMPLED) {
+            return true;
+        }
         frees.increment();
         bytesFreed.add(bytes);
+        return false;
+    }
+
+    /** A span that holds a user's block: LARGE, or SAMPLED by the profiler. */
+    private static boolean isLive(byte state) {
+        return state == SpanTable.LARGE || state == SpanTable.SAMPLED;
     }
 
     /** The bytes of the live large block at {@code address} (heap offset {@code offset}) of span {@code span}. */
@@ -107,8 +152,10 @@ final class LargeBlocks {
             }
             int page = (int) (offset >>> Pages.SHIFT);
             boolean pageStart = (offset & (Pages.SIZE - 1)) == 0;
-            if (spans.state(span) == SpanTable.LARGE && spans.start(span) == page && pageStart) {
-                return (long) spans.pages(span) << Pages.SHIFT;
+            byte state = spans.state(span);
+            if (isLive(state) && spans.start(span) == page && pageStart) {
+                long sampled = state == SpanTable.SAMPLED ? profiler.blockSize(address) : -1;
+                return sampled >= 0 ? sampled : (long) spans.pages(span) << Pages.SHIFT;
             }
             throw refusalLocked(address, span, page, pageStart, false);
         } finally {
@@ -127,7 +174,7 @@ final class LargeBlocks {
                 || state == SpanTable.CACHED && spans.start(span) == page && pageStart) {
             return freeing ? FreeChecks.doubleFree(address) : FreeChecks.notAllocated(address);
         }
-        if (state == SpanTable.LARGE) {
+        if (isLive(state)) {
             return FreeChecks.interior(address, (long) spans.pages(span) << Pages.SHIFT);
         }
         return FreeChecks.inFreePages(address);

@@ -497,7 +497,8 @@ public final class PageHeap {
                     countedRuns++;
                     previousFree = true;
                 } else {
-                    Invariants.check(state == SpanTable.LARGE || state == SpanTable.SMALL || state == SpanTable.CACHED,
+                    Invariants.check(state == SpanTable.LARGE || state == SpanTable.SMALL || state == SpanTable.CACHED
+                                    || state == SpanTable.SAMPLED,
                             "span %d has state %d", id, state);
                     Invariants.check(released.countRange(page, count) == 0, "in-use span %d has pages marked released", id);
                     previousFree = false;
@@ -519,7 +520,8 @@ public final class PageHeap {
 
     /**
      * The pages as one character each, runs separated by '|': 'L' large, 'S' small, '.' free
-     * resident, 'r' free released, 'C' a freed large block kept in a thread cache. Used by table-driven
+     * resident, 'r' free released, 'C' a freed large block kept in a thread cache, 'P' a block sampled
+     * by the heap profiler. Used by table-driven
      * tests.
      */
     String describe() {
@@ -536,6 +538,7 @@ public final class PageHeap {
                     out.append(switch (spans.state(id)) {
                         case SpanTable.LARGE -> 'L';
                         case SpanTable.CACHED -> 'C';
+                        case SpanTable.SAMPLED -> 'P';
                         case SpanTable.SMALL -> 'S';
                         default -> released.get(p) ? 'r' : '.';
                     });
@@ -543,6 +546,22 @@ public final class PageHeap {
                 page += spans.pages(id);
             }
             return out.toString();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** How many spans are in {@code state} now (verification). */
+    int spansInState(byte state) {
+        lock.lock();
+        try {
+            int count = 0;
+            for (int id = 1; id < spans.highWater(); id++) {
+                if (spans.state(id) == state) {
+                    count++;
+                }
+            }
+            return count;
         } finally {
             lock.unlock();
         }

@@ -43,6 +43,8 @@ public final class Scavenger implements SoftLimit {
     }
 
     private final IdleCentralMemory idle;
+    /** Work for the background thread besides releasing: folding freed profile samples (see {@link HeapProfiler}). */
+    private final Runnable housekeeping;
     private final PageHeap pageHeap;
     private final LongSupplier clock;
     private final int retainPercent;
@@ -53,9 +55,14 @@ public final class Scavenger implements SoftLimit {
     private final long[] bucketStarts = new long[BUCKETS];
     private long totalReleased;
     private volatile Thread thread;
+    /** The heap's name, for the JFR events. */
+    private final String heapName;
 
-    Scavenger(IdleCentralMemory idle, PageHeap pageHeap, HeapConfig.Scavenging settings) {
+    Scavenger(IdleCentralMemory idle, PageHeap pageHeap, HeapConfig.Scavenging settings, String heapName,
+              Runnable housekeeping) {
         this.idle = idle;
+        this.housekeeping = housekeeping;
+        this.heapName = heapName;
         this.pageHeap = pageHeap;
         this.clock = settings.clock();
         this.retainPercent = settings.retainPercent();
@@ -80,6 +87,7 @@ public final class Scavenger implements SoftLimit {
                 long released;
                 try {
                     released = cycle();
+                    housekeeping.run();
                     refusing = false;
                 } catch (IllegalStateException closedUnderUs) {
                     return;
@@ -115,12 +123,25 @@ public final class Scavenger implements SoftLimit {
         }
     }
 
-    /** One cycle of the policy above; returns the bytes released. */
+    /** One cycle of the policy above; returns the bytes released. Each cycle is a JFR event (SpanheapEvents). */
     public long cycle() {
+        ScavengerCycleEvent event = SpanheapEvents.beginScavengerCycle();
+        long[] goalAndRetained = new long[2];
+        long released = cycle(goalAndRetained);
+        if (event != null && event.isEnabled()) {
+            PageHeap.PageCounts after = pageHeap.counts();
+            SpanheapEvents.endScavengerCycle(event, heapName, released, bytes(after.committed() - after.releasedFree()),
+                    goalAndRetained[0], bytes(after.inUse()));
+        }
+        return released;
+    }
+
+    private long cycle(long[] goalOut) {
         long now = clock.getAsLong();
         PageHeap.PageCounts counts = pageHeap.counts();
         notePeak(now, bytes(counts.inUse()));
         long goal = goal(now);
+        goalOut[0] = goal;
         long retained = bytes(counts.committed() - counts.releasedFree());
         if (retained <= goal) {
             return 0;

@@ -22,8 +22,9 @@ import java.util.Arrays;
  *  offset  field           written by (under)             meaning
  *   0      start   int     page heap (page heap lock)     first page of the run
  *   4      pages   int     page heap                      length of the run in pages
- *   8      state   byte    page heap; LARGE/CACHED by CAS UNUSED, FREE, LARGE, SMALL or CACHED (a
- *                                                          freed large block a thread cache keeps)
+ *   8      state   byte    page heap; LARGE/CACHED by CAS UNUSED, FREE, LARGE, SMALL, CACHED (a
+ *                                                          freed large block a thread cache keeps),
+ *                                                          RELEASING or SAMPLED (a profiled block)
  *   9      class   byte    page heap, read lock-free      size class of a SMALL span
  *  12      released int    page heap                      FREE: pages released; in use: pages that
  *                                                         were released when allocated (read as zero)
@@ -58,6 +59,12 @@ final class SpanTable {
      * heap's lock: not allocatable, not merged with neighbours, FREE again when the release ends.
      */
     static final byte RELEASING = 5;
+    /**
+     * One block sampled by the {@link HeapProfiler}, handed to a user: a large span of its own
+     * (whatever the block's size), so that its free reaches the page heap and can drop the sample,
+     * while unsampled frees pay nothing. Never CACHED: the LARGE-to-CACHED compare-and-set fails on it.
+     */
+    static final byte SAMPLED = 6;
 
     /** The int at the state's offset: state, size class (0 for large spans) and padding. */
     private static final VarHandle STATE_WORD = ValueLayout.JAVA_INT.varHandle();

@@ -82,9 +82,16 @@ public final class ThreadCache {
     final long ownerId;
     private long budgetBytes;
     private long classLimitBytes;
+    /**
+     * Bytes this thread may still allocate before its next allocation is sampled for the heap
+     * profile (Go's {@code mcache.nextSample}): the fast path subtracts each request's size and
+     * leaves it when this goes negative. Drawn by {@link HeapProfiler#nextSampleDistance()}.
+     */
+    long bytesUntilSample;
 
-    ThreadCache(CentralList[] centrals, CacheBudget budget, long ownerId, PageHeap pageHeap) {
+    ThreadCache(CentralList[] centrals, CacheBudget budget, long ownerId, PageHeap pageHeap, long bytesUntilSample) {
         this.centrals = centrals;
+        this.bytesUntilSample = bytesUntilSample;
         this.budget = budget;
         this.ownerId = ownerId;
         this.large = new LargeSpanCache(budget, pageHeap);

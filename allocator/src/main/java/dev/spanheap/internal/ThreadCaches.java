@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.LongSupplier;
 
 /**
  * Finds the cache for the calling thread and takes caches back when threads end.
@@ -51,6 +52,8 @@ final class ThreadCaches {
     }
 
     private final PageHeap pageHeap;
+    /** Each new platform cache's first distance to a profile sample; see {@link ThreadCache#bytesUntilSample}. */
+    private final LongSupplier sampleDistances;
     /** {large mallocs, bytes, large frees, bytes} of caches whose threads have ended. */
     private final long[] retiredLarge = new long[4];
 
@@ -59,7 +62,8 @@ final class ThreadCaches {
      *                          the fast paths can hold it in a field of their own
      */
     ThreadCaches(CentralList[] centrals, CacheBudget budget, int stripeCount, PageHeap pageHeap,
-                 java.util.function.Consumer<ThreadCache[]> onSlotTableResize) {
+                 java.util.function.Consumer<ThreadCache[]> onSlotTableResize, LongSupplier sampleDistances) {
+        this.sampleDistances = sampleDistances;
         this.slots = new ThreadSlots(onSlotTableResize);
         this.pageHeap = pageHeap;
         this.centrals = centrals;
@@ -68,7 +72,8 @@ final class ThreadCaches {
         this.stripes = new ThreadCache[stripeCount];
         for (int i = 0; i < stripeCount; i++) {
             stripeLocks[i] = new ReentrantLock();
-            stripes[i] = new ThreadCache(centrals, budget, 0, pageHeap);
+            // Virtual threads count towards samples in the profiler's shared countdown, not here.
+            stripes[i] = new ThreadCache(centrals, budget, 0, pageHeap, Long.MAX_VALUE);
         }
     }
 
@@ -127,7 +132,7 @@ final class ThreadCaches {
 
     private ThreadCache register() {
         Thread thread = Thread.currentThread();
-        ThreadCache cache = new ThreadCache(centrals, budget, thread.threadId(), pageHeap);
+        ThreadCache cache = new ThreadCache(centrals, budget, thread.threadId(), pageHeap, sampleDistances.getAsLong());
         registryLock.lock();
         try {
             if (closed) {
