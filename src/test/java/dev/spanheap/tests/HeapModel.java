@@ -84,13 +84,26 @@ final class HeapModel implements AutoCloseable {
     /** Blocks freed or reallocated whose segments checked mode must refuse from now on. */
     private final List<Block> ended = new ArrayList<>();
     private final boolean checked;
+    private final boolean exactProfile;
     private long mallocs;
     private long frees;
     private boolean closed;
 
     HeapModel(boolean checked, int threadCount, Freeing freeing, long overlapSlack) {
+        this(checked, threadCount, freeing, overlapSlack, DEFAULT_PROFILE_RATE);
+    }
+
+    /** The builder's default: Go's 512 KiB, so that the usual runs meet a sampled block now and then. */
+    static final long DEFAULT_PROFILE_RATE = 512 << 10;
+
+    /**
+     * {@code profileRate} 1 samples every block: then every block has a span of its own, and the heap
+     * profile must account for the live blocks exactly (checked at every step).
+     */
+    HeapModel(boolean checked, int threadCount, Freeing freeing, long overlapSlack, long profileRate) {
         this.heap = Spanheap.builder().maxHeapSize(HeapOps.MAX_HEAP).checked(checked).scavenger(false)
-                .threadCacheSize(256 << 10).totalCacheSize(1 << 20).build();
+                .threadCacheSize(256 << 10).totalCacheSize(1 << 20).profileRate(profileRate).build();
+        this.exactProfile = profileRate == 1;
         this.checked = checked;
         this.freeing = freeing;
         this.overlapSlack = overlapSlack;
@@ -382,6 +395,12 @@ final class HeapModel implements AutoCloseable {
         assertThat(stats.heapReleased()).isLessThanOrEqualTo(stats.heapIdle());
         assertThat(stats.heapAlloc()).isLessThanOrEqualTo(stats.heapInuse());
         live.values().forEach(HeapModel::assertPattern);
+        if (exactProfile) {
+            PprofProfile profile = HeapProfileTest.profileOf(heap);
+            assertThat(profile.total("inuse_space", null)).as("profile inuse_space").isEqualTo(liveBytes);
+            assertThat(profile.total("inuse_objects", null)).as("profile inuse_objects").isEqualTo(live.size());
+            assertThat(profile.total("alloc_objects", null)).as("profile alloc_objects").isEqualTo(mallocs);
+        }
     }
 
     private void finish() {

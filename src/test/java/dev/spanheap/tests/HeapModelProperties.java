@@ -44,6 +44,18 @@ class HeapModelProperties {
                 .check(ops -> run(checked, 2, ops));
     }
 
+    /** Every block sampled (profileRate 1): spans of their own for all sizes, and a profile that must add up. */
+    @ParameterizedTest(name = "checked = {0}")
+    @ValueSource(booleans = {false, true})
+    void everyBlockSampledOnTwoThreads(boolean checked) {
+        Property.forAll(HeapOps.sequences(2, LARGE, false, 100)).tries(60)
+                .check(ops -> {
+                    try (HeapModel model = new HeapModel(checked, 2, HeapModel.Freeing.HONEST, 0, 1)) {
+                        model.run(ops);
+                    }
+                });
+    }
+
     private static void run(boolean checked, int threads, List<HeapOp> ops) throws Exception {
         try (HeapModel model = new HeapModel(checked, threads)) {
             model.run(ops);

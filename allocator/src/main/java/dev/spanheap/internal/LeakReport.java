@@ -48,8 +48,9 @@ final class LeakReport {
                 break;
             }
             HeapProfiler.SiteTotals totals = site.getValue();
-            out.append(System.lineSeparator()).append(String.format("  #%d: about %d bytes in %d blocks (%d %s)",
-                    rank, Math.round(totals.inuseBytes), Math.round(totals.inuseObjects), totals.liveSamples,
+            long blocks = Math.round(totals.inuseObjects);
+            out.append(System.lineSeparator()).append(String.format("  #%d: about %d bytes in %d %s (%d %s)",
+                    rank, Math.round(totals.inuseBytes), blocks, blocks == 1 ? "block" : "blocks", totals.liveSamples,
                     totals.liveSamples == 1 ? "sample" : "samples"));
             List<StackTraceElement> frames = site.getKey();
             for (int i = 0; i < Math.min(frames.size(), FRAMES_PER_SITE); i++) {

@@ -65,8 +65,10 @@ public final class Compare implements Callable<Integer> {
         List<String> peers = new ArrayList<>();
         List<String> notes = new ArrayList<>();
         for (String name : Peers.names()) {
-            if (name.equals(Peers.SPANHEAP_NETTY)) {
-                continue; // not a column: it stands in Spanheap's column where a workload says so
+            if (name.equals(Peers.SPANHEAP_NETTY) || name.equals(Peers.SPANHEAP_UNPROFILED)) {
+                // Not columns: the adapter stands in Spanheap's column where a workload says so, and the
+                // unprofiled heap is the baseline of the profiling-cost benchmark.
+                continue;
             }
             if (!onlyPeers.isEmpty() && !onlyPeers.contains(name)) {
                 continue;

@@ -1,5 +1,6 @@
 package dev.spanheap.bench.peers;
 
+import dev.spanheap.Spanheap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -12,11 +13,17 @@ public final class Peers {
     public static final String SPANHEAP = "spanheap";
     /** Spanheap through its Netty adapter, SpanheapByteBufAllocator. */
     public static final String SPANHEAP_NETTY = "spanheap-netty";
+    /**
+     * Spanheap with heap profiling off ({@code profileRate(0)}): not a column of the report, but the
+     * baseline that measures what the default profile rate costs (issue 12).
+     */
+    public static final String SPANHEAP_UNPROFILED = "spanheap-unprofiled";
 
     private static final Map<String, Supplier<Optional<Peer>>> ALL = new LinkedHashMap<>();
 
     static {
-        ALL.put(SPANHEAP, () -> Optional.of(new SpanheapPeer()));
+        ALL.put(SPANHEAP, () -> Optional.of(new SpanheapPeer(Spanheap.create())));
+        ALL.put(SPANHEAP_UNPROFILED, () -> Optional.of(new SpanheapPeer(Spanheap.builder().profileRate(0).build())));
         ALL.put("spanheap-segment", () -> Optional.of(new SpanheapSegmentPeer()));
         ALL.put("spanheap-local", () -> Optional.of(new SpanheapLocalPeer()));
         ALL.put(SPANHEAP_NETTY, () -> Optional.of(NettyPeer.spanheap()));

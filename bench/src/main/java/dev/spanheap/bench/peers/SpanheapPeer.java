@@ -5,7 +5,11 @@ import dev.spanheap.Spanheap;
 /** Spanheap through its raw-address API: {@code malloc} and {@code free(long)}. */
 final class SpanheapPeer extends AddressSlots {
 
-    private final Spanheap heap = Spanheap.create();
+    private final Spanheap heap;
+
+    SpanheapPeer(Spanheap heap) {
+        this.heap = heap;
+    }
 
     @Override
     public void allocate(int slot, long size) {
