@@ -2,7 +2,6 @@ package dev.spanheap.tests;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.assertj.core.api.Assertions.within;
 
 import dev.spanheap.MemStats;
 import dev.spanheap.Spanheap;
@@ -10,13 +9,12 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
  * Heap profiles as Go writes them: the shape of the pprof protobuf (decoded independently with
- * protobuf-java), exact counts when every allocation is sampled, and, at real rates, site shares
- * and totals within 10% of the truth.
+ * protobuf-java) and exact counts when every allocation is sampled. The estimates at real rates are
+ * checked against the truth by the allocator's own ProfileAccuracyTest, with a test clock.
  */
 class HeapProfileTest {
 
@@ -174,116 +172,5 @@ class HeapProfileTest {
     void aNegativeRateIsRefused() {
         assertThatThrownBy(() -> Spanheap.builder().profileRate(-1)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("profileRate must not be negative: -1");
-    }
-
-    // ---- accuracy at real rates ----
-
-    /** 60% of the bytes, in blocks of 16000 bytes. */
-    private static long bigSite(Spanheap heap) {
-        return heap.malloc(16_000);
-    }
-
-    /** 30%, in blocks of 2000 bytes. */
-    private static long midSite(Spanheap heap) {
-        return heap.malloc(2_000);
-    }
-
-    /** 10%, in blocks of 250 bytes. */
-    private static long smallestSite(Spanheap heap) {
-        return heap.malloc(250);
-    }
-
-    private static final Map<String, Double> SHARES = Map.of(
-            TEST_CLASS + ".bigSite", 0.6, TEST_CLASS + ".midSite", 0.3, TEST_CLASS + ".smallestSite", 0.1);
-
-    /**
-     * Allocates {@code totalBytes} (counted at the blocks' usable sizes) in the shares above,
-     * interleaved, keeping one block in {@code keepOneIn} (0: none) and freeing the rest at once.
-     */
-    private static List<Long> allocateInShares(Spanheap heap, long totalBytes, int keepOneIn) {
-        List<Long> kept = new ArrayList<>();
-        long[] usable = {usableOnce(heap, bigSite(heap)), usableOnce(heap, midSite(heap)),
-                usableOnce(heap, smallestSite(heap))};
-        long[] target = {(long) (totalBytes * 0.6), (long) (totalBytes * 0.3), (long) (totalBytes * 0.1)};
-        long[] done = new long[3];
-        long[] count = new long[3];
-        long step = 0;
-        while (done[0] < target[0] || done[1] < target[1] || done[2] < target[2]) {
-            for (int site = 0; site < 3; site++) {
-                // Keep every site at the same fraction of its target, so the sites interleave.
-                if (done[site] * 1000 / target[site] > step) {
-                    continue;
-                }
-                long block = switch (site) {
-                    case 0 -> bigSite(heap);
-                    case 1 -> midSite(heap);
-                    default -> smallestSite(heap);
-                };
-                done[site] += usable[site];
-                if (keepOneIn > 0 && count[site]++ % keepOneIn == 0) {
-                    kept.add(block);
-                } else {
-                    heap.free(block);
-                }
-            }
-            if (done[0] * 1000 / target[0] > step && done[1] * 1000 / target[1] > step
-                    && done[2] * 1000 / target[2] > step) {
-                step++;
-            }
-        }
-        return kept;
-    }
-
-    /** The usable size of {@code block}, which is then freed. */
-    private static long usableOnce(Spanheap heap, long block) {
-        long usable = heap.usableSize(block);
-        heap.free(block);
-        return usable;
-    }
-
-    @Test
-    void allocatedSpaceByCallSiteIsWithinTenPercentAtTheDefaultRate() {
-        try (Spanheap heap = Spanheap.create()) {
-            // 12 GiB allocated and freed: about 2400 samples at the 10% site, so 10% is ~5 standard errors.
-            allocateInShares(heap, 12L << 30, 0);
-            PprofProfile profile = profileOf(heap);
-            MemStats stats = heap.memStats();
-            long total = profile.total("alloc_space", null);
-            System.out.printf("alloc_space %d vs totalAlloc %d%n", total, stats.totalAlloc());
-            assertThat((double) total).as("alloc_space against totalAlloc")
-                    .isCloseTo(stats.totalAlloc(), within(0.1 * stats.totalAlloc()));
-            SHARES.forEach((site, share) -> {
-                double measured = (double) profile.total("alloc_space", site) / total;
-                System.out.printf("alloc_space share of %s: %.4f (true %.2f)%n", site, measured, share);
-                assertThat(measured).as("%s's share of alloc_space", site).isCloseTo(share, within(0.1 * share));
-                double objects = profile.total("alloc_objects", site);
-                assertThat(objects).as("%s's alloc_objects", site).isPositive();
-            });
-        }
-    }
-
-    @Test
-    void inUseSpaceByCallSiteIsWithinTenPercent() {
-        // 200 MiB live at one sample per 8 KiB: ~2500 samples live at the 10% site.
-        try (Spanheap heap = Spanheap.builder().profileRate(8 << 10).build()) {
-            List<Long> kept = allocateInShares(heap, 1600L << 20, 8);
-            PprofProfile profile = profileOf(heap);
-            MemStats stats = heap.memStats();
-            long inUse = profile.total("inuse_space", null);
-            System.out.printf("inuse_space %d vs heapAlloc %d; inuse_objects %d vs heapObjects %d%n", inUse,
-                    stats.heapAlloc(), profile.total("inuse_objects", null), stats.heapObjects());
-            assertThat((double) inUse).as("inuse_space against heapAlloc")
-                    .isCloseTo(stats.heapAlloc(), within(0.1 * stats.heapAlloc()));
-            double objects = profile.total("inuse_objects", null);
-            assertThat(objects).as("inuse_objects against heapObjects")
-                    .isCloseTo(stats.heapObjects(), within(0.1 * stats.heapObjects()));
-            SHARES.forEach((site, share) -> {
-                double measured = (double) profile.total("inuse_space", site) / inUse;
-                System.out.printf("inuse_space share of %s: %.4f (true %.2f)%n", site, measured, share);
-                assertThat(measured).as("%s's share of inuse_space", site).isCloseTo(share, within(0.1 * share));
-            });
-            kept.forEach(heap::free);
-            assertThat(profileOf(heap).total("inuse_space", null)).isZero();
-        }
     }
 }

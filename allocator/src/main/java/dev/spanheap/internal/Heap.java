@@ -69,6 +69,8 @@ public final class Heap implements IdleCentralMemory {
     private final Scavenger scavenger;
     private final LargeBlocks large;
     private final HeapProfiler profiler;
+    /** The heap's clock (the scavenger's; a test's fake), read only when a sample is taken. */
+    private final java.util.function.LongSupplier clock;
     /** The heap's name in reports, JFR events and JMX. */
     private final String name;
     private final FreeChecks freeChecks;
@@ -105,8 +107,9 @@ public final class Heap implements IdleCentralMemory {
         }
         this.budget = new CacheBudget(config.totalCacheBytes(), config.threadCacheBytes());
         this.profiler = new HeapProfiler(config.profileRate());
+        this.clock = config.scavenging().clock();
         this.caches = new ThreadCaches(centrals, budget, VIRTUAL_THREAD_STRIPES, pageHeap, table -> cachesByThreadId = table,
-                profiler::nextSampleDistance);
+                profiler);
         this.localCache = caches.local;
         this.large = new LargeBlocks(pageHeap, profiler);
         this.freeChecks = new FreeChecks(pageHeap);
@@ -288,10 +291,7 @@ public final class Heap implements IdleCentralMemory {
             sampling = countTowardsSample(thread, request) ? SAMPLE : COUNTED;
         }
         if (sampling == SAMPLE) {
-            if (!thread.isVirtual()) {
-                localCache.get().bytesUntilSample = profiler.nextSampleDistance();
-            }
-            return allocateSampled(request, effectiveAlignment, c);
+            return allocateSampled(request, effectiveAlignment, c, thread.isVirtual() ? null : localCache.get());
         }
         if (c == 0) {
             return allocateLarge(request, effectiveAlignment);
@@ -331,19 +331,32 @@ public final class Heap implements IdleCentralMemory {
     }
 
     /**
-     * A sampled allocation of {@code size} bytes (class {@code c}, or 0 for a large block): a span of
-     * its own in state SAMPLED that counts as the block it stands for, and the calling stack.
+     * A sampled allocation of {@code size} bytes (class {@code c}, or 0 for a large block) for the
+     * owner of {@code own} (null on a virtual thread, which samples on the profiler's shared
+     * countdown): a span of its own in state SAMPLED that counts as the block it stands for, and the
+     * calling stack. Then the thread's next distance to a sample, at a rate adapted to what this
+     * sample cost ({@link SampleRate}).
      */
-    private long allocateSampled(long size, long alignment, int c) {
+    private long allocateSampled(long size, long alignment, int c, ThreadCache own) {
+        long start = clock.getAsLong();
+        long rate = own != null ? own.sampleRate.current() : profiler.sharedRateNow();
         int pages = Math.toIntExact((size + Pages.SIZE - 1) >>> Pages.SHIFT);
         long blockSize = c != 0 ? SizeClasses.SIZE[c] : (long) pages << Pages.SHIFT;
         HeapProfiler.Sample sample = new HeapProfiler.Sample(0, size, blockSize, c, new HeapProfiler.Stack(),
-                profiler.weight(size));
-        long address = large.allocateSampled(pages, alignment, sample);
+                HeapProfiler.weight(size, rate));
+        ThreadCache cache = own != null && fastPaths() && alignment <= Pages.SIZE
+                && pages <= ThreadCache.LARGE_CACHED_PAGES ? own : null;
+        long address = large.allocateSampled(cache, pages, alignment, sample);
         if (address == 0) {
             throw outOfMemory(size);
         }
         SpanheapEvents.allocationSampled(name, size, blockSize, c, sample.weight());
+        long end = clock.getAsLong();
+        if (own != null) {
+            own.bytesUntilSample = profiler.nextSampleDistance(own.sampleRate.afterSample(start, end));
+        } else {
+            profiler.afterSharedSample(start, end);
+        }
         return address;
     }
 
@@ -473,7 +486,7 @@ public final class Heap implements IdleCentralMemory {
             ThreadCache cache = fastPaths() && (offset & (Pages.SIZE - 1)) == 0 ? caches.currentPlatformCache() : null;
             if ((cache == null || !large.keep(cache, PageMap.span(entry), (int) (offset >>> Pages.SHIFT)))
                     && large.free(address, offset, PageMap.span(entry)) && profiler.hasManyPending()) {
-                profiler.resolvePending();
+                profiler.resolvePending(HeapProfiler.HELPING_BATCH);
             }
             return;
         }

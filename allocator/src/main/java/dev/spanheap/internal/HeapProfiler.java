@@ -1,5 +1,6 @@
 package dev.spanheap.internal;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -33,9 +34,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * its frames costs about 4 µs on the allocating thread, 2% of a 16-byte allocate and free at the
  * default rate.
  *
- * <p>Locking: {@link #recordLocked} and {@link #freedLocked} run under the page heap's lock, which
- * orders them with the span's state changes (a sample is added once its span is SAMPLED and removed
- * before its pages can be handed out again); this object's monitor guards its own tables.
+ * <p>Ordering: a sample is {@linkplain #record recorded} before its span is published as SAMPLED
+ * (under the page heap's lock, or while the span is still in the allocating thread's cache) and
+ * {@linkplain #freed dropped} after the one free that moves it out of SAMPLED and before its pages
+ * can be handed out again (under the page heap's lock, or before the span enters the freeing
+ * thread's cache). This object's monitor guards its own tables.
  */
 public final class HeapProfiler {
 
@@ -43,16 +46,23 @@ public final class HeapProfiler {
     public static final long DEFAULT_RATE = 512 * 1024;
     /**
      * Freed samples waiting for their stacks to be resolved and folded into sites, by the
-     * scavenger's thread between cycles; a freeing thread does it only past this many (a background
+     * scavenger's thread between cycles; a freeing thread helps only past this many (a background
      * thread that is off, or behind), so that their memory stays bounded.
      */
     private static final int PENDING_LIMIT = 16384;
+    /**
+     * How many pending samples a freeing thread folds when it helps: enough to keep the backlog from
+     * growing (it added one), few enough (tens of microseconds) not to stall it.
+     */
+    static final int HELPING_BATCH = 8;
 
     private final long rate;
     /** The countdown of threads without a cache of their own (virtual threads). */
     private final AtomicLong sharedCountdown;
+    /** The rate in effect for {@link #sharedCountdown}; under this object's monitor. */
+    private final SampleRate sharedRate;
     private final Map<Long, Sample> live = new HashMap<>();
-    private final List<Sample> pendingFreed = new ArrayList<>();
+    private final ArrayDeque<Sample> pendingFreed = new ArrayDeque<>();
     /** Freed samples, folded by allocation site: only their allocation totals still count. */
     private final Map<Site, SiteTotals> freedSites = new HashMap<>();
     private final long[] classMallocs = new long[SizeClasses.COUNT];
@@ -66,27 +76,41 @@ public final class HeapProfiler {
             throw new IllegalArgumentException("profileRate must not be negative: " + rate);
         }
         this.rate = rate;
-        this.sharedCountdown = new AtomicLong(nextSampleDistance());
+        this.sharedRate = new SampleRate(rate);
+        this.sharedCountdown = new AtomicLong(nextSampleDistance(rate));
     }
 
     public long rate() {
         return rate;
     }
 
-    /** The bytes to allocate before the next sample: exponential with mean {@link #rate()}. */
+    /** A new thread's first distance to a sample, at the heap's rate. */
     long nextSampleDistance() {
-        if (rate == 0) {
+        return nextSampleDistance(rate);
+    }
+
+    /** The bytes to allocate before the next sample: exponential with mean {@code mean} (0: never). */
+    long nextSampleDistance(long mean) {
+        if (mean == 0) {
             return Long.MAX_VALUE;
         }
-        if (rate == 1) {
+        if (mean == 1) {
             return 0;
         }
         double uniform = ThreadLocalRandom.current().nextDouble();
-        double distance = -Math.log1p(-uniform) * rate;
+        double distance = -Math.log1p(-uniform) * mean;
         return distance >= Long.MAX_VALUE ? Long.MAX_VALUE : (long) distance;
     }
 
-    /** Counts {@code size} bytes against the shared countdown; true when this allocation is sampled. */
+    /** A thread's own {@link SampleRate}, starting at the heap's rate. */
+    SampleRate newSampleRate() {
+        return new SampleRate(rate);
+    }
+
+    /**
+     * Counts {@code size} bytes against the shared countdown; true when this allocation is sampled,
+     * with the countdown already restarted, so that concurrent allocations do not all sample.
+     */
     boolean sampleShared(long size) {
         if (rate == 0) {
             return false;
@@ -94,20 +118,30 @@ public final class HeapProfiler {
         if (sharedCountdown.addAndGet(-size) >= 0) {
             return false;
         }
-        sharedCountdown.set(nextSampleDistance());
+        sharedCountdown.set(nextSampleDistance(sharedRateNow()));
         return true;
+    }
+
+    synchronized long sharedRateNow() {
+        return sharedRate.current();
+    }
+
+    /** Adapts the shared rate after a sample taken on it; see {@link SampleRate#afterSample}. */
+    synchronized void afterSharedSample(long start, long end) {
+        sharedRate.afterSample(start, end);
     }
 
     /**
      * How many allocations like this one each sample stands for: an allocation of {@code size}
-     * bytes is sampled with probability {@code 1 - exp(-size / rate)}, so it counts as the inverse
-     * (Go's {@code scaleHeapSample}, applied per sample).
+     * bytes met by a sampling rate of {@code mean} is sampled with probability
+     * {@code 1 - exp(-size / mean)}, so it counts as the inverse (Go's {@code scaleHeapSample},
+     * applied per sample).
      */
-    double weight(long size) {
-        if (rate <= 1) {
+    static double weight(long size, long mean) {
+        if (mean <= 1) {
             return 1;
         }
-        return 1 / -Math.expm1(-(double) size / rate);
+        return 1 / -Math.expm1(-(double) size / mean);
     }
 
     /**
@@ -129,8 +163,8 @@ public final class HeapProfiler {
         }
     }
 
-    /** Adds a sampled block whose span is now SAMPLED. Page heap lock. */
-    synchronized void recordLocked(Sample sample) {
+    /** Adds a sampled block, before its span is published as SAMPLED (see the class comment). */
+    synchronized void record(Sample sample) {
         live.put(sample.address, sample);
         if (sample.sizeClass != 0) {
             classMallocs[sample.sizeClass]++;
@@ -140,8 +174,11 @@ public final class HeapProfiler {
         }
     }
 
-    /** Removes the sample of the block at {@code address}, whose span is being freed. Page heap lock. */
-    synchronized void freedLocked(long address) {
+    /**
+     * Removes the sample of the block at {@code address}, whose span left SAMPLED (by the compare-and-set
+     * or under the page heap's lock that frees it) and is not yet anyone else's.
+     */
+    synchronized void freed(long address) {
         Sample sample = live.remove(address);
         if (sample == null) {
             return;
@@ -160,18 +197,26 @@ public final class HeapProfiler {
         return pendingFreed.size() >= PENDING_LIMIT;
     }
 
-    /**
-     * Folds freed samples into their sites, resolving their stacks outside the monitor (a few
-     * microseconds each) so that threads recording samples meanwhile do not wait.
-     */
+    /** Folds every pending freed sample into its site; see {@link #resolvePending(int)}. */
     void resolvePending() {
+        resolvePending(Integer.MAX_VALUE);
+    }
+
+    /**
+     * Folds up to {@code max} freed samples, oldest first, into their sites, resolving their stacks
+     * outside the monitor (a few microseconds each) so that threads recording samples meanwhile do
+     * not wait.
+     */
+    void resolvePending(int max) {
         List<Sample> batch;
         synchronized (this) {
             if (pendingFreed.isEmpty()) {
                 return;
             }
-            batch = new ArrayList<>(pendingFreed);
-            pendingFreed.clear();
+            batch = new ArrayList<>(Math.min(max, pendingFreed.size()));
+            while (batch.size() < max && !pendingFreed.isEmpty()) {
+                batch.add(pendingFreed.pollFirst());
+            }
         }
         List<Site> sites = new ArrayList<>(batch.size());
         for (Sample sample : batch) {

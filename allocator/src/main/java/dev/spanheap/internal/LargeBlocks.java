@@ -55,10 +55,20 @@ final class LargeBlocks {
     /**
      * A block of {@code pages} pages aligned to {@code alignment} for a sampled allocation: a span in
      * state {@link SpanTable#SAMPLED}, with {@code sample} (whose address is filled in here) recorded
-     * before any free of it can run. Returns 0 when the heap cannot hold it. The profiler, not this
-     * class, counts sampled blocks, at the size they stand for.
+     * before any free of it can run. From {@code cache}'s kept spans when it has one of that length
+     * (a null cache has none; its alignment must then be at most a page), otherwise from the page
+     * heap. Returns 0 when the heap cannot hold it. The profiler, not this class, counts sampled
+     * blocks, at the size they stand for.
      */
-    long allocateSampled(int pages, long alignment, HeapProfiler.Sample sample) {
+    long allocateSampled(ThreadCache cache, int pages, long alignment, HeapProfiler.Sample sample) {
+        int cached = cache != null ? cache.popLargeForSample(pages) : 0;
+        if (cached != 0) {
+            long address = base + ((long) spans.start(cached) << Pages.SHIFT);
+            // The span is this cache's (CACHED) until the release below publishes it, sample first.
+            profiler.record(sample.at(address));
+            spans.setStateRelease(cached, SpanTable.SAMPLED);
+            return address;
+        }
         int span = pageHeap.allocate(pages, alignment, SpanTable.SAMPLED);
         if (span == 0) {
             return 0;
@@ -68,7 +78,7 @@ final class LargeBlocks {
         try {
             // Still ours unless a free of an address never handed out raced us; then it is gone.
             if (spans.state(span) == SpanTable.SAMPLED && spans.start(span) == (int) ((address - base) >>> Pages.SHIFT)) {
-                profiler.recordLocked(sample.at(address));
+                profiler.record(sample.at(address));
             }
         } finally {
             pageHeap.lock.unlock();
@@ -94,12 +104,25 @@ final class LargeBlocks {
             return false;
         }
         int pages = spans.pages(span);
-        if (!cache.hasLargeRoom(pages) || !spans.compareAndSetState(span, SpanTable.LARGE, SpanTable.CACHED)) {
+        if (!cache.hasLargeRoom(pages)) {
             return false;
+        }
+        boolean sampled = false;
+        if (!spans.compareAndSetState(span, SpanTable.LARGE, SpanTable.CACHED)) {
+            // A sampled block: the same exchange, and its sample goes (SAMPLED's class byte is 0 too).
+            if (spans.state(span) != SpanTable.SAMPLED
+                    || !spans.compareAndSetState(span, SpanTable.SAMPLED, SpanTable.CACHED)) {
+                return false;
+            }
+            sampled = true;
+            profiler.freed(base + ((long) page << Pages.SHIFT));
         }
         // Its pages are dirty now: allocateZeroed must clear them when the span is reused.
         spans.setReleasedPages(span, 0);
-        cache.pushLarge(span, pages);
+        cache.pushLarge(span, pages, !sampled);
+        if (sampled && profiler.hasManyPending()) {
+            profiler.resolvePending(HeapProfiler.HELPING_BATCH);
+        }
         return true;
     }
 
@@ -121,7 +144,7 @@ final class LargeBlocks {
             if (isLive(state) && spans.start(span) == page && pageStart) {
                 bytes = (long) spans.pages(span) << Pages.SHIFT;
                 if (state == SpanTable.SAMPLED) {
-                    profiler.freedLocked(address);
+                    profiler.freed(address);
                 }
                 pageHeap.freeLocked(span);
             } else {

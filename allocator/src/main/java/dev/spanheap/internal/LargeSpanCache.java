@@ -57,24 +57,34 @@ final class LargeSpanCache {
         return bytes + spanBytes <= budgetBytes;
     }
 
-    /** Keeps freed span {@code span} (already CACHED); call after {@link #hasRoom}. */
-    void push(int span, int pages) {
+    /**
+     * Keeps freed span {@code span} (already CACHED); call after {@link #hasRoom}. {@code counted}:
+     * whether its block counts as a large free here (a sampled block's free is the profiler's to count).
+     */
+    void push(int span, int pages, boolean counted) {
         long spanBytes = (long) pages << Pages.SHIFT;
         spanIds[pages * DEPTH + depth[pages]++] = span;
         bytes += spanBytes;
-        frees++;
-        freeBytes += spanBytes;
+        if (counted) {
+            frees++;
+            freeBytes += spanBytes;
+        }
     }
 
-    /** A kept span of exactly {@code pages} pages (still CACHED), or 0. */
-    int pop(int pages) {
+    /**
+     * A kept span of exactly {@code pages} pages (still CACHED), or 0. {@code counted}: whether the
+     * block handed out counts as a large malloc here (not when it is a sample, see {@link #push}).
+     */
+    int pop(int pages, boolean counted) {
         if (pages > MAX_PAGES || depth[pages] == 0) {
             return 0;
         }
         long spanBytes = (long) pages << Pages.SHIFT;
         bytes -= spanBytes;
-        mallocs++;
-        mallocBytes += spanBytes;
+        if (counted) {
+            mallocs++;
+            mallocBytes += spanBytes;
+        }
         return spanIds[pages * DEPTH + --depth[pages]];
     }
 

@@ -88,9 +88,13 @@ public final class ThreadCache {
      * leaves it when this goes negative. Drawn by {@link HeapProfiler#nextSampleDistance()}.
      */
     long bytesUntilSample;
+    /** The sampling rate in effect for this cache's thread; touched only when it samples. */
+    final SampleRate sampleRate;
 
-    ThreadCache(CentralList[] centrals, CacheBudget budget, long ownerId, PageHeap pageHeap, long bytesUntilSample) {
+    ThreadCache(CentralList[] centrals, CacheBudget budget, long ownerId, PageHeap pageHeap, SampleRate sampleRate,
+                long bytesUntilSample) {
         this.centrals = centrals;
+        this.sampleRate = sampleRate;
         this.bytesUntilSample = bytesUntilSample;
         this.budget = budget;
         this.ownerId = ownerId;
@@ -217,14 +221,22 @@ public final class ThreadCache {
         return large.hasRoom(pages);
     }
 
-    /** Keeps freed large span {@code span} (already CACHED); call after {@link #hasLargeRoom}. */
-    void pushLarge(int span, int pages) {
-        large.push(span, pages);
+    /**
+     * Keeps freed large span {@code span} (already CACHED); call after {@link #hasLargeRoom}.
+     * {@code counted}: false for a sampled block, which the profiler counts.
+     */
+    void pushLarge(int span, int pages, boolean counted) {
+        large.push(span, pages, counted);
     }
 
     /** A kept large span of exactly {@code pages} pages (still CACHED), or 0. */
     int popLarge(int pages) {
-        return large.pop(pages);
+        return large.pop(pages, true);
+    }
+
+    /** {@link #popLarge} for a sampled block, which the profiler counts. */
+    int popLargeForSample(int pages) {
+        return large.pop(pages, false);
     }
 
     /** Adds {large mallocs, their bytes, large frees, their bytes} through this cache to {@code into}. */

@@ -6,7 +6,6 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.function.LongSupplier;
 
 /**
  * Finds the cache for the calling thread and takes caches back when threads end.
@@ -52,8 +51,8 @@ final class ThreadCaches {
     }
 
     private final PageHeap pageHeap;
-    /** Each new platform cache's first distance to a profile sample; see {@link ThreadCache#bytesUntilSample}. */
-    private final LongSupplier sampleDistances;
+    /** Gives each new platform cache its sampling rate and first distance to a sample. */
+    private final HeapProfiler profiler;
     /** {large mallocs, bytes, large frees, bytes} of caches whose threads have ended. */
     private final long[] retiredLarge = new long[4];
 
@@ -62,8 +61,8 @@ final class ThreadCaches {
      *                          the fast paths can hold it in a field of their own
      */
     ThreadCaches(CentralList[] centrals, CacheBudget budget, int stripeCount, PageHeap pageHeap,
-                 java.util.function.Consumer<ThreadCache[]> onSlotTableResize, LongSupplier sampleDistances) {
-        this.sampleDistances = sampleDistances;
+                 java.util.function.Consumer<ThreadCache[]> onSlotTableResize, HeapProfiler profiler) {
+        this.profiler = profiler;
         this.slots = new ThreadSlots(onSlotTableResize);
         this.pageHeap = pageHeap;
         this.centrals = centrals;
@@ -73,7 +72,7 @@ final class ThreadCaches {
         for (int i = 0; i < stripeCount; i++) {
             stripeLocks[i] = new ReentrantLock();
             // Virtual threads count towards samples in the profiler's shared countdown, not here.
-            stripes[i] = new ThreadCache(centrals, budget, 0, pageHeap, Long.MAX_VALUE);
+            stripes[i] = new ThreadCache(centrals, budget, 0, pageHeap, null, Long.MAX_VALUE);
         }
     }
 
@@ -132,7 +131,8 @@ final class ThreadCaches {
 
     private ThreadCache register() {
         Thread thread = Thread.currentThread();
-        ThreadCache cache = new ThreadCache(centrals, budget, thread.threadId(), pageHeap, sampleDistances.getAsLong());
+        ThreadCache cache = new ThreadCache(centrals, budget, thread.threadId(), pageHeap, profiler.newSampleRate(),
+                profiler.nextSampleDistance());
         registryLock.lock();
         try {
             if (closed) {

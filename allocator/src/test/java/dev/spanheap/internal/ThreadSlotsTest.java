@@ -18,7 +18,7 @@ class ThreadSlotsTest {
     private final ThreadSlots slots = new ThreadSlots(published::add);
 
     private static ThreadCache cacheOf(long threadId) {
-        return new ThreadCache(null, null, threadId, null, Long.MAX_VALUE);
+        return new ThreadCache(null, null, threadId, null, null, Long.MAX_VALUE);
     }
 
     private static ThreadCache found(ThreadCache[] table, long threadId) {
