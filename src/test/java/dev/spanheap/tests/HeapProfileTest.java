@@ -119,6 +119,29 @@ class HeapProfileTest {
         }
     }
 
+    private static java.lang.foreign.MemorySegment segmentSite(Spanheap heap) {
+        return heap.allocate(300);
+    }
+
+    private static java.lang.foreign.MemorySegment arenaSite(java.lang.foreign.Arena arena) {
+        return arena.allocate(20_000);
+    }
+
+    @Test
+    void segmentsAndArenasAreAttributedToTheirCallersNotToTheFfmDefaultMethods() {
+        try (Spanheap heap = Spanheap.builder().profileRate(1).build()) {
+            java.lang.foreign.MemorySegment segment = segmentSite(heap);
+            try (java.lang.foreign.Arena arena = heap.newConfinedArena()) {
+                arenaSite(arena);
+                PprofProfile profile = profileOf(heap);
+                assertThat(profile.total("inuse_objects", TEST_CLASS + ".segmentSite")).isEqualTo(1);
+                assertThat(profile.total("inuse_objects", TEST_CLASS + ".arenaSite")).isEqualTo(1);
+                assertThat(profile.samples()).allSatisfy(s -> assertThat(s.leaf()).doesNotStartWith("java.lang.foreign."));
+            }
+            heap.free(segment);
+        }
+    }
+
     @Test
     void sampledBlocksKeepEveryRuleOfOrdinaryBlocks() {
         for (boolean checked : new boolean[] {false, true}) {

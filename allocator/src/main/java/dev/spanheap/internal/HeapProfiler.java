@@ -303,10 +303,16 @@ public final class HeapProfiler {
         return new Site(userFrames(sample.stack.getStackTrace()), sample.blockSize);
     }
 
-    /** {@code trace} without its innermost frames in the allocator (the calls into Spanheap and below). */
+    /**
+     * {@code trace} without its innermost frames in the allocator (the calls into Spanheap and below)
+     * and in the FFM API's default methods that called it ({@code SegmentAllocator.allocate(long)},
+     * {@code allocateFrom}): as Go's profiles start at the code that called {@code new}, not in
+     * {@code mallocgc}.
+     */
     static List<StackTraceElement> userFrames(StackTraceElement[] trace) {
         int first = 0;
-        while (first < trace.length && isAllocatorFrame(trace[first].getClassName())) {
+        while (first < trace.length && (isAllocatorFrame(trace[first].getClassName())
+                || trace[first].getClassName().startsWith("java.lang.foreign."))) {
             first++;
         }
         return Arrays.asList(Arrays.copyOfRange(trace, first, trace.length));

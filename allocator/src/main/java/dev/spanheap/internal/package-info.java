@@ -21,6 +21,9 @@
  *   <dt>page map</dt><dd>{@link dev.spanheap.internal.PageMap}: page number to span id, O(1).</dd>
  *   <dt>scavenger</dt><dd>{@link dev.spanheap.internal.Scavenger}: releases free pages beyond 110% of
  *       the recent peak in use, paced to about 1% of a CPU.</dd>
+ *   <dt>sample</dt><dd>an allocation the heap profiler ({@link dev.spanheap.internal.HeapProfiler})
+ *       picked, on average one per {@code profileRate} bytes (Go's 512 KiB): it remembers its stack
+ *       until freed, in a span of its own (state SAMPLED).</dd>
  *   <dt>reservation</dt><dd>{@link dev.spanheap.internal.AddressSpace}: the whole heap's address space,
  *       reserved {@code PROT_NONE} once (64 GiB by default) and committed in 4 MiB steps.</dd>
  * </dl>
@@ -35,7 +38,10 @@
  * {@code ThreadSlots}, virtual threads through locked stripes) and reaping ended threads' caches;
  * {@link dev.spanheap.internal.HeapArena}, the heap-backed {@code java.lang.foreign.Arena} (a region
  * allocator over heap blocks, its scope a JDK arena); {@link dev.spanheap.internal.BlockScopes},
- * checked mode's scope per segment, closed at free. The
+ * checked mode's scope per segment, closed at free; {@link dev.spanheap.internal.HeapProfiler}, the
+ * sampled heap profile (with {@link dev.spanheap.internal.SampleRate}, each thread's rate, and
+ * {@link dev.spanheap.internal.PprofWriter}, its pprof encoding), {@link dev.spanheap.internal.LeakReport}
+ * and the JFR events ({@link dev.spanheap.internal.SpanheapEvents}). The
  * lower rungs depend only downwards: the page heap knows the scavenger as a
  * {@link dev.spanheap.internal.SoftLimit}, the scavenger knows the heap as
  * {@link dev.spanheap.internal.IdleCentralMemory}, and page sizes and the invariant check are leaves
@@ -44,7 +50,9 @@
  * <h2>Allocating, fastest first</h2>
  * <ol>
  *   <li>Round the size to its class: one lookup table by 8-byte steps up to 32 KiB (Go's two tables
- *       expanded), no division, no branch ({@code SizeClassLookup.sizeClassOf}).</li>
+ *       expanded), no division, no branch ({@code SizeClassLookup.sizeClassOf}). Subtract the size from
+ *       the cache's countdown to the next profile sample; below zero, this allocation is the sample
+ *       (the slow path gives it a span of its own and captures its stack).</li>
  *   <li>Find the calling thread's cache: slot {@code threadId & (length - 1)} of a table in which every
  *       live platform thread has a slot of its own ({@link dev.spanheap.internal.ThreadSlots}, which
  *       doubles when two live threads' ids collide), checked against the cache's owner id (a
@@ -119,6 +127,14 @@
  *       JDK can make an access that is already running fail when a scope closes (its close handshakes
  *       threads), so only a JDK scope makes "throws after free" true on every thread. The price is
  *       the JDK's: a scope object per arena, and a handshake per checked free.</li>
+ *   <li>Heap profiling is Go's: a per-thread countdown drawn from an exponential distribution, so
+ *       the samples are a Poisson process over bytes and each is weighted by the inverse of its
+ *       probability. A sampled block gets a span of its own (TCMalloc's way) so that an unsampled free
+ *       never looks for a sample. Capturing a Java stack costs 1 to 2 µs, not Go's fraction of that, so
+ *       a thread whose samples would take over 1% of its time lengthens its own rate
+ *       ({@link dev.spanheap.internal.SampleRate}); weights follow the rate, so estimates stay
+ *       unbiased. Stacks are kept as throwables' backtraces and turned into frames off the
+ *       allocating thread (the scavenger's thread) or when a profile is written.</li>
  *   <li>{@code reallocate} works in place when the usable size holds the new size and the block
  *       would stay at least half full (TCMalloc's rule), otherwise allocates, copies and frees.</li>
  *   <li>The page map entry carries the size class and the page's offset in its span, so a small free

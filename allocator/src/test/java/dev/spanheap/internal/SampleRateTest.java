@@ -11,7 +11,7 @@ class SampleRateTest {
     void samplesFasterThanOneHundredTimesTheirCostDoubleTheRateUpToItsCap() {
         SampleRate rate = new SampleRate(512 << 10);
         assertThat(rate.afterSample(0, 1_000)).as("the first sample only starts the clock").isEqualTo(512 << 10);
-        // 50 µs after a 1 µs sample: under 100 µs, so sampling would take over 1% of the time.
+        // 50 µs after 1 µs samples: under 100 µs, so sampling would take over 1% of the time.
         assertThat(rate.afterSample(51_000, 52_000)).isEqualTo(1 << 20);
         assertThat(rate.afterSample(102_000, 103_000)).isEqualTo(2 << 20);
         long now = 103_000;
@@ -23,18 +23,29 @@ class SampleRateTest {
     }
 
     @Test
-    void slowSamplesBringItBackButNeverBelowTheHeapsRate() {
+    void slowSamplesBringItBackAtOnceButNeverBelowTheHeapsRate() {
         SampleRate rate = new SampleRate(512 << 10);
         rate.afterSample(0, 1_000);
-        rate.afterSample(2_000, 3_000);
-        rate.afterSample(4_000, 5_000);
-        assertThat(rate.current()).isEqualTo(2 << 20);
-        // Between 100 and 400 times the cost: the rate holds.
-        assertThat(rate.afterSample(205_000, 206_000)).isEqualTo(2 << 20);
-        // Over 400 times: it halves, down to the heap's rate and no further.
-        assertThat(rate.afterSample(1_000_000, 1_001_000)).isEqualTo(1 << 20);
-        assertThat(rate.afterSample(2_000_000, 2_001_000)).isEqualTo(512 << 10);
-        assertThat(rate.afterSample(3_000_000, 3_001_000)).isEqualTo(512 << 10);
+        for (int i = 1; i <= 6; i++) {
+            rate.afterSample(i * 2_000L, i * 2_000L + 1_000);
+        }
+        assertThat(rate.current()).isEqualTo(32L << 20);
+        // Between one and two times the target (100 µs for 1 µs samples): the rate holds.
+        assertThat(rate.afterSample(13_000 + 150_000, 13_000 + 151_000)).isEqualTo(32L << 20);
+        // 1.6 ms after the last: the rate that would have taken 100 µs, a sixteenth.
+        assertThat(rate.afterSample(164_000 + 1_600_000, 164_000 + 1_601_000)).isEqualTo(2L << 20);
+        // Seconds later: back to the heap's rate, and no lower.
+        assertThat(rate.afterSample(10_000_000_000L, 10_000_001_000L)).isEqualTo(512 << 10);
+    }
+
+    @Test
+    void oneSlowSampleDoesNotCountAsTheCostOfAll() {
+        SampleRate rate = new SampleRate(512 << 10);
+        rate.afterSample(0, 1_000);
+        // A 5 ms sample (a pause hit it) counts as 20 µs at most, and only an eighth of it: the
+        // smoothed cost becomes 3.4 µs, the target 340 µs, and 400 µs later the rate holds.
+        rate.afterSample(1_000_000, 6_000_000);
+        assertThat(rate.afterSample(6_400_000, 6_401_000)).isEqualTo(512 << 10);
     }
 
     @Test

@@ -12,6 +12,7 @@ import java.lang.management.BufferPoolMXBean;
 import java.lang.management.ManagementFactory;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
+import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
@@ -38,6 +39,9 @@ public final class GarbageMaker implements Callable<Integer> {
 
     @Option(names = "--csv", required = true, description = "where the samples go")
     private Path csv;
+
+    @Option(names = "--heap-profile", description = "Spanheap modes: where to write the heap profile (pprof) at the end")
+    private Path heapProfile;
 
     static final int SLOTS = 20;
     static final String HEADER = "tick,live,rss,heapSys,heapInuse,heapIdle,heapReleased";
@@ -80,8 +84,7 @@ public final class GarbageMaker implements Callable<Integer> {
                     baseline(out);
                     for (int tick = 0; tick < ticks; tick++) {
                         int size = 5_000_000 + random.nextInt(5_000_001);
-                        MemorySegment buffer = heap.allocate(size);
-                        buffer.fill((byte) tick);
+                        MemorySegment buffer = makeBuffer(heap, size, tick);
                         int slot = random.nextInt(SLOTS);
                         if (pool[slot] != null) {
                             heap.free(pool[slot]);
@@ -93,10 +96,27 @@ public final class GarbageMaker implements Callable<Integer> {
                                 stats.heapInuse(), stats.heapIdle(), stats.heapReleased());
                         Thread.sleep(tickMillis);
                     }
+                    if (heapProfile != null) {
+                        try (OutputStream profile = Files.newOutputStream(heapProfile)) {
+                            heap.writeHeapProfile(profile);
+                        }
+                    }
+                    for (MemorySegment buffer : pool) {
+                        if (buffer != null) {
+                            heap.free(buffer);
+                        }
+                    }
                 }
             }
         }
         return 0;
+    }
+
+    /** The workload's one allocation site, as the heap profile names it. */
+    private static MemorySegment makeBuffer(Spanheap heap, int size, int tick) {
+        MemorySegment buffer = heap.allocate(size);
+        buffer.fill((byte) tick);
+        return buffer;
     }
 
     /**

@@ -56,7 +56,8 @@ public final class MemoryRun implements Callable<Integer> {
             Process process = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-Xms128m", "-Xmx128m",
                     "-XX:+AlwaysPreTouch",
                     "-XX:MaxDirectMemorySize=2g", "-cp", classPath, GarbageMaker.class.getName(), "--mode=" + mode,
-                    "--ticks=" + ticks, "--tick-millis=" + tickMillis, "--csv=" + csv).inheritIO().start();
+                    "--ticks=" + ticks, "--tick-millis=" + tickMillis, "--csv=" + csv,
+                    "--heap-profile=" + out.resolve("memory-" + mode + ".pb.gz")).inheritIO().start();
             if (process.waitFor() != 0) {
                 throw new IllegalStateException(mode + " run failed with exit code " + process.exitValue());
             }
@@ -70,7 +71,8 @@ public final class MemoryRun implements Callable<Integer> {
                 + "allocator is set up and before the first buffer; the first fifth of the ticks is warm-up and left out. "
                 + "Retained is what the heap "
                 + "holds from the OS (heapSys - heapReleased; for allocateDirect, the direct buffer pool).\n\n" + table
-                + "\n![memory](memory.png)\n");
+                + "\n![memory](memory.png)\n\nThe Spanheap runs also wrote their heap profiles (pprof, Go's heap profile "
+                + "format) before freeing the pool: `go tool pprof -top " + out.resolve("memory-spanheap.pb.gz") + "`.\n");
         chart(samples, out.resolve("memory.png"));
         System.out.println("wrote " + out.resolve("memory.md") + " and " + out.resolve("memory.png"));
         return 0;
