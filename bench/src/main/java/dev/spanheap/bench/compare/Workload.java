@@ -2,6 +2,7 @@ package dev.spanheap.bench.compare;
 
 import dev.spanheap.bench.jmh.BatchBenchmark;
 import dev.spanheap.bench.jmh.CrossThreadBenchmark;
+import dev.spanheap.bench.jmh.LargePairsBenchmark;
 import dev.spanheap.bench.jmh.LarsonBenchmark;
 import dev.spanheap.bench.jmh.NettyPatternBenchmark;
 import dev.spanheap.bench.jmh.PairBenchmark;
@@ -48,7 +49,10 @@ record Workload(String label, Class<?> benchmark, Map<String, String> params, bo
                 pair("256 B", 256),
                 pair("4 KiB", 4096),
                 pair("64 KiB", 65536),
+                pair("256 KiB", 256 << 10),
                 pair("1 MiB", 1 << 20),
+                new Workload("large pairs 64 KiB-1 MiB, 1 thread", LargePairsBenchmark.class, Map.of(), false),
+                new Workload("large pairs 64 KiB-1 MiB, 2 threads sharing", LargePairsBenchmark.class, Map.of(), true),
                 new Workload("batch 1024 x 16 B-4 KiB", BatchBenchmark.class, Map.of(), false),
                 new Workload("cross-thread 256 B", CrossThreadBenchmark.class, Map.of("size", "256"), false),
                 new Workload("netty pattern 0-64 KiB", NettyPatternBenchmark.class, Map.of(), false,
