@@ -99,10 +99,21 @@ final class PageMap {
         return span(entry(page));
     }
 
-    /** Maps pages {@code [firstPage, firstPage + pages)} to {@code span}, with no size class. */
+    /**
+     * Maps pages {@code [firstPage, firstPage + pages)} to {@code span}, with no size class. The
+     * range is checked once and the entries written with the unaligned layout (they are aligned):
+     * a large block's allocate and free each write up to 128 entries, and a check per entry (bounds,
+     * alignment) was most of a mixed-size large pair's time.
+     */
     void setRange(int firstPage, int pages, int span) {
-        for (int page = firstPage, end = firstPage + pages; page < end; page++) {
-            set(page, (span & SPAN_MASK) << SPAN_SHIFT);
+        long first = (long) firstPage << 3;
+        long end = first + ((long) pages << 3);
+        if (firstPage < 0 || pages < 0 || end > bytes) {
+            throw new IndexOutOfBoundsException("pages " + firstPage + "+" + pages + " are outside the page map");
+        }
+        long entry = (span & SPAN_MASK) << SPAN_SHIFT;
+        for (long address = base + first, last = base + end; address < last; address += ENTRY_BYTES) {
+            RawMemory.ALL.set(ValueLayout.JAVA_LONG_UNALIGNED, address, entry);
         }
     }
 
