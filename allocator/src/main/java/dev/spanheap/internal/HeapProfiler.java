@@ -17,9 +17,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Which allocations: each thread counts down the bytes it allocates
  * ({@link ThreadCache#bytesUntilSample}; virtual threads share {@link #sharedCountdown}) and
  * samples the allocation that takes the count below zero, then draws the next distance from an
- * exponential distribution with mean {@code rate}. The samples are then a Poisson process over the
- * bytes allocated: an allocation of {@code s} bytes is sampled with probability
- * {@code 1 - exp(-s / rate)}, whatever came before it, and {@link #weight} undoes that bias.
+ * exponential distribution with mean {@code rate}: the heap's, or longer while the thread
+ * allocates so fast that sampling would cost it over 1% of its time ({@link SampleRate}). The
+ * samples are then a Poisson process over the bytes allocated: an allocation of {@code s} bytes is
+ * sampled with probability {@code 1 - exp(-s / rate)} for the rate it met, whatever came before it,
+ * and {@link #weight} undoes that bias.
  *
  * <p>How a sampled block is kept apart (TCMalloc's way): it gets a span of whole pages of its own in
  * state {@link SpanTable#SAMPLED}, while counting in the statistics, and reporting as its usable
@@ -30,9 +32,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Stacks are captured as a {@link Throwable}'s backtrace, which the JVM fills in about 1 µs for
  * a 20-frame stack, and turned into {@link StackTraceElement}s only when a profile or report needs
  * them: freed samples are folded into their sites ({@link #resolvePending}, about 4 µs each) by
- * the scavenger's background thread, or when a profile is written. A {@link StackWalker} that keeps
- * its frames costs about 4 µs on the allocating thread, 2% of a 16-byte allocate and free at the
- * default rate.
+ * the scavenger's background thread (a freeing thread helps, a few at a time, when they pile up),
+ * or when a profile is written. A {@link StackWalker} that keeps its frames costs about 3 µs on
+ * the allocating thread.
  *
  * <p>Ordering: a sample is {@linkplain #record recorded} before its span is published as SAMPLED
  * (under the page heap's lock, or while the span is still in the allocating thread's cache) and
