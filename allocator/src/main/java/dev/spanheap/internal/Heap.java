@@ -69,8 +69,7 @@ public final class Heap implements IdleCentralMemory {
     private final Scavenger scavenger;
     private final LargeBlocks large;
     private final HeapProfiler profiler;
-    /** The heap's clock (the scavenger's; a test's fake), read only when a sample is taken. */
-    private final java.util.function.LongSupplier clock;
+    private final SampledAllocations sampled;
     /** The heap's name in reports, JFR events and JMX. */
     private final String name;
     private final FreeChecks freeChecks;
@@ -107,7 +106,6 @@ public final class Heap implements IdleCentralMemory {
         }
         this.budget = new CacheBudget(config.totalCacheBytes(), config.threadCacheBytes());
         this.profiler = new HeapProfiler(config.profileRate());
-        this.clock = config.scavenging().clock();
         this.caches = new ThreadCaches(centrals, budget, VIRTUAL_THREAD_STRIPES, pageHeap, table -> cachesByThreadId = table,
                 profiler);
         this.localCache = caches.local;
@@ -121,6 +119,7 @@ public final class Heap implements IdleCentralMemory {
         enableFastPaths(!checked);
         HeapConfig.Scavenging scavenging = config.scavenging();
         this.name = config.name() != null ? config.name() : "spanheap-" + HEAPS_CREATED.incrementAndGet();
+        this.sampled = new SampledAllocations(profiler, large, scavenging.clock(), name);
         this.scavenger = new Scavenger(this, pageHeap, scavenging, name, profiler::resolvePending);
         if (scavenging.softLimitBytes() > 0) {
             pageHeap.setSoftLimit(scavenger);
@@ -287,11 +286,16 @@ public final class Heap implements IdleCentralMemory {
         long effectiveAlignment = Math.max(alignment, naturalAlignment);
         int c = SizeClassLookup.smallClassFor(request, effectiveAlignment);
         Thread thread = Thread.currentThread();
+        ThreadCache own = thread.isVirtual() ? null : localCache.get();
         if (sampling == COUNT_TOWARDS_SAMPLE) {
-            sampling = countTowardsSample(thread, request) ? SAMPLE : COUNTED;
+            sampling = sampled.countTowardsSample(own, request) ? SAMPLE : COUNTED;
         }
         if (sampling == SAMPLE) {
-            return allocateSampled(request, effectiveAlignment, c, thread.isVirtual() ? null : localCache.get());
+            long address = sampled.allocate(request, effectiveAlignment, c, own, fastPaths());
+            if (address == 0) {
+                throw outOfMemory(request);
+            }
+            return address;
         }
         if (c == 0) {
             return allocateLarge(request, effectiveAlignment);
@@ -303,59 +307,14 @@ public final class Heap implements IdleCentralMemory {
                 throw outOfMemory(request);
             }
         } else {
-            ThreadCache cache = localCache.get();
-            address = cache.allocate(c);
+            address = own.allocate(c);
             if (address == 0) {
-                address = refill(cache, c, request);
+                address = refill(own, c, request);
             }
         }
         RawMemory.ALL.set(WORD, address, 0L);
         if (checked) {
             allocationBits.markAllocated(address - base);
-        }
-        return address;
-    }
-
-    /**
-     * Counts {@code size} bytes towards the calling thread's next sample (its cache's countdown, or
-     * the profiler's shared one on a virtual thread); true when this allocation is the sample.
-     */
-    private boolean countTowardsSample(Thread thread, long size) {
-        if (profiler.rate() == 0) {
-            return false;
-        }
-        if (thread.isVirtual()) {
-            return profiler.sampleShared(size);
-        }
-        return (localCache.get().bytesUntilSample -= size) < 0;
-    }
-
-    /**
-     * A sampled allocation of {@code size} bytes (class {@code c}, or 0 for a large block) for the
-     * owner of {@code own} (null on a virtual thread, which samples on the profiler's shared
-     * countdown): a span of its own in state SAMPLED that counts as the block it stands for, and the
-     * calling stack. Then the thread's next distance to a sample, at a rate adapted to what this
-     * sample cost ({@link SampleRate}).
-     */
-    private long allocateSampled(long size, long alignment, int c, ThreadCache own) {
-        long start = clock.getAsLong();
-        long rate = own != null ? own.sampleRate.current() : profiler.sharedRateNow();
-        int pages = Math.toIntExact((size + Pages.SIZE - 1) >>> Pages.SHIFT);
-        long blockSize = c != 0 ? SizeClasses.SIZE[c] : (long) pages << Pages.SHIFT;
-        HeapProfiler.Sample sample = new HeapProfiler.Sample(0, size, blockSize, c, new HeapProfiler.Stack(),
-                HeapProfiler.weight(size, rate));
-        ThreadCache cache = own != null && fastPaths() && alignment <= Pages.SIZE
-                && pages <= ThreadCache.LARGE_CACHED_PAGES ? own : null;
-        long address = large.allocateSampled(cache, pages, alignment, sample);
-        if (address == 0) {
-            throw outOfMemory(size);
-        }
-        SpanheapEvents.allocationSampled(name, size, blockSize, c, sample.weight());
-        long end = clock.getAsLong();
-        if (own != null) {
-            own.bytesUntilSample = profiler.nextSampleDistance(own.sampleRate.afterSample(start, end));
-        } else {
-            profiler.afterSharedSample(start, end);
         }
         return address;
     }

@@ -157,17 +157,12 @@ public final class HeapProfiler {
     }
 
     /** A sampled block: what was asked for, what it counts as, and where it came from. */
-    record Sample(long address, long requested, long blockSize, int sizeClass, Throwable stack, double weight) {
-
-        /** This sample for the block at {@code blockAddress}. */
-        Sample at(long blockAddress) {
-            return new Sample(blockAddress, requested, blockSize, sizeClass, stack, weight);
-        }
+    record Sample(long requested, long blockSize, int sizeClass, Throwable stack, double weight) {
     }
 
-    /** Adds a sampled block, before its span is published as SAMPLED (see the class comment). */
-    synchronized void record(Sample sample) {
-        live.put(sample.address, sample);
+    /** Adds the sampled block at {@code address}, before its span is published as SAMPLED (see the class comment). */
+    synchronized void record(long address, Sample sample) {
+        live.put(address, sample);
         if (sample.sizeClass != 0) {
             classMallocs[sample.sizeClass]++;
         } else {

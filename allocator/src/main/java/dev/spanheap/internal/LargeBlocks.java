@@ -54,8 +54,8 @@ final class LargeBlocks {
 
     /**
      * A block of {@code pages} pages aligned to {@code alignment} for a sampled allocation: a span in
-     * state {@link SpanTable#SAMPLED}, with {@code sample} (whose address is filled in here) recorded
-     * before any free of it can run. From {@code cache}'s kept spans when it has one of that length
+     * state {@link SpanTable#SAMPLED}, with {@code sample} recorded at its address before any free of
+     * it can run. From {@code cache}'s kept spans when it has one of that length
      * (a null cache has none; its alignment must then be at most a page), otherwise from the page
      * heap. Returns 0 when the heap cannot hold it. The profiler, not this class, counts sampled
      * blocks, at the size they stand for.
@@ -65,7 +65,7 @@ final class LargeBlocks {
         if (cached != 0) {
             long address = base + ((long) spans.start(cached) << Pages.SHIFT);
             // The span is this cache's (CACHED) until the release below publishes it, sample first.
-            profiler.record(sample.at(address));
+            profiler.record(address, sample);
             spans.setStateRelease(cached, SpanTable.SAMPLED);
             return address;
         }
@@ -78,7 +78,7 @@ final class LargeBlocks {
         try {
             // Still ours unless a free of an address never handed out raced us; then it is gone.
             if (spans.state(span) == SpanTable.SAMPLED && spans.start(span) == (int) ((address - base) >>> Pages.SHIFT)) {
-                profiler.record(sample.at(address));
+                profiler.record(address, sample);
             }
         } finally {
             pageHeap.lock.unlock();

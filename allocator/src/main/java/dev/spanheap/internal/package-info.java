@@ -39,7 +39,8 @@
  * {@link dev.spanheap.internal.HeapArena}, the heap-backed {@code java.lang.foreign.Arena} (a region
  * allocator over heap blocks, its scope a JDK arena); {@link dev.spanheap.internal.BlockScopes},
  * checked mode's scope per segment, closed at free; {@link dev.spanheap.internal.HeapProfiler}, the
- * sampled heap profile (with {@link dev.spanheap.internal.SampleRate}, each thread's rate, and
+ * sampled heap profile (with {@link dev.spanheap.internal.SampledAllocations}, the heap's side of a
+ * sample, {@link dev.spanheap.internal.SampleRate}, each thread's rate, and
  * {@link dev.spanheap.internal.PprofWriter}, its pprof encoding), {@link dev.spanheap.internal.LeakReport}
  * and the JFR events ({@link dev.spanheap.internal.SpanheapEvents}). The
  * lower rungs depend only downwards: the page heap knows the scavenger as a

@@ -1,0 +1,68 @@
+package dev.spanheap.internal;
+
+import java.util.function.LongSupplier;
+
+/**
+ * The heap's side of profiling: counting each slow-path request towards its thread's next sample,
+ * and making a sampled allocation (a span of its own in state SAMPLED, the calling stack, the JFR
+ * event, the thread's next distance at a rate adapted to what the sample cost). The fast path's
+ * countdown is {@link Heap}'s; the samples and their sites are the {@link HeapProfiler}'s.
+ */
+final class SampledAllocations {
+
+    private final HeapProfiler profiler;
+    private final LargeBlocks large;
+    /** The heap's clock (the scavenger's; a test's fake), read only when a sample is taken. */
+    private final LongSupplier clock;
+    private final String heapName;
+
+    SampledAllocations(HeapProfiler profiler, LargeBlocks large, LongSupplier clock, String heapName) {
+        this.profiler = profiler;
+        this.large = large;
+        this.clock = clock;
+        this.heapName = heapName;
+    }
+
+    /**
+     * Counts {@code size} bytes towards the next sample of the owner of {@code own} (its cache's
+     * countdown), or of a virtual thread when {@code own} is null (the profiler's shared countdown);
+     * true when this allocation is the sample.
+     */
+    boolean countTowardsSample(ThreadCache own, long size) {
+        if (profiler.rate() == 0) {
+            return false;
+        }
+        if (own == null) {
+            return profiler.sampleShared(size);
+        }
+        return (own.bytesUntilSample -= size) < 0;
+    }
+
+    /**
+     * A sampled allocation of {@code size} bytes (class {@code c}, or 0 for a large block) for the
+     * owner of {@code own} (null on a virtual thread): its address, or 0 when the heap cannot hold
+     * it. {@code keptSpans}: whether {@code own}'s kept large spans may serve it (the fast paths run).
+     */
+    long allocate(long size, long alignment, int c, ThreadCache own, boolean keptSpans) {
+        long start = clock.getAsLong();
+        long rate = own != null ? own.sampleRate.current() : profiler.sharedRateNow();
+        int pages = Math.toIntExact((size + Pages.SIZE - 1) >>> Pages.SHIFT);
+        long blockSize = c != 0 ? SizeClasses.SIZE[c] : (long) pages << Pages.SHIFT;
+        double weight = HeapProfiler.weight(size, rate);
+        HeapProfiler.Sample sample = new HeapProfiler.Sample(size, blockSize, c, new HeapProfiler.Stack(), weight);
+        ThreadCache cache = own != null && keptSpans && alignment <= Pages.SIZE
+                && pages <= ThreadCache.LARGE_CACHED_PAGES ? own : null;
+        long address = large.allocateSampled(cache, pages, alignment, sample);
+        if (address == 0) {
+            return 0;
+        }
+        SpanheapEvents.allocationSampled(heapName, size, blockSize, c, weight);
+        long end = clock.getAsLong();
+        if (own != null) {
+            own.bytesUntilSample = profiler.nextSampleDistance(own.sampleRate.afterSample(start, end));
+        } else {
+            profiler.afterSharedSample(start, end);
+        }
+        return address;
+    }
+}
