@@ -104,7 +104,7 @@ final class CentralList {
     }
 
     static int objectIndex(long offsetInSpan, long divMagic) {
-        return (int) ((offsetInSpan * divMagic) >>> 32);
+        return (int) ((offsetInSpan * divMagic) >>> 48);
     }
 
     /**

@@ -31,8 +31,11 @@ public final class HeapArena implements Arena {
 
     /** The first chunk: room for the handful of small buffers a typical native call needs. */
     static final int FIRST_CHUNK_BYTES = 2048;
-    /** Chunks double up to this, the largest size class, so each chunk is a fast small allocation. */
-    static final int MAX_CHUNK_BYTES = SizeClasses.MAX_SMALL_SIZE;
+    /**
+     * Chunks double up to this (a size class, so each chunk is a fast small allocation), and no
+     * further: an arena's unused chunk tail stays under 32 KiB.
+     */
+    static final int MAX_CHUNK_BYTES = 32 << 10;
     /** Carved segments up to this size are zeroed by plain stores in confined arenas; see {@link #zeroByStores}. */
     static final int MAX_STORE_ZEROED_BYTES = 256;
     /** Requests above this get a heap block of their own instead of space in a chunk. */

@@ -46,7 +46,10 @@ final class SampledAllocations {
     long allocate(long size, long alignment, int c, ThreadCache own, boolean keptSpans) {
         long start = clock.getAsLong();
         long rate = own != null ? own.sampleRate.current() : profiler.sharedRateNow();
-        int pages = Math.toIntExact((size + Pages.SIZE - 1) >>> Pages.SHIFT);
+        // A small block's span holds its whole class size, which past 128 KiB is more pages than
+        // the request needs (classes step by 16 KiB there).
+        long spanned = c != 0 ? SizeClasses.SIZE[c] : size;
+        int pages = Math.toIntExact((spanned + Pages.SIZE - 1) >>> Pages.SHIFT);
         long blockSize = c != 0 ? SizeClasses.SIZE[c] : (long) pages << Pages.SHIFT;
         double weight = HeapProfiler.weight(size, rate);
         HeapProfiler.Sample sample = new HeapProfiler.Sample(size, blockSize, c, new HeapProfiler.Stack(), weight);

@@ -15,7 +15,8 @@ import java.util.function.LongSupplier;
  *       with a soft limit, at most 95% of it (Go's GOMEMLIMIT rule);</li>
  *   <li>retained = committed pages not released: in use plus free-but-resident;</li>
  *   <li>if retained exceeds the goal: first take back idle memory above the page heap (caches of
- *       ended threads, central transfer stacks and kept empty spans), then release free pages,
+ *       ended threads, central transfer stacks and kept empty spans), then note the in-use peak
+ *       (so that the spans just taken back do not count in it), then release free pages,
  *       largest runs first, at most {@link #MAX_RELEASE_PER_CYCLE} per cycle.</li>
  * </ol>
  * The background thread paces itself to about 1% of one CPU: after a cycle that took {@code t} it
@@ -139,24 +140,30 @@ public final class Scavenger implements SoftLimit {
     private long cycle(long[] goalOut) {
         long now = clock.getAsLong();
         PageHeap.PageCounts counts = pageHeap.counts();
+        long inUse = bytes(counts.inUse());
+        long retained = bytes(counts.committed() - counts.releasedFree());
+        if (retained <= capped(Math.max(goal(now), inUse / 100 * retainPercent))) {
+            notePeak(now, inUse);
+            goalOut[0] = goal(now);
+            return 0;
+        }
+        // The page heap counts the spans that central lists hold idle as in use; the peak is noted
+        // once they are back, or every cycle would keep a goal that covers them.
+        idle.releaseIdleCentralMemory();
+        counts = pageHeap.counts();
         notePeak(now, bytes(counts.inUse()));
         long goal = goal(now);
         goalOut[0] = goal;
-        long retained = bytes(counts.committed() - counts.releasedFree());
-        if (retained <= goal) {
-            return 0;
-        }
-        idle.releaseIdleCentralMemory();
-        counts = pageHeap.counts();
         retained = bytes(counts.committed() - counts.releasedFree());
         long released = retained > goal ? pageHeap.release(Math.min(retained - goal, MAX_RELEASE_PER_CYCLE)) : 0;
         totalReleased += released;
         if (trace && released > 0) {
             PageHeap.PageCounts after = pageHeap.counts();
-            long inUse = bytes(after.inUse());
+            long inUseAfter = bytes(after.inUse());
             long kept = bytes(after.committed() - after.releasedFree());
             System.err.printf("spanheap scav: %d KiB released, %d KiB retained, %d KiB in use, %d%% util, %d KiB total%n",
-                    released >> 10, kept >> 10, inUse >> 10, kept == 0 ? 100 : inUse * 100 / kept, totalReleased >> 10);
+                    released >> 10, kept >> 10, inUseAfter >> 10, kept == 0 ? 100 : inUseAfter * 100 / kept,
+                    totalReleased >> 10);
         }
         return released;
     }
@@ -182,7 +189,11 @@ public final class Scavenger implements SoftLimit {
                 peak = Math.max(peak, bucketPeaks[i]);
             }
         }
-        long goal = peak / 100 * retainPercent;
+        return capped(peak / 100 * retainPercent);
+    }
+
+    /** {@code goal}, at most the soft limit's target when there is one. */
+    private long capped(long goal) {
         return softLimitBytes > 0 ? Math.min(goal, softLimitTarget()) : goal;
     }
 
