@@ -20,7 +20,8 @@ import org.knowm.xchart.style.Styler;
 /**
  * Runs {@link GarbageMaker} for Spanheap with the scavenger, without it, and for
  * {@code ByteBuffer.allocateDirect}, each in its own JVM; then draws RSS (above each process's own
- * starting RSS) and the live bytes per tick into {@code memory.png} and writes {@code memory.md}.
+ * starting RSS) and the live bytes per tick into {@code memory.png} and writes {@code memory.md},
+ * with the {@link FragmentationRun fragmentation workload's} table after it.
  */
 @Command(name = "memory-run", mixinStandardHelpOptions = true,
         description = "Runs the garbage-making workload for each allocator and charts RSS against live bytes.")
@@ -31,6 +32,9 @@ public final class MemoryRun implements Callable<Integer> {
 
     @Option(names = "--tick-millis", description = "pause after each buffer (default 50)")
     private long tickMillis = 50;
+
+    @Option(names = "--fragmentation-steps", description = "churn steps of the fragmentation workload (default 300000)")
+    private int fragmentationSteps = 300_000;
 
     @Option(names = "--out", description = "where memory.md, memory.png and the CSV files go")
     private Path out = Path.of("target");
@@ -65,6 +69,8 @@ public final class MemoryRun implements Callable<Integer> {
         }
         String table = table(samples, ticks / 5);
         System.out.println(table);
+        String fragmentation = FragmentationRun.run(out, fragmentationSteps);
+        System.out.println(fragmentation);
         Files.writeString(out.resolve("memory.md"), "# RSS under the garbage-making workload\n\n"
                 + "Each tick allocates a 5-10 MB buffer, writes it, and replaces a random one of 20 pooled buffers "
                 + "(Cloudflare, \"Understanding Go Memory\", 2013). RSS is measured above each process's RSS once its "
@@ -72,7 +78,8 @@ public final class MemoryRun implements Callable<Integer> {
                 + "Retained is what the heap "
                 + "holds from the OS (heapSys - heapReleased; for allocateDirect, the direct buffer pool).\n\n" + table
                 + "\n![memory](memory.png)\n\nThe Spanheap runs also wrote their heap profiles (pprof, Go's heap profile "
-                + "format) before freeing the pool: `go tool pprof -top " + out.resolve("memory-spanheap.pb.gz") + "`.\n");
+                + "format) before freeing the pool: `go tool pprof -top " + out.resolve("memory-spanheap.pb.gz") + "`.\n\n"
+                + fragmentation);
         chart(samples, out.resolve("memory.png"));
         System.out.println("wrote " + out.resolve("memory.md") + " and " + out.resolve("memory.png"));
         return 0;

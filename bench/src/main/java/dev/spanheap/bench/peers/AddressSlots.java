@@ -20,4 +20,13 @@ abstract class AddressSlots implements Peer {
     public final void write(int slot, long value) {
         EVERYTHING.set(ValueLayout.JAVA_LONG_UNALIGNED, addresses[slot], value);
     }
+
+    @Override
+    public final void touchPages(int slot, long size) {
+        long address = addresses[slot];
+        for (long offset = 0; offset < size; offset += 4096) {
+            EVERYTHING.set(ValueLayout.JAVA_BYTE, address + offset, (byte) 1);
+        }
+        EVERYTHING.set(ValueLayout.JAVA_BYTE, address + size - 1, (byte) 1);
+    }
 }

@@ -28,6 +28,14 @@ public interface Peer extends AutoCloseable {
 
     void free(int slot);
 
+    /**
+     * Writes one byte in every 4 KiB of the first {@code size} bytes of the block in {@code slot}, so
+     * that all of its pages are resident; for workloads that measure RSS.
+     */
+    default void touchPages(int slot, long size) {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot touch its blocks' pages");
+    }
+
     @Override
     void close();
 }
