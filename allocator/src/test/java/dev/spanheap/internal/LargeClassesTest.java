@@ -1,0 +1,69 @@
+package dev.spanheap.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** The size classes past 32 KiB: blocks up to 256 KiB are objects of a class, served by the thread cache. */
+class LargeClassesTest {
+
+    // No sampling: a sampled block would get a span of its own and break the reuse these tests pin.
+    private final Heap heap = new Heap(HeapConfig.defaults().withProfileRate(0));
+
+    @AfterEach
+    void close() {
+        heap.close();
+    }
+
+    @ParameterizedTest
+    @CsvSource({"32769, 40960", "65536, 65536", "65537, 73728", "131073, 147456", "262144, 262144",
+        "262145, 270336", "1048576, 1048576"})
+    void usableSizeIsTheClassSizeUpTo256KiBAndWholePagesAbove(long size, long usable) {
+        long address = heap.allocate(size, 1);
+        assertThat(heap.usableSize(address)).isEqualTo(usable);
+        heap.free(address);
+        heap.verify();
+    }
+
+    @Test
+    void aFreedClassBlockComesBackFromTheThreadCache() {
+        long first = heap.allocate(100 << 10, 1);
+        heap.free(first);
+        assertThat(heap.allocate(100 << 10, 1)).isEqualTo(first);
+        // The same class (106496 bytes) serves a slightly different request from the same cache.
+        heap.free(first);
+        assertThat(heap.allocate(104 << 10, 1)).isEqualTo(first);
+        heap.free(first);
+        heap.verify();
+    }
+
+    @Test
+    void aClassSpanHoldsOneObjectAndStartsOnAPage() {
+        long address = heap.allocate(200 << 10, 1);
+        assertThat(address % Pages.SIZE).isZero();
+        assertThat(heap.usableSize(address)).isEqualTo(212992);
+        heap.free(address);
+    }
+
+    @Test
+    void doubleFreeOfAClassBlockIsRefused() {
+        long address = heap.allocate(200 << 10, 1);
+        heap.free(address);
+        assertThatThrownBy(() -> heap.free(address))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessage(String.format("double free of 0x%x: the block is already free", address));
+        heap.verify();
+    }
+
+    @Test
+    void anInteriorAddressOfAClassBlockIsRefused() {
+        long address = heap.allocate(200 << 10, 1);
+        assertThatThrownBy(() -> heap.free(address + Pages.SIZE)).isInstanceOf(IllegalArgumentException.class);
+        heap.free(address);
+        heap.verify();
+    }
+}
