@@ -50,7 +50,7 @@ import java.util.Objects;
  * <p>Errors: negative sizes, sizes above the heap's limit and alignments that are not powers of two
  * throw {@link IllegalArgumentException}; so does freeing an address this heap did not hand out, an
  * address inside a block, or {@link MemorySegment#NULL}. Freeing a block twice throws
- * {@link IllegalStateException} (always for blocks over 256 KiB; for smaller blocks whenever the
+ * {@link IllegalStateException} (always for blocks over 1 MiB; for smaller blocks whenever the
  * block was not handed out again in between, and in every case with {@link Builder#checked}). Using
  * the heap after {@code close()} throws {@link IllegalStateException}. Running out of the heap's
  * limit throws {@link OutOfMemoryError} with the request, the limit and what is in use. After any

@@ -82,7 +82,10 @@ final class CentralList {
         long spanBytes = spanPages * Pages.SIZE;
         this.maxEmptySpans = (int) Math.max(1, EMPTY_SPAN_BYTES / spanBytes);
         int batch = TransferBatches.OBJECTS[sizeClass];
-        int capacity = (int) Math.min(MAX_TRANSFER_OBJECTS, Math.max(2L * batch, TRANSFER_BYTES / objectSize));
+        // Two batches at least, but a single batch for objects over a quarter of TRANSFER_BYTES
+        // (256 KiB and up), so that a class of 1 MiB objects holds 2 MiB here and not 4.
+        long minimum = objectSize <= TRANSFER_BYTES / 4 ? 2L * batch : batch;
+        int capacity = (int) Math.min(MAX_TRANSFER_OBJECTS, Math.max(minimum, TRANSFER_BYTES / objectSize));
         this.transfer = new long[capacity / batch * batch];
     }
 

@@ -13,7 +13,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * package-info (thread cache, central list, page heap) and each free back up it, and turns bad
  * input into exceptions before it can touch memory.
  *
- * <p>Small blocks (up to 256 KiB, alignment up to 8, which every class gives) take the fast path:
+ * <p>Small blocks (up to 1 MiB, alignment up to 8, which every class gives) take the fast path:
  * the thread's cache from a table indexed by thread id, size to class by table, one pop, and one
  * store that clears the free-block cookie. Every other case goes through {@link #allocateSlow}.
  *
@@ -78,7 +78,7 @@ public final class Heap implements IdleCentralMemory {
     /**
      * Whether the unchecked fast paths may run (not checked mode, not closed), folded into the
      * bounds they test anyway: a free's fast path takes offsets below {@code fastFreeBytes} (the
-     * reservation, or 0), an allocation's takes sizes up to {@code fastSizeBytes} (256 KiB, or 0).
+     * reservation, or 0), an allocation's takes sizes up to {@code fastSizeBytes} (1 MiB, or 0).
      * Folding saves a load and a branch per call.
      *
      * <p>Plain, not volatile: a volatile read on every call made the fast paths measurably slower
@@ -152,7 +152,7 @@ public final class Heap implements IdleCentralMemory {
     }
 
     /**
-     * Whether the fast path may serve the request: {@code size} in (0, 256 KiB] while fast paths run,
+     * Whether the fast path may serve the request: {@code size} in (0, 1 MiB] while fast paths run,
      * and {@code alignment} one that every class gives.
      */
     private boolean isFastRequest(long size, long alignment) {
@@ -196,7 +196,7 @@ public final class Heap implements IdleCentralMemory {
      */
     public long allocate(ThreadCache cache, long size, long alignment) {
         // The profiler's countdown: a subtraction and a compare; see HeapProfiler.
-        if (isFastRequest(size, alignment) && (cache.bytesUntilSample -= size) >= 0) {
+        if (isFastRequest(size, alignment) && cache.countDownToSample(size) >= 0) {
             long address = cache.allocate(SizeClassLookup.sizeClassOf(size));
             if (address != 0) {
                 RawMemory.ALL.set(WORD, address, 0L);
@@ -221,12 +221,12 @@ public final class Heap implements IdleCentralMemory {
      */
     private long allocateOffFastPath(ThreadCache cache, long size, long alignment) {
         if (isFastRequest(size, alignment)) {
-            return allocateSlow(size, alignment, cache.bytesUntilSample < 0 ? SAMPLE : COUNTED);
+            return allocateSlow(size, alignment, cache.bytesUntilSample() < 0 ? SAMPLE : COUNTED);
         }
         if (size > SizeClasses.MAX_SMALL_SIZE && size <= (long) ThreadCache.LARGE_CACHED_PAGES << Pages.SHIFT
                 && alignment > 0 && alignment <= Pages.SIZE && (alignment & (alignment - 1)) == 0
                 && fastPaths()) {
-            if ((cache.bytesUntilSample -= size) < 0) {
+            if (cache.countDownToSample(size) < 0) {
                 return allocateSlow(size, alignment, SAMPLE);
             }
             int span = cache.popLarge((int) ((size + Pages.SIZE - 1) >>> Pages.SHIFT));

@@ -35,7 +35,7 @@ final class SampledAllocations {
         if (own == null) {
             return profiler.sampleShared(size);
         }
-        return (own.bytesUntilSample -= size) < 0;
+        return own.countDownToSample(size) < 0;
     }
 
     /**
@@ -62,7 +62,7 @@ final class SampledAllocations {
         SpanheapEvents.allocationSampled(heapName, size, blockSize, c, weight);
         long end = clock.getAsLong();
         if (own != null) {
-            own.bytesUntilSample = profiler.nextSampleDistance(own.sampleRate.afterSample(start, end));
+            own.setBytesUntilSample(profiler.nextSampleDistance(own.sampleRate.afterSample(start, end)));
         } else {
             profiler.afterSharedSample(start, end);
         }

@@ -17,8 +17,8 @@ final class SizeClassLookup {
     private static final long[] BLOCK_START = new long[1 << PageMap.CLASS_BITS];
 
     /**
-     * Class by {@code (size + 7) / 8} for every size up to 256 KiB (32769 entries, padded to a power
-     * of two: 64 KiB of bytes, of which a program touches the lines of the sizes it uses), expanded
+     * Class by {@code (size + 7) / 8} for every size up to 1 MiB (131073 entries, padded to a power
+     * of two: 256 KiB of bytes, of which a program touches only the lines of the sizes it uses), expanded
      * from Go's two tables (SizeClasses' step-8 and step-128 tables).
      */
     private static final byte[] CLASS_BY_SIZE = new byte[2 * SizeClasses.MAX_SMALL_SIZE / 8];
@@ -38,7 +38,7 @@ final class SizeClassLookup {
     }
 
     /**
-     * Size to class for {@code size} in [0, 256 KiB]: one table lookup, no division and no branch
+     * Size to class for {@code size} in [0, 1 MiB]: one table lookup, no division and no branch
      * (a mix of sizes costs no mispredictions), and no bounds check (the index is masked to the
      * padded table's length).
      */

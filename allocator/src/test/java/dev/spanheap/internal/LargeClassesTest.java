@@ -8,7 +8,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-/** The size classes past 32 KiB: blocks up to 256 KiB are objects of a class, served by the thread cache. */
+/** The size classes past 32 KiB: blocks up to 1 MiB are objects of a class, served by the thread cache. */
 class LargeClassesTest {
 
     // No sampling: a sampled block would get a span of its own and break the reuse these tests pin.
@@ -21,8 +21,8 @@ class LargeClassesTest {
 
     @ParameterizedTest
     @CsvSource({"32769, 40960", "65536, 65536", "65537, 73728", "131073, 147456", "262144, 262144",
-        "262145, 270336", "1048576, 1048576"})
-    void usableSizeIsTheClassSizeUpTo256KiBAndWholePagesAbove(long size, long usable) {
+        "262145, 294912", "1000000, 1048576", "1048576, 1048576", "1048577, 1056768"})
+    void usableSizeIsTheClassSizeUpTo1MiBAndWholePagesAbove(long size, long usable) {
         long address = heap.allocate(size, 1);
         assertThat(heap.usableSize(address)).isEqualTo(usable);
         heap.free(address);
@@ -37,6 +37,15 @@ class LargeClassesTest {
         // The same class (106496 bytes) serves a slightly different request from the same cache.
         heap.free(first);
         assertThat(heap.allocate(104 << 10, 1)).isEqualTo(first);
+        heap.free(first);
+        heap.verify();
+    }
+
+    @Test
+    void theLargestClassIsCachedToo() {
+        long first = heap.allocate(1 << 20, 1);
+        heap.free(first);
+        assertThat(heap.allocate(1_000_000, 1)).isEqualTo(first);
         heap.free(first);
         heap.verify();
     }

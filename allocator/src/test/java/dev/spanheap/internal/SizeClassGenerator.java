@@ -12,8 +12,9 @@ import java.util.List;
  * {@code mksizeclasses.go}:
  * <ul>
  *   <li>sizes step by 8 up to 16, by 16 up to 128, then by size/8 up to 2048 (rounding wastes at most
- *       12.5%), then by 256 up to 32 KiB, then by an eighth of the power of two below (4 KiB, 8 KiB,
- *       16 KiB) up to 256 KiB, TCMalloc's largest class;</li>
+ *       12.5%), then by 256 up to 32 KiB, then by an eighth of the power of two below (4 KiB to
+ *       64 KiB) up to 1 MiB: TCMalloc's classes up to its largest, 256 KiB, then on in the same
+ *       steps, so that every block up to 1 MiB is cached per thread;</li>
  *   <li>a class's span is the fewest 8 KiB pages whose tail (the part no object fills) is at most
  *       1/8 of the span;</li>
  *   <li>a size that would fit the same number of objects into the same pages as the previous class
@@ -27,7 +28,7 @@ import java.util.List;
 public final class SizeClassGenerator {
 
     static final int PAGE_SIZE = 8192;
-    static final int MAX_SMALL_SIZE = 262144;
+    static final int MAX_SMALL_SIZE = 1 << 20;
     static final int SMALL_SIZE_DIV = 8;
     static final int SMALL_SIZE_MAX = 1024;
     static final int LARGE_SIZE_DIV = 128;
@@ -105,7 +106,7 @@ public final class SizeClassGenerator {
                     i + 1, c.size(), c.spanBytes(), c.objects(), c.tailWaste(), maxWaste));
             previousSize = c.size();
         }
-        out.append("\n/** Size classes for objects up to 256 KiB; see SizeClassGenerator for the rules. */\n");
+        out.append("\n/** Size classes for objects up to 1 MiB; see SizeClassGenerator for the rules. */\n");
         out.append("final class SizeClasses {\n\n");
         out.append("    /** Classes are 1..COUNT-1; class 0 stands for \"not a small object\". */\n");
         out.append("    static final int COUNT = ").append(classes.size() + 1).append(";\n");
@@ -118,12 +119,12 @@ public final class SizeClassGenerator {
         out.append("    /** Objects per span, by class. */\n");
         appendInts(out, "OBJECTS", classes.stream().mapToInt(SizeClass::objects).toArray());
         // Go's divMagic takes 32 bits, which are exact only for spans of up to about 64 KiB; 48 bits
-        // are exact for every offset in spans of up to 256 KiB, and the product stays below 2^64.
+        // are exact for every offset in spans of up to 1 MiB, and the product stays below 2^64.
         out.append("    /** Go's divMagic, widened: (offset * DIV_MAGIC[c]) >>> 48 == offset / SIZE[c] within a span. */\n");
         appendLongs(out, "DIV_MAGIC", classes.stream().mapToLong(c -> 0xFFFF_FFFF_FFFFL / c.size() + 1).toArray());
         out.append("    /** Class of sizes 0..1024, indexed by (size + 7) / 8. */\n");
         appendBytes(out, "SIZE_TO_CLASS_8", sizeToClass(classes, 0, SMALL_SIZE_MAX, SMALL_SIZE_DIV));
-        out.append("    /** Class of sizes 1025..262144, indexed by (size - 1024 + 127) / 128. */\n");
+        out.append("    /** Class of sizes 1025..1048576, indexed by (size - 1024 + 127) / 128. */\n");
         appendBytes(out, "SIZE_TO_CLASS_128",
                 sizeToClass(classes, SMALL_SIZE_MAX, MAX_SMALL_SIZE, LARGE_SIZE_DIV));
         out.append("    private SizeClasses() {\n    }\n}\n");

@@ -19,7 +19,7 @@ class SizeClassesTest {
     }
 
     @Test
-    void classesAreGosWithoutThe24ByteClassThenTcmallocsTo256KiB() {
+    void classesAreGosWithoutThe24ByteClassThenTcmallocsTo1MiB() {
         // Go's linux/amd64 classes (bytes, pages per span), from Go's generated runtime/sizeclasses.go.
         int[][] go = {{8, 1}, {16, 1}, {24, 1}, {32, 1}, {48, 1}, {64, 1}, {80, 1}, {96, 1}, {112, 1}, {128, 1},
             {144, 1}, {160, 1}, {176, 1}, {192, 1}, {208, 1}, {224, 1}, {240, 1}, {256, 1}, {288, 1}, {320, 1},
@@ -30,10 +30,14 @@ class SizeClassesTest {
             {13568, 5}, {14336, 7}, {16384, 2}, {18432, 9}, {19072, 7}, {20480, 5}, {21760, 8}, {24576, 3},
             {27264, 10}, {28672, 7}, {32768, 4}};
         // Past Go's 32 KiB, TCMalloc's classes (its size_classes.cc with 8 KiB pages): one object per
-        // span, 8 KiB apart up to 128 KiB, then 16 KiB apart up to 256 KiB.
+        // span, 8 KiB apart up to 128 KiB, then 16 KiB apart up to 256 KiB; then on in the same steps
+        // (an eighth of the power of two below) to 1 MiB.
         int[][] tcmalloc = {{40960, 5}, {49152, 6}, {57344, 7}, {65536, 8}, {73728, 9}, {81920, 10},
             {90112, 11}, {98304, 12}, {106496, 13}, {114688, 14}, {122880, 15}, {131072, 16}, {147456, 18},
-            {163840, 20}, {180224, 22}, {196608, 24}, {212992, 26}, {229376, 28}, {245760, 30}, {262144, 32}};
+            {163840, 20}, {180224, 22}, {196608, 24}, {212992, 26}, {229376, 28}, {245760, 30}, {262144, 32},
+            {294912, 36}, {327680, 40}, {360448, 44}, {393216, 48}, {425984, 52}, {458752, 56}, {491520, 60},
+            {524288, 64}, {589824, 72}, {655360, 80}, {720896, 88}, {786432, 96}, {851968, 104}, {917504, 112},
+            {983040, 120}, {1048576, 128}};
         List<int[]> expected = java.util.stream.Stream.concat(
                 java.util.Arrays.stream(go).filter(c -> c[0] != 24), java.util.Arrays.stream(tcmalloc)).toList();
         assertThat(SizeClasses.COUNT - 1).isEqualTo(expected.size());

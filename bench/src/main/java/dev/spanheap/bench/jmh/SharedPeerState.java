@@ -17,8 +17,15 @@ import org.openjdk.jmh.annotations.TearDown;
 @State(Scope.Benchmark)
 public class SharedPeerState {
 
-    /** More slots than any run has threads. */
-    static final int SLOTS = 64;
+    /** More threads than any run has. */
+    static final int MAX_THREADS = 64;
+    /**
+     * Slots handed out this far apart, from the second stride on: a peer keeps its slots in an
+     * array, and two threads' slots in one cache line, or a slot in the line of the array's length
+     * (which every thread reads for its bounds check), would make every allocate on one thread evict
+     * the line from the other's core (false sharing), whatever the allocator.
+     */
+    static final int SLOT_STRIDE = 16;
 
     @Param({Peers.SPANHEAP})
     public String peer;
@@ -29,11 +36,11 @@ public class SharedPeerState {
     @Setup(Level.Trial)
     public void open() {
         instance = Peers.require(peer);
-        instance.open(SLOTS);
+        instance.open((MAX_THREADS + 1) * SLOT_STRIDE);
     }
 
     int nextSlot() {
-        return slots.getAndIncrement();
+        return (slots.getAndIncrement() + 1) * SLOT_STRIDE;
     }
 
     @TearDown(Level.Trial)
