@@ -205,6 +205,14 @@ final class CentralList {
         pageHeap.free(span);
     }
 
+    /**
+     * Bytes idle here, in the transfer stack and in kept empty spans; a racy read without the lock,
+     * for the scavenger's estimate of what is really in use.
+     */
+    long idleBytes() {
+        return (long) transferCount * objectSize + (long) emptySpans * spanPages * Pages.SIZE;
+    }
+
     /** Free objects held in the transfer stack. */
     int transferred() {
         lock.lock();

@@ -698,6 +698,15 @@ public final class Heap implements IdleCentralMemory {
         }
     }
 
+    @Override
+    public long idleCentralBytes() {
+        long bytes = 0;
+        for (int c = 1; c < SizeClasses.COUNT; c++) {
+            bytes += centrals[c].idleBytes();
+        }
+        return bytes;
+    }
+
     /** Flushes the calling thread's cache to the central lists. */
     public void flushThreadCache() {
         checkOpen();

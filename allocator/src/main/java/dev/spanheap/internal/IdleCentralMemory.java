@@ -9,4 +9,12 @@ interface IdleCentralMemory {
 
     /** Returns the idle memory above the page heap to it. */
     void releaseIdleCentralMemory();
+
+    /**
+     * About how many bytes {@link #releaseIdleCentralMemory} would return now, read without locks:
+     * the page heap counts them as in use, and the scavenger's peak must not.
+     */
+    default long idleCentralBytes() {
+        return 0;
+    }
 }

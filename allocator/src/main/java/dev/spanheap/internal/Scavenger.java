@@ -15,8 +15,9 @@ import java.util.function.LongSupplier;
  *       with a soft limit, at most 95% of it (Go's GOMEMLIMIT rule);</li>
  *   <li>retained = committed pages not released: in use plus free-but-resident;</li>
  *   <li>if retained exceeds the goal: first take back idle memory above the page heap (caches of
- *       ended threads, central transfer stacks and kept empty spans), then note the in-use peak
- *       (so that the spans just taken back do not count in it), then release free pages,
+ *       ended threads, central transfer stacks and kept empty spans), then note the in-use peak,
+ *       then release free pages (in-use never counts the memory idle in central lists, which the
+ *       page heap sees as in use: it would raise the goal that should make it go),
  *       largest runs first, at most {@link #MAX_RELEASE_PER_CYCLE} per cycle.</li>
  * </ol>
  * The background thread paces itself to about 1% of one CPU: after a cycle that took {@code t} it
@@ -140,15 +141,15 @@ public final class Scavenger implements SoftLimit {
     private long cycle(long[] goalOut) {
         long now = clock.getAsLong();
         PageHeap.PageCounts counts = pageHeap.counts();
-        long inUse = bytes(counts.inUse());
+        // Spans that central lists hold idle count as in use in the page heap; the peak leaves them
+        // out, or idle memory would raise the goal that should make it go.
+        long inUse = Math.max(0, bytes(counts.inUse()) - idle.idleCentralBytes());
         long retained = bytes(counts.committed() - counts.releasedFree());
         if (retained <= capped(Math.max(goal(now), inUse / 100 * retainPercent))) {
             notePeak(now, inUse);
             goalOut[0] = goal(now);
             return 0;
         }
-        // The page heap counts the spans that central lists hold idle as in use; the peak is noted
-        // once they are back, or every cycle would keep a goal that covers them.
         idle.releaseIdleCentralMemory();
         counts = pageHeap.counts();
         notePeak(now, bytes(counts.inUse()));

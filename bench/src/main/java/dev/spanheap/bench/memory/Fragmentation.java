@@ -84,8 +84,12 @@ public final class Fragmentation implements Callable<Integer> {
                     free(peer, shortLived, random.nextInt(shortCount), false);
                 }
                 // One block replaces the freed one in its list, whatever the sizes; then short-lived
-                // blocks make up any shortfall, so both lists keep their sizes.
+                // blocks go or come until live bytes are back at the target (within one block), so
+                // that neither the lists nor the live bytes drift.
                 allocate(peer, random, replaceLongLived);
+                while (live > LIVE_TARGET && shortCount > 0) {
+                    free(peer, shortLived, random.nextInt(shortCount), false);
+                }
                 while (live < LIVE_TARGET) {
                     allocate(peer, random, false);
                 }
