@@ -240,9 +240,12 @@ class FaultInjectionTest {
         try {
             long block = heap.allocate(8L << 20, 1);
             heap.segment(block, 8L << 20).fill((byte) 1);
+            // Refusals start before the free: the scavenger cycles without pause, and a release that
+            // got in between the free and the refusals would leave nothing to refuse (seen on a
+            // loaded machine).
+            os.failEveryCall();
             heap.free(block);
             heap.flushThreadCache();
-            os.failEveryCall();
             sleeps.drainPermits();
             // Each sleep follows a cycle that asked for madvise and was refused.
             assertThat(sleeps.tryAcquire(20, 30, java.util.concurrent.TimeUnit.SECONDS))
