@@ -143,7 +143,7 @@ public final class Scavenger implements SoftLimit {
         PageHeap.PageCounts counts = pageHeap.counts();
         // Spans that central lists hold idle count as in use in the page heap; the peak leaves them
         // out, or idle memory would raise the goal that should make it go.
-        long inUse = Math.max(0, bytes(counts.inUse()) - idle.idleCentralBytes());
+        long inUse = inUseBytes(counts);
         long retained = bytes(counts.committed() - counts.releasedFree());
         if (retained <= capped(Math.max(goal(now), inUse / 100 * retainPercent))) {
             notePeak(now, inUse);
@@ -152,7 +152,7 @@ public final class Scavenger implements SoftLimit {
         }
         idle.releaseIdleCentralMemory();
         counts = pageHeap.counts();
-        notePeak(now, bytes(counts.inUse()));
+        notePeak(now, inUseBytes(counts));
         long goal = goal(now);
         goalOut[0] = goal;
         retained = bytes(counts.committed() - counts.releasedFree());
@@ -191,6 +191,15 @@ public final class Scavenger implements SoftLimit {
             }
         }
         return capped(peak / 100 * retainPercent);
+    }
+
+    /**
+     * Bytes in use for the peak: the page heap's in-use pages less the memory idle in central lists,
+     * which the page heap counts as in use and which would otherwise raise the goal that should
+     * make it go.
+     */
+    private long inUseBytes(PageHeap.PageCounts counts) {
+        return Math.max(0, bytes(counts.inUse()) - idle.idleCentralBytes());
     }
 
     /** {@code goal}, at most the soft limit's target when there is one. */
