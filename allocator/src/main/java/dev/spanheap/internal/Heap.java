@@ -215,25 +215,14 @@ public final class Heap implements IdleCentralMemory {
 
     /**
      * The rest of {@link #allocate(ThreadCache, long, long)}: a small request the fast path counted
-     * (its cache was empty, or it is the profile's next sample), a large block straight from a span
-     * of its length that {@code cache} kept, when there is one, skipping the slow path's generic
-     * checks and thread lookup; anything else through {@link #allocateSlow}.
+     * (its cache was empty, or it is the profile's next sample), or anything else, which it did not
+     * count, through {@link #allocateSlow}. Every block of up to 1 MiB that the fast path refuses
+     * only for its alignment has a class or is aligned past a page, so no large request is left here
+     * for the thread's kept spans (they serve the profiler's samples, see SampledAllocations).
      */
     private long allocateOffFastPath(ThreadCache cache, long size, long alignment) {
         if (isFastRequest(size, alignment)) {
             return allocateSlow(size, alignment, cache.bytesUntilSample() < 0 ? SAMPLE : COUNTED);
-        }
-        if (size > SizeClasses.MAX_SMALL_SIZE && size <= (long) ThreadCache.LARGE_CACHED_PAGES << Pages.SHIFT
-                && alignment > 0 && alignment <= Pages.SIZE && (alignment & (alignment - 1)) == 0
-                && fastPaths()) {
-            if (cache.countDownToSample(size) < 0) {
-                return allocateSlow(size, alignment, SAMPLE);
-            }
-            int span = cache.popLarge((int) ((size + Pages.SIZE - 1) >>> Pages.SHIFT));
-            if (span != 0) {
-                return large.handOutCached(span);
-            }
-            return allocateSlow(size, alignment, COUNTED);
         }
         return allocateSlow(size, alignment, COUNT_TOWARDS_SAMPLE);
     }

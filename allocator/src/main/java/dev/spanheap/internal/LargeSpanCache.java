@@ -4,8 +4,9 @@ package dev.spanheap.internal;
  * A thread's cache of freed large spans (Go's per-P page cache plays this part): spans of up to
  * {@link #MAX_PAGES} pages kept whole, at most {@link #DEPTH} per length, so that a large allocate
  * and free on one thread take no lock. The spans are in state CACHED (see {@link LargeBlocks}); only
- * this cache moves them out of it. Every block of up to 1 MiB has a size class, so the spans kept
- * here are those of blocks aligned past what a class gives (page-aligned buffers, say).
+ * this cache moves them out of it. Every block of up to 1 MiB has a size class (page-aligned ones
+ * too), so the spans kept here come from sampled blocks (a sample takes a span of its own, see
+ * {@link SampledAllocations}) and from blocks aligned past a page, and serve the next samples.
  *
  * <p>Paid from its own share of the owning cache's budget: {@code bytes <= budgetBytes <=} a
  * {@link #BUDGET_SHARE}-th of the per-cache budget, so that kept spans cannot crowd out the small

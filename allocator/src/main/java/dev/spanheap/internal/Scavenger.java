@@ -141,8 +141,6 @@ public final class Scavenger implements SoftLimit {
     private long cycle(long[] goalOut) {
         long now = clock.getAsLong();
         PageHeap.PageCounts counts = pageHeap.counts();
-        // Spans that central lists hold idle count as in use in the page heap; the peak leaves them
-        // out, or idle memory would raise the goal that should make it go.
         long inUse = inUseBytes(counts);
         long retained = bytes(counts.committed() - counts.releasedFree());
         if (retained <= capped(Math.max(goal(now), inUse / 100 * retainPercent))) {

@@ -18,8 +18,8 @@ final class SizeClassLookup {
 
     /**
      * Class by {@code (size + 7) / 8} for every size up to 1 MiB (131073 entries, padded to a power
-     * of two: 256 KiB of bytes, of which a program touches only the lines of the sizes it uses), expanded
-     * from Go's two tables (SizeClasses' step-8 and step-128 tables).
+     * of two: 256 KiB, of which a program touches only the lines of the sizes it uses), expanded from
+     * Go's two tables (SizeClasses' step-8 and step-128 tables).
      */
     private static final byte[] CLASS_BY_SIZE = new byte[2 * SizeClasses.MAX_SMALL_SIZE / 8];
 

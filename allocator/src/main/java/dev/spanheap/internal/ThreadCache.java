@@ -13,8 +13,8 @@ package dev.spanheap.internal;
  * by one object per miss up to the class's batch, then by a batch, up to {@link #MAX_DEPTH} ("slow
  * start", as TCMalloc's free lists grow). Growing is paid for from the cache's byte budget, which
  * it requests from the heap's {@link CacheBudget}: {@code sum(limit(c) * size[c]) <= budgetBytes}.
- * Freed large spans of up to 1 MiB (since every block up to 1 MiB has a class, these are blocks
- * aligned past what a class gives) are kept whole per length in a {@link LargeSpanCache}, paid from
+ * Freed spans of up to 1 MiB that are not cut into objects (sampled blocks, blocks aligned past a
+ * page) are kept whole per length in a {@link LargeSpanCache}, paid from
  * its own quarter of the per-cache budget. Both together stay under the per-cache budget, and the
  * sum over all caches under the heap's total.
  *

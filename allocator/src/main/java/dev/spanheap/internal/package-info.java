@@ -68,9 +68,10 @@
  *   <li>No free run is long enough: commit the next 4 MiB (or more) of the reservation
  *       ({@code PageHeap.grow}). Past the reservation: {@link java.lang.OutOfMemoryError}.</li>
  * </ol>
- * Blocks over 1 MiB, or aligned beyond what a class gives, are spans of whole pages. Those of up to
- * 1 MiB (page-aligned ones) the thread's cache keeps per length when freed and hands out again
- * without a lock (Go's per-P page cache plays this part); otherwise they come from the page heap.
+ * Blocks over 1 MiB, or aligned beyond what a class gives, are spans of whole pages from the page
+ * heap. The thread's cache keeps freed spans of up to 1 MiB that are not cut into objects (sampled
+ * blocks, blocks aligned past a page) per length, for the next samples (Go's per-P page cache plays
+ * this part).
  *
  * <h2>Freeing</h2>
  * <ol>
