@@ -323,8 +323,8 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
 
         /**
          * How much memory the scavenger keeps, as a percentage of the recent peak of memory in use
-         * (default 110, Go's rule). Higher keeps more pages ready for reuse; 100 returns everything
-         * beyond the peak.
+         * (default 103; the peak is over the last second, so a burst's pages stay that long). Higher
+         * keeps more pages ready for reuse; 100 returns everything beyond the peak.
          */
         public Builder retainPercent(int percent) {
             if (percent < 100) {

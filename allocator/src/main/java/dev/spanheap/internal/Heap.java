@@ -121,9 +121,7 @@ public final class Heap implements IdleCentralMemory {
         this.name = config.name() != null ? config.name() : "spanheap-" + HEAPS_CREATED.incrementAndGet();
         this.sampled = new SampledAllocations(profiler, large, scavenging.clock(), name);
         this.scavenger = new Scavenger(this, pageHeap, scavenging, name, profiler::resolvePending);
-        if (scavenging.softLimitBytes() > 0) {
-            pageHeap.setSoftLimit(scavenger);
-        }
+        pageHeap.setInlineScavenging(scavenger);
         if (scavenging.background()) {
             scavenger.start(scavenging.sleeper());
         }

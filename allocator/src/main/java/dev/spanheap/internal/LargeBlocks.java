@@ -15,6 +15,14 @@ import java.util.concurrent.atomic.LongAdder;
  */
 final class LargeBlocks {
 
+    /**
+     * A freed block at least this large asks the scavenger whether retained memory is now over its
+     * goal, and releases the excess on the freeing thread (see {@link InlineScavenging}): one
+     * lock and a sum over the central lists per free, worth it only where a block's pages are
+     * many. Every block past the largest class is at least this large.
+     */
+    static final long INLINE_SCAVENGE_MIN_BYTES = 1 << 20;
+
     private final PageHeap pageHeap;
     private final SpanTable spans;
     private final long base;
@@ -152,6 +160,9 @@ final class LargeBlocks {
             }
         } finally {
             pageHeap.lock.unlock();
+        }
+        if (bytes >= INLINE_SCAVENGE_MIN_BYTES) {
+            pageHeap.scavengeAfterLargeFree();
         }
         if (state == SpanTable.SAMPLED) {
             return true;

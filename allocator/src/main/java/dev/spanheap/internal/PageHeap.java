@@ -40,8 +40,8 @@ public final class PageHeap {
     private final int commitStepPages;
     private final int reservedPages;
 
-    /** Consulted before growing; null when there is no soft limit. */
-    private SoftLimit softLimit;
+    /** Consulted before growing and after large frees; null once closed. Page heap lock. */
+    private InlineScavenging inlineScavenging;
     private int committedPages;
     private int freePages;
     private int releasedFreePages;
@@ -65,8 +65,8 @@ public final class PageHeap {
         this.releaseEnded = lock.newCondition();
     }
 
-    void setSoftLimit(SoftLimit limit) {
-        this.softLimit = limit;
+    void setInlineScavenging(InlineScavenging scavenging) {
+        this.inlineScavenging = scavenging;
     }
 
     AddressSpace space() {
@@ -82,7 +82,7 @@ public final class PageHeap {
     int allocate(int pages, long alignBytes, byte state) {
         int slack = alignBytes > Pages.SIZE ? (int) (alignBytes >>> Pages.SHIFT) - 1 : 0;
         int need = pages + slack;
-        boolean releasedForLimit = false;
+        boolean releasedBeforeGrowth = false;
         while (true) {
             long excess;
             lock.lock();
@@ -97,16 +97,17 @@ public final class PageHeap {
                 if (growthStep(need) < need) {
                     return 0;
                 }
-                excess = releasedForLimit ? 0 : softLimitExcess(need);
+                excess = releasedBeforeGrowth ? 0 : releaseBeforeGrowth(need);
             } finally {
                 lock.unlock();
             }
             if (excess <= 0) {
                 return growAndCarve(need, pages, alignBytes, state);
             }
-            // Past the soft limit, give free pages back before taking more (Go's GOMEMLIMIT): outside
-            // the lock, like every release, then look again (another thread may have freed pages).
-            releasedForLimit = true;
+            // Past the scavenger's goal or the soft limit, give free pages back before taking more
+            // (Go's heap-growth scavenging and GOMEMLIMIT): outside the lock, like every release,
+            // then look again (another thread may have freed pages).
+            releasedBeforeGrowth = true;
             try {
                 release(excess);
             } catch (OsMemoryException refused) {
@@ -159,14 +160,43 @@ public final class PageHeap {
         }
     }
 
-    /** What growing by at least {@code minPages} would put over the soft limit, in bytes; 0 if none. Lock held. */
-    private long softLimitExcess(int minPages) {
-        if (softLimit == null) {
+    /** Bytes of free pages to release before growing by at least {@code minPages}; 0 if none. Lock held. */
+    private long releaseBeforeGrowth(int minPages) {
+        if (inlineScavenging == null) {
             return 0;
         }
         int step = growthStep(minPages);
-        return step < minPages ? 0 : softLimit.beforeGrowth((long) (committedPages - releasedFreePages) << Pages.SHIFT,
-                (long) step << Pages.SHIFT);
+        return step < minPages ? 0 : inlineScavenging.beforeGrowth(retainedBytesLocked(), (long) step << Pages.SHIFT,
+                (long) (committedPages - freePages) << Pages.SHIFT);
+    }
+
+    private long retainedBytesLocked() {
+        return (long) (committedPages - releasedFreePages) << Pages.SHIFT;
+    }
+
+    /**
+     * After a large block was freed, on the freeing thread with no lock held: releases what the
+     * scavenger finds over its goal now (see {@link InlineScavenging}). Best effort: a refused
+     * {@code madvise} leaves the pages to the background scavenger.
+     */
+    void scavengeAfterLargeFree() {
+        long excess;
+        lock.lock();
+        try {
+            if (closed || inlineScavenging == null) {
+                return;
+            }
+            excess = inlineScavenging.afterLargeFree(retainedBytesLocked(), (long) (committedPages - freePages) << Pages.SHIFT);
+        } finally {
+            lock.unlock();
+        }
+        if (excess > 0) {
+            try {
+                release(excess);
+            } catch (OsMemoryException refused) {
+                // The background scavenger retries, and says so.
+            }
+        }
     }
 
     /** Returns span {@code id} (large or small) to the free runs, merging it with free neighbours. */
@@ -572,6 +602,9 @@ public final class PageHeap {
         lock.lock();
         try {
             closed = true;
+            // The scavenger holds the heap: a closed page heap that something still reaches (a
+            // thread's cache cleaner) must not keep the rest of the heap from being collected.
+            inlineScavenging = null;
             releaseEnded.signalAll();
             space.close();
         } finally {

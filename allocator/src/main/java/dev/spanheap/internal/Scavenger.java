@@ -1,6 +1,7 @@
 package dev.spanheap.internal;
 
 import dev.spanheap.OsMemoryException;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 
 /**
@@ -10,7 +11,7 @@ import java.util.function.LongSupplier;
  *
  * <p>Policy, per cycle:
  * <ol>
- *   <li>goal = {@code retainPercent}% (default 110, Go's rule) of the peak in-use memory over the last
+ *   <li>goal = {@code retainPercent}% (default 103) of the peak in-use memory over the last
  *       {@code window} (a max over four buckets, so a burst stops counting one window after it ends);
  *       with a soft limit, at most 95% of it (Go's GOMEMLIMIT rule);</li>
  *   <li>retained = committed pages not released: in use plus free-but-resident;</li>
@@ -27,7 +28,7 @@ import java.util.function.LongSupplier;
  * <p>With {@code -Dspanheap.scavtrace=1} every cycle that releases memory prints one line to
  * stderr, in the spirit of Go's {@code GODEBUG=scavtrace=1}.
  */
-public final class Scavenger implements SoftLimit {
+public final class Scavenger implements InlineScavenging {
 
     private static final System.Logger LOG = System.getLogger("dev.spanheap");
     /** The share of a soft limit that retained memory is brought down to, in percent; see {@link #softLimitTarget}. */
@@ -56,6 +57,17 @@ public final class Scavenger implements SoftLimit {
     private final long[] bucketPeaks = new long[BUCKETS];
     private final long[] bucketStarts = new long[BUCKETS];
     private long totalReleased;
+    /**
+     * The goal the last cycle worked to, for {@link #beforeGrowth} on allocating threads; 0 until a
+     * cycle has run, and then no goal is known.
+     */
+    private volatile long lastGoal;
+    /**
+     * The most in use seen by {@link #beforeGrowth} since the last cycle, which folds it into the
+     * window: a burst that grows the heap between two cycles counts as a peak as much as one a cycle
+     * saw, so its memory is not released on the next large free as if it had never been needed.
+     */
+    private final AtomicLong grownPeak = new AtomicLong();
     private volatile Thread thread;
     /** The heap's name, for the JFR events. */
     private final String heapName;
@@ -140,12 +152,18 @@ public final class Scavenger implements SoftLimit {
 
     private long cycle(long[] goalOut) {
         long now = clock.getAsLong();
+        long grown = grownPeak.getAndSet(0);
+        if (grown > 0) {
+            notePeak(now, grown);
+        }
         PageHeap.PageCounts counts = pageHeap.counts();
         long inUse = inUseBytes(counts);
         long retained = bytes(counts.committed() - counts.releasedFree());
-        if (retained <= capped(Math.max(goal(now), inUse / 100 * retainPercent))) {
+        long threshold = capped(Math.max(goal(now), inUse / 100 * retainPercent));
+        if (retained <= threshold) {
             notePeak(now, inUse);
             goalOut[0] = goal(now);
+            lastGoal = Math.max(threshold, goalOut[0]);
             return 0;
         }
         idle.releaseIdleCentralMemory();
@@ -153,6 +171,7 @@ public final class Scavenger implements SoftLimit {
         notePeak(now, inUseBytes(counts));
         long goal = goal(now);
         goalOut[0] = goal;
+        lastGoal = goal;
         retained = bytes(counts.committed() - counts.releasedFree());
         long released = retained > goal ? pageHeap.release(Math.min(retained - goal, MAX_RELEASE_PER_CYCLE)) : 0;
         totalReleased += released;
@@ -168,16 +187,57 @@ public final class Scavenger implements SoftLimit {
     }
 
     /**
-     * Synchronous scavenging before the heap grows past the soft limit: releases free pages until
-     * retained memory plus {@code growthBytes} is at most 95% of the limit, or nothing is left.
-     * Called by the page heap with its lock held.
+     * Synchronous scavenging on an allocating thread, before the heap grows (called by the page
+     * heap with its lock held; the release itself runs outside it):
+     * <ul>
+     *   <li>past the soft limit: free pages until retained memory plus {@code growthBytes} is at
+     *       most 95% of the limit, or nothing is left (Go's GOMEMLIMIT);</li>
+     *   <li>past the goal (the last cycle's, or {@code retainPercent}% of what is in use now if that
+     *       is more): as many free pages as the growth adds, or the overage if less (Go's
+     *       heap-growth scavenging). Without it, a heap whose free runs are too fragmented for its
+     *       requests grows while they stay resident, faster than the paced background thread
+     *       releases them: RSS overshoots the goal until it catches up.</li>
+     * </ul>
      */
     @Override
-    public long beforeGrowth(long retainedBytes, long growthBytes) {
-        if (softLimitBytes <= 0 || retainedBytes + growthBytes <= softLimitBytes) {
+    public long beforeGrowth(long retainedBytes, long growthBytes, long inUseBytes) {
+        long after = retainedBytes + growthBytes;
+        long forLimit = softLimitBytes > 0 && after > softLimitBytes ? after - softLimitTarget() : 0;
+        long goal = lastGoal;
+        if (goal == 0) {
+            return forLimit;
+        }
+        long inUse = inUseBytes(inUseBytes);
+        grownPeak.accumulateAndGet(inUse, Math::max);
+        goal = inlineGoal(goal, inUse);
+        long forGoal = after > goal ? Math.min(growthBytes, after - goal) : 0;
+        return Math.max(forLimit, forGoal);
+    }
+
+    /**
+     * After a large block's free: the excess of retained memory over the goal, released on the
+     * freeing thread (see {@link InlineScavenging}); nothing until a cycle has set a goal.
+     */
+    @Override
+    public long afterLargeFree(long retainedBytes, long inUseBytes) {
+        long goal = lastGoal;
+        if (goal == 0) {
             return 0;
         }
-        return Math.max(0, retainedBytes + growthBytes - softLimitTarget());
+        return Math.max(0, retainedBytes - inlineGoal(goal, inUseBytes(inUseBytes)));
+    }
+
+    /**
+     * The last cycle's goal, or {@code retainPercent}% of the most in use since then (now, or at a
+     * growth) if that is more.
+     */
+    private long inlineGoal(long lastGoal, long inUse) {
+        return capped(Math.max(lastGoal, Math.max(inUse, grownPeak.get()) / 100 * retainPercent));
+    }
+
+    /** The page heap's in-use bytes less the memory idle in central lists; see {@link #inUseBytes(PageHeap.PageCounts)}. */
+    private long inUseBytes(long pageHeapInUseBytes) {
+        return Math.max(0, pageHeapInUseBytes - idle.idleCentralBytes());
     }
 
     /** The retained-memory goal now: see the class comment. */
@@ -197,7 +257,7 @@ public final class Scavenger implements SoftLimit {
      * make it go.
      */
     private long inUseBytes(PageHeap.PageCounts counts) {
-        return Math.max(0, bytes(counts.inUse()) - idle.idleCentralBytes());
+        return inUseBytes(bytes(counts.inUse()));
     }
 
     /** {@code goal}, at most the soft limit's target when there is one. */

@@ -20,8 +20,9 @@
  *   <dt>page heap (mheap)</dt><dd>{@link dev.spanheap.internal.PageHeap}: hands out runs of pages,
  *       coalesces them on free, grows the committed region, releases free pages to the OS.</dd>
  *   <dt>page map</dt><dd>{@link dev.spanheap.internal.PageMap}: page number to span id, O(1).</dd>
- *   <dt>scavenger</dt><dd>{@link dev.spanheap.internal.Scavenger}: releases free pages beyond 110% of
- *       the recent peak in use, paced to about 1% of a CPU.</dd>
+ *   <dt>scavenger</dt><dd>{@link dev.spanheap.internal.Scavenger}: releases free pages beyond 103% of
+ *       the recent peak in use, paced to about 1% of a CPU; and on allocating threads before the heap
+ *       grows or after a large block's free, what is over that goal then.</dd>
  *   <dt>sample</dt><dd>an allocation the heap profiler ({@link dev.spanheap.internal.HeapProfiler})
  *       picked, on average one per {@code profileRate} bytes (Go's 512 KiB): it remembers its stack
  *       until freed, in a span of its own (state SAMPLED).</dd>
@@ -45,7 +46,7 @@
  * {@link dev.spanheap.internal.PprofWriter}, its pprof encoding), {@link dev.spanheap.internal.LeakReport}
  * and the JFR events ({@link dev.spanheap.internal.SpanheapEvents}). The
  * lower rungs depend only downwards: the page heap knows the scavenger as a
- * {@link dev.spanheap.internal.SoftLimit}, the scavenger knows the heap as
+ * {@link dev.spanheap.internal.InlineScavenging}, the scavenger knows the heap as
  * {@link dev.spanheap.internal.IdleCentralMemory}, and page sizes and the invariant check are leaves
  * ({@link dev.spanheap.internal.Pages}, {@link dev.spanheap.internal.Invariants}).
  *
