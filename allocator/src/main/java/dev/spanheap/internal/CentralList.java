@@ -156,17 +156,36 @@ final class CentralList {
      * returned, the rest are not touched.
      */
     void give(long[] objects, int from, int count) {
+        giveAndSay(objects, from, count);
+    }
+
+    /**
+     * {@link #give} from a thread's free: when that sends a span of at least
+     * {@link PageHeap#INLINE_SCAVENGE_MIN_BYTES} to the page heap, the scavenger's inline check runs
+     * after this list's lock is dropped (no system call under it). Not for flushes, which may run
+     * under other locks.
+     */
+    void giveFromFree(long[] objects, int from, int count) {
+        if (giveAndSay(objects, from, count)) {
+            pageHeap.scavengeAfterLargeFree();
+        }
+    }
+
+    /** {@link #give}; returns whether a span of at least {@link PageHeap#INLINE_SCAVENGE_MIN_BYTES} went to the page heap. */
+    private boolean giveAndSay(long[] objects, int from, int count) {
         lock.lock();
         try {
             checkOpen();
             if (transfer.length - transferCount >= count) {
                 System.arraycopy(objects, from, transfer, transferCount, count);
                 transferCount += count;
-                return;
+                return false;
             }
+            int spansBefore = spanCount;
             for (int i = from; i < from + count; i++) {
                 giveOne(objects[i]);
             }
+            return spanCount < spansBefore && (long) spanPages * Pages.SIZE >= PageHeap.INLINE_SCAVENGE_MIN_BYTES;
         } finally {
             lock.unlock();
         }

@@ -15,14 +15,6 @@ import java.util.concurrent.atomic.LongAdder;
  */
 final class LargeBlocks {
 
-    /**
-     * A freed block at least this large asks the scavenger whether retained memory is now over its
-     * goal, and releases the excess on the freeing thread (see {@link InlineScavenging}): one
-     * lock and a sum over the central lists per free, worth it only where a block's pages are
-     * many. Every block past the largest class is at least this large.
-     */
-    static final long INLINE_SCAVENGE_MIN_BYTES = 1 << 20;
-
     private final PageHeap pageHeap;
     private final SpanTable spans;
     private final long base;
@@ -161,7 +153,7 @@ final class LargeBlocks {
         } finally {
             pageHeap.lock.unlock();
         }
-        if (bytes >= INLINE_SCAVENGE_MIN_BYTES) {
+        if (bytes >= PageHeap.INLINE_SCAVENGE_MIN_BYTES) {
             pageHeap.scavengeAfterLargeFree();
         }
         if (state == SpanTable.SAMPLED) {

@@ -23,6 +23,14 @@ public final class PageHeap {
      */
     public static final int DEFAULT_COMMIT_STEP_PAGES = (int) ((4L << 20) / Pages.SIZE);
 
+    /**
+     * A span at least this large, freed to the page heap on a user's thread, asks the scavenger
+     * whether retained memory is now over its goal, and the excess is released on that thread (see
+     * {@link InlineScavenging}): one lock and a sum over the central lists per free, worth it only
+     * where a span's pages are many. Every block past the largest class is larger.
+     */
+    static final long INLINE_SCAVENGE_MIN_BYTES = 256 << 10;
+
     final ReentrantLock lock = new ReentrantLock();
     /** Held by the one thread growing the heap, across its mmap; taken before {@link #lock}. */
     private final ReentrantLock growLock = new ReentrantLock();
@@ -175,7 +183,7 @@ public final class PageHeap {
     }
 
     /**
-     * After a large block was freed, on the freeing thread with no lock held: releases what the
+     * After a free sent a large span here, on the freeing thread with no lock held: releases what the
      * scavenger finds over its goal now (see {@link InlineScavenging}). Best effort: a refused
      * {@code madvise} leaves the pages to the background scavenger.
      */

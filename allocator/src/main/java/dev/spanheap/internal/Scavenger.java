@@ -215,8 +215,9 @@ public final class Scavenger implements InlineScavenging {
     }
 
     /**
-     * After a large block's free: the excess of retained memory over the goal, released on the
-     * freeing thread (see {@link InlineScavenging}); nothing until a cycle has set a goal.
+     * After a free sent a large span to the page heap: the excess of retained memory over the
+     * goal, released on the freeing thread (see {@link InlineScavenging}); nothing until a cycle
+     * has set a goal.
      */
     @Override
     public long afterLargeFree(long retainedBytes, long inUseBytes) {

@@ -204,7 +204,7 @@ public final class ThreadCache {
                 slots[PAD + 2 * c + 1]++;
                 returned[PAD + c]++;
                 transfer[PAD] = address;
-                centrals[c].give(transfer, PAD, 1);
+                centrals[c].giveFromFree(transfer, PAD, 1);
                 return;
             }
             drain(c, Math.min(BATCH[c], depth(c)));
@@ -220,7 +220,7 @@ public final class ThreadCache {
         System.arraycopy(slots, first + count, slots, first, remaining);
         setDepth(c, remaining);
         returned[PAD + c] += count;
-        centrals[c].give(transfer, PAD, count);
+        centrals[c].giveFromFree(transfer, PAD, count);
     }
 
     private void grow(int c) {
