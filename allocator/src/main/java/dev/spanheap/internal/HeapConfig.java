@@ -32,7 +32,7 @@ public record HeapConfig(OsMemory os, long maxHeapBytes, int commitStepPages, lo
          * GOGC's headroom; here the window's peak is the headroom (a burst's memory stays for a
          * window, so allocations that come back within it find their pages resident), and the 3%
          * is slack for free runs too small for the next requests. Measured on the garbage workload
-         * of {@code ./compare memory}: RSS / live 1.06 mean, 1.13 max, against 1.12 and 1.21 at 110%.
+         * of {@code ./compare memory}: RSS / live 1.06 mean, 1.13-1.14 max, against 1.12 and 1.21 at 110%.
          */
         public static final int DEFAULT_RETAIN_PERCENT = 103;
         /** One second: RSS follows a drop in use within about a second, without thrashing on bursts. */
