@@ -22,8 +22,8 @@ import java.util.function.LongSupplier;
  *       largest runs first, at most {@link #MAX_RELEASE_PER_CYCLE} per cycle.</li>
  * </ol>
  * The background thread paces itself to about 1% of one CPU: after a cycle that took {@code t} it
- * sleeps {@code 99 t} (at least {@link #MIN_SLEEP_NANOS}); with nothing to do it sleeps
- * {@link #IDLE_SLEEP_NANOS}. Clock and sleep are injected, so tests run cycles deterministically.
+ * sleeps {@code 99 t} (at least {@link #MIN_SLEEP_NANOS}, at most {@link #MAX_SLEEP_NANOS}); with
+ * nothing to do it sleeps {@link #IDLE_SLEEP_NANOS}. Clock and sleep are injected, so tests run cycles deterministically.
  *
  * <p>With {@code -Dspanheap.scavtrace=1} every cycle that releases memory prints one line to
  * stderr, in the spirit of Go's {@code GODEBUG=scavtrace=1}.
@@ -37,6 +37,15 @@ public final class Scavenger implements InlineScavenging {
     static final long MAX_RELEASE_PER_CYCLE = 16L << 20;
     static final long MIN_SLEEP_NANOS = 1_000_000L;
     static final long IDLE_SLEEP_NANOS = 50_000_000L;
+    /**
+     * The longest sleep after a cycle that released memory. {@code t} is wall-clock time, and a
+     * cycle that madvises thousands of small runs on a machine busy with the allocating threads
+     * "took" 50 ms or more: 99 times that left a heap whose use had just dropped by 250 MiB at its
+     * peak RSS for five seconds (the fragmentation workload of {@code ./compare memory}). A cycle a
+     * second keeps to the window's promise that RSS follows a drop within about a second, at the
+     * price of more than 1% of a CPU while such slow cycles last.
+     */
+    static final long MAX_SLEEP_NANOS = 1_000_000_000L;
     private static final int BUCKETS = 4;
 
     /** Sleeps for the background thread; tests substitute one that returns at once or counts. */
@@ -116,7 +125,7 @@ public final class Scavenger implements InlineScavenging {
                     released = 0;
                 }
                 long spent = clock.getAsLong() - started;
-                sleeper.sleep(released > 0 ? Math.max(MIN_SLEEP_NANOS, spent * 99) : IDLE_SLEEP_NANOS);
+                sleeper.sleep(released > 0 ? Math.clamp(spent * 99, MIN_SLEEP_NANOS, MAX_SLEEP_NANOS) : IDLE_SLEEP_NANOS);
             }
         } catch (InterruptedException stop) {
             Thread.currentThread().interrupt();

@@ -311,6 +311,21 @@ class ScavengerTest {
     @Test
     void backgroundThreadPacesItselfToOnePercent() throws Exception {
         long tick = 1_000_000;
+        // 40 MiB to release at 16 MiB a cycle: three working cycles, each followed by 99 times its
+        // two ticks, then an idle one.
+        assertThat(sleepsOfFourCycles(tick)).containsExactly(99 * 2 * tick, 99 * 2 * tick, 99 * 2 * tick,
+                Scavenger.IDLE_SLEEP_NANOS);
+    }
+
+    @Test
+    void aSlowCycleSleepsAtMostASecond() throws Exception {
+        // Cycles that take 100 ms would sleep 9.9 s each at 1%; RSS must follow within about a second.
+        assertThat(sleepsOfFourCycles(50_000_000)).containsExactly(Scavenger.MAX_SLEEP_NANOS,
+                Scavenger.MAX_SLEEP_NANOS, Scavenger.MAX_SLEEP_NANOS, Scavenger.IDLE_SLEEP_NANOS);
+    }
+
+    /** The background thread's first four sleeps, on a clock that advances {@code tick} at every reading. */
+    private List<Long> sleepsOfFourCycles(long tick) throws Exception {
         List<Long> sleeps = new ArrayList<>();
         CountDownLatch fourSleeps = new CountDownLatch(4);
         AtomicLong clock = new AtomicLong();
@@ -335,10 +350,7 @@ class ScavengerTest {
                     .as("four scavenger cycles").isTrue();
             heap.scavenger().stop();
             synchronized (sleeps) {
-                // 40 MiB to release at 16 MiB a cycle: three working cycles, each followed by 99 times
-                // its two ticks, then an idle one.
-                assertThat(sleeps).containsExactly(99 * 2 * tick, 99 * 2 * tick, 99 * 2 * tick,
-                        Scavenger.IDLE_SLEEP_NANOS);
+                return List.copyOf(sleeps);
             }
         } finally {
             heap.close();
