@@ -23,7 +23,13 @@ import java.util.function.LongSupplier;
  * </ol>
  * The background thread paces itself to about 1% of one CPU: after a cycle that took {@code t} it
  * sleeps {@code 99 t} (at least {@link #MIN_SLEEP_NANOS}, at most {@link #MAX_SLEEP_NANOS}); with
- * nothing to do it sleeps {@link #IDLE_SLEEP_NANOS}. Clock and sleep are injected, so tests run cycles deterministically.
+ * nothing to do it sleeps {@link #IDLE_SLEEP_NANOS}. Clock and sleep are injected, so tests run
+ * cycles deterministically.
+ *
+ * <p>Between cycles, users' threads release too ({@link InlineScavenging}): before the heap grows,
+ * and after a free that sends a large span to the page heap, whatever takes retained memory past
+ * the last cycle's goal (or past {@code retainPercent}% of what is in use now, if more). Growths
+ * note what is in use as a peak, which the next cycle folds into the window.
  *
  * <p>With {@code -Dspanheap.scavtrace=1} every cycle that releases memory prints one line to
  * stderr, in the spirit of Go's {@code GODEBUG=scavtrace=1}.
@@ -67,8 +73,8 @@ public final class Scavenger implements InlineScavenging {
     private final long[] bucketStarts = new long[BUCKETS];
     private long totalReleased;
     /**
-     * The goal the last cycle worked to, for {@link #beforeGrowth} on allocating threads; 0 until a
-     * cycle has run, and then no goal is known.
+     * The goal the last cycle worked to, for the inline checks on users' threads
+     * ({@link #beforeGrowth}, {@link #afterLargeFree}); 0 until a cycle has run: no goal is known.
      */
     private volatile long lastGoal;
     /**
