@@ -156,7 +156,7 @@ final class CentralList {
      * returned, the rest are not touched.
      */
     void give(long[] objects, int from, int count) {
-        giveAndSay(objects, from, count);
+        giveFreesLargeSpan(objects, from, count);
     }
 
     /**
@@ -166,13 +166,13 @@ final class CentralList {
      * under other locks.
      */
     void giveFromFree(long[] objects, int from, int count) {
-        if (giveAndSay(objects, from, count)) {
+        if (giveFreesLargeSpan(objects, from, count)) {
             pageHeap.scavengeAfterLargeFree();
         }
     }
 
     /** {@link #give}; returns whether a span of at least {@link PageHeap#INLINE_SCAVENGE_MIN_BYTES} went to the page heap. */
-    private boolean giveAndSay(long[] objects, int from, int count) {
+    private boolean giveFreesLargeSpan(long[] objects, int from, int count) {
         lock.lock();
         try {
             checkOpen();

@@ -105,7 +105,9 @@ public final class PageHeap {
                 if (growthStep(need) < need) {
                     return 0;
                 }
-                excess = releasedBeforeGrowth ? 0 : releaseBeforeGrowth(need);
+                // A class's new span is cut under its central list's lock, which that class's other
+                // threads wait on: only the soft limit releases there, not the goal.
+                excess = releasedBeforeGrowth ? 0 : releaseBeforeGrowth(need, state != SpanTable.SMALL);
             } finally {
                 lock.unlock();
             }
@@ -168,14 +170,17 @@ public final class PageHeap {
         }
     }
 
-    /** Bytes of free pages to release before growing by at least {@code minPages}; 0 if none. Lock held. */
-    private long releaseBeforeGrowth(int minPages) {
+    /**
+     * Bytes of free pages to release before growing by at least {@code minPages}, for the soft limit
+     * and, if {@code forGoal}, the scavenger's goal; 0 if none. Lock held.
+     */
+    private long releaseBeforeGrowth(int minPages, boolean forGoal) {
         if (inlineScavenging == null) {
             return 0;
         }
         int step = growthStep(minPages);
         return step < minPages ? 0 : inlineScavenging.beforeGrowth(retainedBytesLocked(), (long) step << Pages.SHIFT,
-                (long) (committedPages - freePages) << Pages.SHIFT);
+                (long) (committedPages - freePages) << Pages.SHIFT, forGoal);
     }
 
     private long retainedBytesLocked() {

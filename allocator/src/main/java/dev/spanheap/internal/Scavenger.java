@@ -26,8 +26,8 @@ import java.util.function.LongSupplier;
  * nothing to do it sleeps {@link #IDLE_SLEEP_NANOS}. Clock and sleep are injected, so tests run
  * cycles deterministically.
  *
- * <p>Between cycles, users' threads release too ({@link InlineScavenging}): before the heap grows,
- * and after a free that sends a large span to the page heap, whatever takes retained memory past
+ * <p>Between cycles, users' threads release too ({@link InlineScavenging}): before the heap grows
+ * for a large block, and after a free that sends a large span to the page heap, whatever takes retained memory past
  * the last cycle's goal (or past {@code retainPercent}% of what is in use now, if more). Growths
  * note what is in use as a peak, which the next cycle folds into the window.
  *
@@ -215,7 +215,7 @@ public final class Scavenger implements InlineScavenging {
      * </ul>
      */
     @Override
-    public long beforeGrowth(long retainedBytes, long growthBytes, long inUseBytes) {
+    public long beforeGrowth(long retainedBytes, long growthBytes, long inUseBytes, boolean forGoal) {
         long after = retainedBytes + growthBytes;
         long forLimit = softLimitBytes > 0 && after > softLimitBytes ? after - softLimitTarget() : 0;
         long goal = lastGoal;
@@ -224,9 +224,12 @@ public final class Scavenger implements InlineScavenging {
         }
         long inUse = inUseBytes(inUseBytes);
         grownPeak.accumulateAndGet(inUse, Math::max);
+        if (!forGoal) {
+            return forLimit;
+        }
         goal = inlineGoal(goal, inUse);
-        long forGoal = after > goal ? Math.min(growthBytes, after - goal) : 0;
-        return Math.max(forLimit, forGoal);
+        long overGoal = after > goal ? Math.min(growthBytes, after - goal) : 0;
+        return Math.max(forLimit, overGoal);
     }
 
     /**

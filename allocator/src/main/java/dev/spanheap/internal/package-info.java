@@ -22,8 +22,8 @@
  *   <dt>page map</dt><dd>{@link dev.spanheap.internal.PageMap}: page number to span id, O(1).</dd>
  *   <dt>scavenger</dt><dd>{@link dev.spanheap.internal.Scavenger}: releases free pages beyond 103% of
  *       the recent peak in use, paced to about 1% of a CPU; and on users' threads, before the heap
- *       grows or after a free sends a span of 256 KiB or more to the page heap, what is over that
- *       goal then.</dd>
+ *       grows for a large block or after a free sends a span of 256 KiB or more to the page heap,
+ *       what is over that goal then.</dd>
  *   <dt>sample</dt><dd>an allocation the heap profiler ({@link dev.spanheap.internal.HeapProfiler})
  *       picked, on average one per {@code profileRate} bytes (Go's 512 KiB): it remembers its stack
  *       until freed, in a span of its own (state SAMPLED).</dd>
