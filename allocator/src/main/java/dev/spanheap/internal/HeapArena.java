@@ -138,11 +138,11 @@ public final class HeapArena implements Arena {
      * JIT unrolls and vectorises: a typical lifetime's small segments then share one such loop
      * instead of zeroing each (JMH, four segments of 16-256 B per lifetime: about 60 ns this way,
      * 65-85 with a {@code fill} or a store loop per segment, 41 with no zeroing at all, for which
-     * the setup of each short loop accounts). Bytes below {@code zeroedTo}
-     * that no segment has been given yet are still zero: only the arena hands them out. Only for
-     * confined arenas, through the all-of-memory segment: no other thread can close one while its
-     * owner is in {@code allocate}, so the chunk is the arena's throughout (a shared arena fills
-     * each segment through its scope, so that a racing close stops the write).
+     * the setup of each short loop accounts). Bytes below {@code zeroedTo} that no segment has
+     * been given yet are still zero: only the arena hands them out. Only for confined arenas,
+     * through the all-of-memory segment: no other thread can close one while its owner is in
+     * {@code allocate}, so the chunk is the arena's throughout (a shared arena fills each segment
+     * through its scope, so that a racing close stops the write).
      */
     private void zeroAhead(long end) {
         long from = zeroedTo;

@@ -180,11 +180,15 @@ public final class PageHeap {
         }
         int step = growthStep(minPages);
         return step < minPages ? 0 : inlineScavenging.beforeGrowth(retainedBytesLocked(), (long) step << Pages.SHIFT,
-                (long) (committedPages - freePages) << Pages.SHIFT, forGoal);
+                inUseBytesLocked(), forGoal);
     }
 
     private long retainedBytesLocked() {
         return (long) (committedPages - releasedFreePages) << Pages.SHIFT;
+    }
+
+    private long inUseBytesLocked() {
+        return (long) (committedPages - freePages) << Pages.SHIFT;
     }
 
     /**
@@ -199,7 +203,7 @@ public final class PageHeap {
             if (closed || inlineScavenging == null) {
                 return;
             }
-            excess = inlineScavenging.afterLargeFree(retainedBytesLocked(), (long) (committedPages - freePages) << Pages.SHIFT);
+            excess = inlineScavenging.afterLargeFree(retainedBytesLocked(), inUseBytesLocked());
         } finally {
             lock.unlock();
         }
