@@ -360,7 +360,10 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
             return this;
         }
 
-        /** The most bytes one thread's cache may hold (default 4 MiB). */
+        /**
+         * The most bytes one thread's cache may hold (default 16 MiB); less while more threads than
+         * the total allows hold budget, each then getting an equal share of {@link #totalCacheSize}.
+         */
         public Builder threadCacheSize(long bytes) {
             if (bytes < 0) {
                 throw new IllegalArgumentException("threadCacheSize must not be negative: " + bytes);

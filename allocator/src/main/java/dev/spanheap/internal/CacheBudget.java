@@ -1,5 +1,6 @@
 package dev.spanheap.internal;
 
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -8,6 +9,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * memory stays under {@code totalBytes} however many threads there are (TCMalloc's overall thread
  * cache size). A cache that gets nothing still works: it passes every object straight to the
  * central lists.
+ *
+ * <p>One cache may hold up to {@code perCacheBytes}, but never more than an equal share of the
+ * pool among the caches holding budget ({@link #shareCap}): one or two busy threads get the
+ * per-cache most (large blocks then stay in their threads, see {@link ThreadCache}), and with more
+ * threads each gets what TCMalloc's defaults would give it. A cache keeps what it was granted when
+ * other threads start later; the budget is not taken back from live threads (TCMalloc steals it
+ * from idle ones), only when a thread ends.
  */
 final class CacheBudget {
 
@@ -17,6 +25,8 @@ final class CacheBudget {
     private final long totalBytes;
     private final long perCacheBytes;
     private final AtomicLong granted = new AtomicLong();
+    /** Caches that have asked for budget and not given it all back: see {@link #startHolding}. */
+    private final AtomicInteger holders = new AtomicInteger();
 
     CacheBudget(long totalBytes, long perCacheBytes) {
         this.totalBytes = totalBytes;
@@ -60,5 +70,27 @@ final class CacheBudget {
 
     void giveBack(long bytes) {
         granted.addAndGet(-bytes);
+    }
+
+    /** A cache starts asking for budget; it counts towards the share until {@link #stopHolding}. */
+    void startHolding() {
+        holders.incrementAndGet();
+    }
+
+    /** A cache that {@link #startHolding started} has given its budget back. */
+    void stopHolding() {
+        holders.decrementAndGet();
+    }
+
+    int holders() {
+        return holders.get();
+    }
+
+    /**
+     * The most one holding cache may have now: the per-cache most, or the pool divided among the
+     * caches holding budget, whichever is less.
+     */
+    long shareCap() {
+        return Math.min(perCacheBytes, totalBytes / Math.max(1, holders.get()));
     }
 }

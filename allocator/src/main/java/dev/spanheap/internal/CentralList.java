@@ -39,16 +39,20 @@ final class CentralList {
     private final SpanTable spans;
     private final long heapBase;
 
-    /** Bytes of free objects the transfer stack may hold. */
-    static final long TRANSFER_BYTES = 512 << 10;
+    /**
+     * Bytes of free objects the transfer stack may hold. 256 KiB: thread caches of up to 16 MiB do
+     * most of the buffering, and what sits here is memory that no thread's cache counts (the
+     * fragmentation workload's peak grew by 16 MiB with 512 KiB here and in {@link #EMPTY_SPAN_BYTES}).
+     */
+    static final long TRANSFER_BYTES = 256 << 10;
     /**
      * The most objects a transfer stack holds, whatever {@link #TRANSFER_BYTES} allows: for the
-     * smallest classes 512 KiB would be 64K objects, a 512 KiB Java array per class; 4096 objects
+     * smallest classes 256 KiB would be 16K objects, a 128 KiB Java array per class; 4096 objects
      * (a 32 KiB array) are still 128 batches of the largest batch size.
      */
     static final int MAX_TRANSFER_OBJECTS = 4096;
     /** Bytes of wholly free spans kept on the list (at least one span). */
-    static final long EMPTY_SPAN_BYTES = 512 << 10;
+    static final long EMPTY_SPAN_BYTES = 256 << 10;
 
     /**
      * Set by {@link #close()} under {@link #lock}, before the heap's memory (span records included)
@@ -83,7 +87,7 @@ final class CentralList {
         this.maxEmptySpans = (int) Math.max(1, EMPTY_SPAN_BYTES / spanBytes);
         int batch = TransferBatches.OBJECTS[sizeClass];
         // Two batches at least, but a single batch for objects over a quarter of TRANSFER_BYTES
-        // (256 KiB and up), so that a class of 1 MiB objects holds 2 MiB here and not 4.
+        // (over 64 KiB), so that a class of 1 MiB objects holds one batch here (2 MiB) and not two.
         long minimum = objectSize <= TRANSFER_BYTES / 4 ? 2L * batch : batch;
         int capacity = (int) Math.min(MAX_TRANSFER_OBJECTS, Math.max(minimum, TRANSFER_BYTES / objectSize));
         this.transfer = new long[capacity / batch * batch];

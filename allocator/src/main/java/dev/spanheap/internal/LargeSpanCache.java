@@ -19,8 +19,13 @@ final class LargeSpanCache {
     static final int MAX_PAGES = 128;
     /** Spans kept per length. */
     static final int DEPTH = 8;
-    /** Kept spans may use one {@code BUDGET_SHARE}-th of the per-cache budget: 1 MiB of the default 4. */
+    /** Kept spans may use one {@code BUDGET_SHARE}-th of the per-cache budget, up to {@link #MAX_BUDGET_BYTES}. */
     static final int BUDGET_SHARE = 4;
+    /**
+     * The most kept spans may use however large the per-cache budget: they serve only samples and
+     * blocks aligned past a page, and what a cache holds is memory no other thread can use.
+     */
+    static final long MAX_BUDGET_BYTES = 1 << 20;
 
     /** Kept spans by length: ids at {@code pages * DEPTH + i}, counts in {@link #depth}. */
     private final int[] spanIds = new int[(MAX_PAGES + 1) * DEPTH];
@@ -44,7 +49,7 @@ final class LargeSpanCache {
 
     /** The most of the per-cache budget kept spans may use. */
     static long budgetCap(CacheBudget budget) {
-        return budget.perCacheBytes() / BUDGET_SHARE;
+        return Math.min(MAX_BUDGET_BYTES, budget.perCacheBytes() / BUDGET_SHARE);
     }
 
     /** Whether a freed span of {@code pages} pages can be kept, asking for budget if needed. */

@@ -15,8 +15,9 @@ package dev.spanheap.internal;
  * it requests from the heap's {@link CacheBudget}: {@code sum(limit(c) * size[c]) <= budgetBytes}.
  * Freed spans of up to 1 MiB that are not cut into objects (sampled blocks, blocks aligned past a
  * page) are kept whole per length in a {@link LargeSpanCache}, paid from
- * its own quarter of the per-cache budget. Both together stay under the per-cache budget, and the
- * sum over all caches under the heap's total.
+ * its own quarter of the per-cache budget (at most 1 MiB). Both together stay under the per-cache
+ * budget, and the sum over all caches under the heap's total; the classes grow only while the cache
+ * holds less than its share of that total (see {@link CacheBudget#shareCap}).
  *
  * <p>Only the owning thread touches a cache, except after the thread has ended (the registry then
  * flushes it) and for the shared caches that virtual threads use under a lock. Statistics readers
@@ -94,6 +95,8 @@ public final class ThreadCache {
     final long ownerId;
     private long budgetBytes;
     private long classLimitBytes;
+    /** Whether this cache counts among the budget's holders (from its first growth to its flush). */
+    private boolean holdingBudget;
     /** The sampling rate in effect for this cache's thread; touched only when it samples. */
     final SampleRate sampleRate;
 
@@ -230,9 +233,13 @@ public final class ThreadCache {
         if (extra == 0) {
             return;
         }
-        // Small classes' limits may use three quarters of the per-cache budget, large spans the rest,
+        if (!holdingBudget) {
+            holdingBudget = true;
+            budget.startHolding();
+        }
+        // The classes may use this cache's share of the budget less what kept large spans may take,
         // so that neither crowds the other out.
-        long cap = budget.perCacheBytes() - LargeSpanCache.budgetCap(budget);
+        long cap = budget.shareCap() - LargeSpanCache.budgetCap(budget);
         if (classLimitBytes + extra > budgetBytes) {
             budgetBytes += budget.requestChunk(cap - budgetBytes, classLimitBytes + extra - budgetBytes);
         }
@@ -284,6 +291,10 @@ public final class ThreadCache {
         large.flush();
         budget.giveBack(budgetBytes);
         budgetBytes = 0;
+        if (holdingBudget) {
+            holdingBudget = false;
+            budget.stopHolding();
+        }
     }
 
     /**
@@ -294,11 +305,21 @@ public final class ThreadCache {
         return received[PAD + c] - returned[PAD + c] - depth(c) + frees(c);
     }
 
+    /** Objects of class {@code c} this cache has taken from the central list. */
+    long received(int c) {
+        return received[PAD + c];
+    }
+
     long frees(int c) {
         return slots[PAD + 2 * c + 1];
     }
 
     /** Objects of class {@code c} in this cache (statistics, verification). */
+    /** The budget this cache holds now, for its classes and its kept large spans. */
+    long budgetBytes() {
+        return budgetBytes + large.budgetBytes();
+    }
+
     int depth(int c) {
         return (int) slots[PAD + 2 * c] - REGION[c];
     }

@@ -88,7 +88,7 @@
  *       atomic (TCMalloc's choice; mimalloc's per-page atomic lists were the alternative).</li>
  *   <li>Cache over its limit: drain the oldest batch to the central list: into its transfer stack if
  *       there is room, otherwise back into their spans' bitmaps. A span whose objects are all back
- *       stays on the list up to 512 KiB of such spans per class, then returns to the page heap.</li>
+ *       stays on the list up to 256 KiB of such spans per class, then returns to the page heap.</li>
  *   <li>The page heap merges the run with free neighbours. The scavenger, or
  *       {@code releaseMemory}, later takes back idle central memory and gives free pages' physical
  *       memory back with {@code madvise(MADV_DONTNEED)}; past a soft limit, before the heap grows.</li>
@@ -154,7 +154,8 @@
  *       ({@code Heap.fastFreeBytes} says why that is safe); a volatile read per call was measurably
  *       slower.</li>
  *   <li>Cache memory is bounded twice: per cache ({@code sum(limit * size) <= budget}) and overall
- *       ({@link dev.spanheap.internal.CacheBudget}). A cache of an ended thread is flushed by a
+ *       ({@link dev.spanheap.internal.CacheBudget}), and no cache grows past an equal share of the overall
+ *       bound among the caches holding budget. A cache of an ended thread is flushed by a
  *       {@link java.lang.ref.Cleaner} or the next registry sweep.</li>
  *   <li>Double frees: large blocks always (span state, swapped atomically). Small blocks by cookie
  *       ({@link dev.spanheap.internal.FreeCookie}): every object not allocated holds it, those of a

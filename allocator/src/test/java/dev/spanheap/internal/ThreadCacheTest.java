@@ -2,10 +2,14 @@ package dev.spanheap.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-/** How deep a thread cache's classes may grow, and that a round of frees stays in the cache. */
+/**
+ * How deep a thread cache's classes may grow, that a round of frees stays in the cache, and how much
+ * of the budget one cache may take.
+ */
 class ThreadCacheTest {
 
     /** No heap profile: a sampled allocation would not come from the cache whose counts this test pins. */
@@ -52,5 +56,100 @@ class ThreadCacheTest {
             heap.free(cache, block);
         }
         cache.verify();
+    }
+
+    /** One block of each size, allocated and freed in turn, {@code rounds} times. */
+    private static void largeRounds(Heap heap, ThreadCache cache, long[] sizes, int rounds) {
+        for (int round = 0; round < rounds; round++) {
+            for (long size : sizes) {
+                heap.free(cache, heap.allocate(cache, size, 1));
+            }
+        }
+    }
+
+    /** The sizes of the classes from 64 KiB to 1 MiB: 33 of them, 11 MiB together. */
+    private static long[] largeSizes() {
+        return java.util.Arrays.stream(SizeClasses.SIZE).filter(size -> size >= 64 << 10 && size <= 1 << 20)
+                .asLongStream().toArray();
+    }
+
+    @Test
+    void aLoneThreadKeepsOneBlockOfEachLargeClassItUses() {
+        long[] sizes = largeSizes();
+        ThreadCache cache = heap.currentThreadCache();
+        int[] classes = java.util.Arrays.stream(sizes).mapToInt(SizeClassLookup::sizeClassOf).distinct().toArray();
+        assertThat(classes).hasSize(sizes.length);
+        largeRounds(heap, cache, sizes, 4);
+        long mallocsBefore = 0;
+        long receivedBefore = 0;
+        for (int c : classes) {
+            mallocsBefore += cache.mallocs(c);
+            receivedBefore += cache.received(c);
+        }
+        // One block of each class is 11 MiB: more than TCMalloc's 4 MiB per thread, within Spanheap's
+        // 16. After the warm-up rounds every allocation is served by this cache.
+        largeRounds(heap, cache, sizes, 1);
+        long mallocs = 0;
+        long received = 0;
+        for (int c : classes) {
+            mallocs += cache.mallocs(c);
+            received += cache.received(c);
+        }
+        assertThat(mallocs - mallocsBefore).isEqualTo(sizes.length);
+        assertThat(received).as("nothing came from the central lists").isEqualTo(receivedBefore);
+        assertThat(cache.budgetBytes()).isGreaterThanOrEqualTo(11L << 20)
+                .isLessThanOrEqualTo(HeapConfig.DEFAULT_THREAD_CACHE_BYTES);
+        cache.verify();
+    }
+
+    @Test
+    void aCacheTakesNoMoreThanItsShareWhileOthersHoldBudget() throws InterruptedException {
+        long[] sizes = largeSizes();
+        // Two caches holding budget share the default 32 MiB pool: 16 MiB each; four of them, 8.
+        CountDownLatch holding = new CountDownLatch(3);
+        CountDownLatch done = new CountDownLatch(1);
+        Thread[] others = new Thread[3];
+        for (int i = 0; i < others.length; i++) {
+            others[i] = Thread.ofPlatform().start(() -> {
+                ThreadCache own = heap.currentThreadCache();
+                heap.free(own, heap.allocate(own, 4096, 1));
+                holding.countDown();
+                try {
+                    done.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+        }
+        try {
+            holding.await();
+            ThreadCache cache = heap.currentThreadCache();
+            largeRounds(heap, cache, sizes, 6);
+            assertThat(cache.budgetBytes()).isGreaterThan(4L << 20)
+                    .isLessThanOrEqualTo(HeapConfig.DEFAULT_TOTAL_CACHE_BYTES / 4);
+            cache.verify();
+        } finally {
+            done.countDown();
+            for (Thread other : others) {
+                other.join();
+            }
+        }
+    }
+
+    @Test
+    void theShareFollowsTheCachesHoldingBudget() {
+        CacheBudget budget = new CacheBudget(32L << 20, 16L << 20);
+        assertThat(budget.shareCap()).isEqualTo(16L << 20);
+        budget.startHolding();
+        budget.startHolding();
+        assertThat(budget.shareCap()).isEqualTo(16L << 20);
+        budget.startHolding();
+        budget.startHolding();
+        assertThat(budget.shareCap()).isEqualTo(8L << 20);
+        for (int i = 0; i < 4; i++) {
+            budget.stopHolding();
+        }
+        assertThat(budget.holders()).isZero();
+        assertThat(budget.shareCap()).isEqualTo(16L << 20);
     }
 }
