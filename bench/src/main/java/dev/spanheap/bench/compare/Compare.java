@@ -141,6 +141,9 @@ public final class Compare implements Callable<Integer> {
         Files.writeString(out.resolve("report.md"), Report.render(chosen, results, ffmTables, echoTable, notes, chart.getFileName().toString()));
         System.out.println("wrote " + out.resolve("report.md") + " and " + chart);
         if (readme != null && chosen == Profile.FULL) {
+            Path readmeChart = readme.toAbsolutePath().getParent().resolve(Report.README_CHART);
+            Files.createDirectories(readmeChart.getParent());
+            Files.copy(chart, readmeChart, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             Report.updateReadme(readme, Report.readmeSection(chosen, results, ffmTables, echoTable));
             System.out.println("updated the comparison in " + readme);
         }

@@ -48,10 +48,13 @@ final class Report {
                         profile.warmupIterations, profile.warmupMillis, profile.iterations, profile.iterationMillis);
     }
 
+    /** Where a full run puts its chart for the README, relative to the README. */
+    static final String README_CHART = "docs/comparison.png";
+
     /** The README's comparison section: what ran, the table and the chart, written by a full run. */
     static String readmeSection(Profile profile, Compare.Results results, String ffmTables, String echoTable) {
         return "Latest full profile (`./compare full`), written by the run itself:\n\n" + runDescription(profile) + "\n"
-                + results.markdownTable() + "\n![comparison](comparison.png)\n"
+                + results.markdownTable() + "\n![comparison](" + README_CHART + ")\n"
                 + (ffmTables.isEmpty() ? "" : "\n" + ffmTables)
                 + (echoTable.isEmpty() ? "" : "\n" + echoTable);
     }
