@@ -3,6 +3,7 @@ package dev.spanheap.internal;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -100,6 +101,46 @@ class ThreadCacheTest {
         assertThat(cache.budgetBytes()).isGreaterThanOrEqualTo(11L << 20)
                 .isLessThanOrEqualTo(HeapConfig.DEFAULT_THREAD_CACHE_BYTES);
         cache.verify();
+    }
+
+    @Test
+    void twoThreadsDoingLargePairsStayOffTheCentralLists() throws InterruptedException {
+        long[] sizes = largeSizes();
+        int[] classes = java.util.Arrays.stream(sizes).mapToInt(SizeClassLookup::sizeClassOf).toArray();
+        // Each thread warms up, waits for the other, then counts what its last rounds took from the
+        // central lists: nothing, as both caches fit one block of every class within their share.
+        java.util.concurrent.CyclicBarrier warm = new java.util.concurrent.CyclicBarrier(2);
+        long[] fromCentral = new long[2];
+        Thread[] threads = new Thread[2];
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        for (int t = 0; t < threads.length; t++) {
+            int index = t;
+            threads[t] = Thread.ofPlatform().start(() -> {
+                try {
+                    ThreadCache cache = heap.currentThreadCache();
+                    largeRounds(heap, cache, sizes, 4);
+                    warm.await();
+                    long before = 0;
+                    for (int c : classes) {
+                        before += cache.received(c);
+                    }
+                    largeRounds(heap, cache, sizes, 8);
+                    long after = 0;
+                    for (int c : classes) {
+                        after += cache.received(c);
+                    }
+                    fromCentral[index] = after - before;
+                    cache.verify();
+                } catch (Throwable e) {
+                    failure.set(e);
+                }
+            });
+        }
+        for (Thread thread : threads) {
+            thread.join();
+        }
+        assertThat(failure.get()).isNull();
+        assertThat(fromCentral).containsExactly(0, 0);
     }
 
     @Test
