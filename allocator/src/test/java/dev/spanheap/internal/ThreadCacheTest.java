@@ -74,6 +74,15 @@ class ThreadCacheTest {
                 .asLongStream().toArray();
     }
 
+    /** A cache's {@code count} summed over {@code classes}. */
+    private static long total(int[] classes, java.util.function.IntToLongFunction count) {
+        long sum = 0;
+        for (int c : classes) {
+            sum += count.applyAsLong(c);
+        }
+        return sum;
+    }
+
     @Test
     void aLoneThreadKeepsOneBlockOfEachLargeClassItUses() {
         long[] sizes = largeSizes();
@@ -81,23 +90,13 @@ class ThreadCacheTest {
         int[] classes = java.util.Arrays.stream(sizes).mapToInt(SizeClassLookup::sizeClassOf).distinct().toArray();
         assertThat(classes).hasSize(sizes.length);
         largeRounds(heap, cache, sizes, 4);
-        long mallocsBefore = 0;
-        long receivedBefore = 0;
-        for (int c : classes) {
-            mallocsBefore += cache.mallocs(c);
-            receivedBefore += cache.received(c);
-        }
+        long mallocsBefore = total(classes, cache::mallocs);
+        long receivedBefore = total(classes, cache::received);
         // One block of each class is 11 MiB: more than TCMalloc's 4 MiB per thread, within Spanheap's
         // 16. After the warm-up rounds every allocation is served by this cache.
         largeRounds(heap, cache, sizes, 1);
-        long mallocs = 0;
-        long received = 0;
-        for (int c : classes) {
-            mallocs += cache.mallocs(c);
-            received += cache.received(c);
-        }
-        assertThat(mallocs - mallocsBefore).isEqualTo(sizes.length);
-        assertThat(received).as("nothing came from the central lists").isEqualTo(receivedBefore);
+        assertThat(total(classes, cache::mallocs) - mallocsBefore).isEqualTo(sizes.length);
+        assertThat(total(classes, cache::received)).as("nothing came from the central lists").isEqualTo(receivedBefore);
         assertThat(cache.budgetBytes()).isGreaterThanOrEqualTo(11L << 20)
                 .isLessThanOrEqualTo(HeapConfig.DEFAULT_THREAD_CACHE_BYTES);
         cache.verify();
@@ -120,16 +119,9 @@ class ThreadCacheTest {
                     ThreadCache cache = heap.currentThreadCache();
                     largeRounds(heap, cache, sizes, 4);
                     warm.await();
-                    long before = 0;
-                    for (int c : classes) {
-                        before += cache.received(c);
-                    }
+                    long before = total(classes, cache::received);
                     largeRounds(heap, cache, sizes, 8);
-                    long after = 0;
-                    for (int c : classes) {
-                        after += cache.received(c);
-                    }
-                    fromCentral[index] = after - before;
+                    fromCentral[index] = total(classes, cache::received) - before;
                     cache.verify();
                 } catch (Throwable e) {
                     failure.set(e);
