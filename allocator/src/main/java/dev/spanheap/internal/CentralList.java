@@ -157,26 +157,10 @@ final class CentralList {
      * Returns {@code count} objects from {@code objects[from..]} to their spans. A span that gets
      * all its objects back goes to the page heap. Throws if an object is already in its span, which
      * only a double free that slipped past the cheap checks can cause; the objects before it are
-     * returned, the rest are not touched.
+     * returned, the rest are not touched. Returns whether a span of at least
+     * {@link PageHeap#INLINE_SCAVENGE_MIN_BYTES} went to the page heap.
      */
-    void give(long[] objects, int from, int count) {
-        giveFreesLargeSpan(objects, from, count);
-    }
-
-    /**
-     * {@link #give} from a thread's free: when that sends a span of at least
-     * {@link PageHeap#INLINE_SCAVENGE_MIN_BYTES} to the page heap, the scavenger's inline check runs
-     * after this list's lock is dropped (no system call under it). Not for flushes, which may run
-     * under other locks.
-     */
-    void giveFromFree(long[] objects, int from, int count) {
-        if (giveFreesLargeSpan(objects, from, count)) {
-            pageHeap.scavengeAfterLargeFree();
-        }
-    }
-
-    /** {@link #give}; returns whether a span of at least {@link PageHeap#INLINE_SCAVENGE_MIN_BYTES} went to the page heap. */
-    private boolean giveFreesLargeSpan(long[] objects, int from, int count) {
+    boolean give(long[] objects, int from, int count) {
         lock.lock();
         try {
             checkOpen();
@@ -192,6 +176,18 @@ final class CentralList {
             return spanCount < spansBefore && (long) spanPages * Pages.SIZE >= PageHeap.INLINE_SCAVENGE_MIN_BYTES;
         } finally {
             lock.unlock();
+        }
+    }
+
+    /**
+     * {@link #give} from a thread's free: when that sends a span of at least
+     * {@link PageHeap#INLINE_SCAVENGE_MIN_BYTES} to the page heap, the scavenger's inline check runs
+     * after this list's lock is dropped (no system call under it). Not for flushes, which may run
+     * under other locks.
+     */
+    void giveFromFree(long[] objects, int from, int count) {
+        if (give(objects, from, count)) {
+            pageHeap.scavengeAfterLargeFree();
         }
     }
 
