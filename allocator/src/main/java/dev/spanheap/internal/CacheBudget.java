@@ -13,9 +13,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>One cache may hold up to {@code perCacheBytes}, but never more than an equal share of the
  * pool among the caches holding budget ({@link #shareCap}): one or two busy threads get the
  * per-cache most (large blocks then stay in their threads, see {@link ThreadCache}), and with more
- * threads each gets what TCMalloc's defaults would give it. A cache keeps what it was granted when
- * other threads start later; the budget is not taken back from live threads (TCMalloc steals it
- * from idle ones), only when a thread ends.
+ * threads each gets what TCMalloc's defaults would give it. A cache that holds more than its share
+ * when other threads start gives the excess back at its next review ({@link ThreadCache#review}),
+ * which its own slow paths run; a thread that no longer allocates keeps what it holds until it ends
+ * (no other thread may touch its cache).
  */
 final class CacheBudget {
 

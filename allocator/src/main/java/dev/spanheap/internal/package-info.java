@@ -155,8 +155,11 @@
  *       slower.</li>
  *   <li>Cache memory is bounded twice: per cache ({@code sum(limit * size) <= budget}) and overall
  *       ({@link dev.spanheap.internal.CacheBudget}), and no cache grows past an equal share of the overall
- *       bound among the caches holding budget. A cache of an ended thread is flushed by a
- *       {@link java.lang.ref.Cleaner} or the next registry sweep.</li>
+ *       bound among the caches holding budget. Every few slow paths a cache reviews itself: when it
+ *       could not grow, the classes it left unused since the last review go back to the central
+ *       lists; when it holds more than its share, its largest classes shrink until it fits (budget
+ *       moves only on the owner's slow paths, never from another thread). A cache of an ended
+ *       thread is flushed by a {@link java.lang.ref.Cleaner} or the next registry sweep.</li>
  *   <li>Double frees: large blocks always (span state, swapped atomically). Small blocks by cookie
  *       ({@link dev.spanheap.internal.FreeCookie}): every object not allocated holds it, those of a
  *       freshly cut span included, so a stale free into pages cut again for any class is refused too;

@@ -185,4 +185,81 @@ class ThreadCacheTest {
         assertThat(budget.holders()).isZero();
         assertThat(budget.shareCap()).isEqualTo(16L << 20);
     }
+
+    /** {@code count} blocks of {@code size} allocated, then freed in order, {@code rounds} times. */
+    private static void batchRounds(Heap heap, ThreadCache cache, long size, int count, int rounds) {
+        long[] blocks = new long[count];
+        for (int round = 0; round < rounds; round++) {
+            for (int i = 0; i < count; i++) {
+                blocks[i] = heap.allocate(cache, size, 1);
+            }
+            for (long block : blocks) {
+                heap.free(cache, block);
+            }
+        }
+    }
+
+    @Test
+    void aClassLeftUnusedGivesItsBudgetToTheClassesInUse() {
+        // 2 MiB per cache: 512 KiB for kept large spans, 1.5 MiB for the classes.
+        Heap small = new Heap(new HeapConfig(LinuxOsMemory.INSTANCE, 1L << 30, PageHeap.DEFAULT_COMMIT_STEP_PAGES,
+                2 << 20, 32 << 20, false));
+        try {
+            ThreadCache cache = small.currentThreadCache();
+            int blocks64k = SizeClassLookup.sizeClassOf(64 << 10);
+            int blocks4k = SizeClassLookup.sizeClassOf(4096);
+            batchRounds(small, cache, 64 << 10, 16, 40);
+            assertThat(cache.depth(blocks64k)).as("1 MiB of 64 KiB blocks kept").isGreaterThanOrEqualTo(16);
+            // 256 blocks of 4 KiB need another 1 MiB, which the cache has only if at least half of the
+            // idle 64 KiB blocks go.
+            batchRounds(small, cache, 4096, 256, 400);
+            assertThat(cache.depth(blocks64k)).isLessThanOrEqualTo(8);
+            // Without that, about 100 (the 512 KiB left); with it, nearly the whole round.
+            assertThat(cache.depth(blocks4k)).isGreaterThanOrEqualTo(224);
+            cache.verify();
+            small.verify();
+        } finally {
+            small.close();
+        }
+    }
+
+    @Test
+    void aCacheThatGrewAloneShrinksToItsShareWhenOthersStart() throws InterruptedException {
+        ThreadCache cache = heap.currentThreadCache();
+        largeRounds(heap, cache, largeSizes(), 4);
+        assertThat(cache.budgetBytes()).as("alone: the per-cache most").isGreaterThan(11L << 20);
+        CountDownLatch holding = new CountDownLatch(3);
+        CountDownLatch done = new CountDownLatch(1);
+        Thread[] others = new Thread[3];
+        for (int i = 0; i < others.length; i++) {
+            others[i] = Thread.ofPlatform().start(() -> {
+                ThreadCache own = heap.currentThreadCache();
+                heap.free(own, heap.allocate(own, 4096, 1));
+                holding.countDown();
+                try {
+                    done.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+        }
+        try {
+            holding.await();
+            // Four caches hold budget: 8 MiB each. This cache's classes are all in use (none is idle
+            // since a review), so its next review halves the largest until it fits.
+            long grantedBefore = heap.budget().granted();
+            long heldBefore = cache.budgetBytes();
+            cache.review(0);
+            assertThat(cache.budgetBytes()).isLessThanOrEqualTo(HeapConfig.DEFAULT_TOTAL_CACHE_BYTES / 4);
+            assertThat(heap.budget().granted()).as("what it gave up went back to the pool")
+                    .isEqualTo(grantedBefore - (heldBefore - cache.budgetBytes()));
+            cache.verify();
+            heap.verify();
+        } finally {
+            done.countDown();
+            for (Thread other : others) {
+                other.join();
+            }
+        }
+    }
 }
