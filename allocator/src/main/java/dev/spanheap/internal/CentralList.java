@@ -131,19 +131,35 @@ final class CentralList {
             while (taken < max) {
                 int span = partialHead;
                 if (span == 0) {
+                    // The page heap may call the OS for the new span (growth's mmap, or a release
+                    // before it): not under this lock, which the class's other threads need.
+                    int cut;
+                    RuntimeException osRefused = null;
+                    lock.unlock();
                     try {
-                        span = newSpan();
-                    } catch (RuntimeException osRefused) {
-                        // The objects already taken are in out[] and nowhere else: hand them over, and
-                        // let the next refill meet the refusal if it lasts.
+                        cut = cutSpan();
+                    } catch (RuntimeException e) {
+                        cut = 0;
+                        osRefused = e;
+                    } finally {
+                        lock.lock();
+                    }
+                    if (osRefused != null) {
+                        // The objects already taken are in out[] and nowhere else: hand them over,
+                        // and let the next refill meet the refusal if it lasts.
                         if (taken > 0) {
                             return taken;
                         }
                         throw osRefused;
                     }
-                    if (span == 0) {
+                    if (cut == 0) {
                         break;
                     }
+                    checkOpen();
+                    spanCount++;
+                    emptySpans++;
+                    link(cut);
+                    span = cut;
                 }
                 taken += takeFrom(span, out, from + taken, max - taken);
             }
@@ -291,13 +307,18 @@ final class CentralList {
         return taken;
     }
 
-    private int newSpan() {
+    /**
+     * A new span of this class from the page heap, its objects all free and stamped, or 0 when the
+     * page heap is out of space. Called without this list's lock: nothing else knows the span until
+     * the page map names it, which happens last, so a free that finds its pages finds it complete;
+     * the caller then adds it to the list under the lock.
+     */
+    private int cutSpan() {
         int span = pageHeap.allocate(spanPages, Pages.SIZE, SpanTable.SMALL);
         if (span == 0) {
             return 0;
         }
         spans.setSizeClass(span, sizeClass);
-        pageHeap.pageMap.setSmall(spans.start(span), spanPages, span, sizeClass);
         spans.setObjects(span, spanObjects);
         spans.setFreeObjects(span, spanObjects);
         // No object of the new span is allocated, so each must hold its cookie: a stale free of an
@@ -309,9 +330,7 @@ final class CentralList {
             int inWord = Math.clamp(spanObjects - first, 0, 64);
             spans.setFreeBits(span, word, inWord == 64 ? -1L : (1L << inWord) - 1);
         }
-        spanCount++;
-        emptySpans++;
-        link(span);
+        pageHeap.pageMap.setSmall(spans.start(span), spanPages, span, sizeClass);
         return span;
     }
 

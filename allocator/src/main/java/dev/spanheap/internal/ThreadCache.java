@@ -122,6 +122,13 @@ public final class ThreadCache {
      * allocation moves the top of its stack or, on an empty stack, refills it, and any free counts.
      */
     private final long[] reviewed = new long[3 * SizeClasses.COUNT];
+    /**
+     * Whether a span this cache sent to the page heap owes the page heap's inline scavenging check,
+     * which may call {@code madvise}. A platform thread's cache runs the check at once; a stripe,
+     * used under its lock, leaves it here for {@link ThreadCaches} to run after the lock is dropped,
+     * so that no virtual thread waits for the stripe behind another's system call.
+     */
+    private boolean scavengeOwed;
 
     ThreadCache(CentralList[] centrals, CacheBudget budget, long ownerId, PageHeap pageHeap, SampleRate sampleRate,
                 long bytesUntilSample) {
@@ -221,6 +228,35 @@ public final class ThreadCache {
         return slots[REGION[c] + got];
     }
 
+    /**
+     * {@link #refill} in two halves for a stripe, so that the central list (which may call the OS
+     * for a new span) is not asked under the stripe's lock: this half, under the lock, grows the
+     * class's limit as a refill would and says how many objects to fetch.
+     */
+    int refillCount(int c) {
+        countTowardsReview(c);
+        grow(c);
+        int room = limit(c);
+        return room == 0 ? 1 : Math.min(BATCH[c], room);
+    }
+
+    /**
+     * The other half, under the lock again: {@code batch[0..got)} came from the central list;
+     * {@code batch[0]} goes to the caller and the rest onto the stack as far as its limit allows
+     * (another thread may have filled it meanwhile). Returns how many did not fit, the last ones of
+     * the batch, which the caller gives back to the central list after dropping the lock.
+     */
+    int stash(int c, long[] batch, int got) {
+        int depth = depth(c);
+        int pushed = Math.clamp(limit(c) - depth, 0, got - 1);
+        System.arraycopy(batch, 1, slots, REGION[c] + 1 + depth, pushed);
+        setDepth(c, depth + pushed);
+        int left = got - 1 - pushed;
+        received[PAD + c] += got;
+        returned[PAD + c] += left;
+        return left;
+    }
+
     /** The slow half of free: makes room by growing the limit or draining a batch, then pushes. */
     void overflow(int c, long address) {
         countTowardsReview(c);
@@ -232,7 +268,7 @@ public final class ThreadCache {
                 slots[PAD + 2 * c + 1]++;
                 returned[PAD + c]++;
                 transfer[PAD] = address;
-                centrals[c].giveFromFree(transfer, PAD, 1);
+                giveBack(c, 1);
                 return;
             }
             drain(c, Math.min(BATCH[c], depth(c)));
@@ -248,7 +284,23 @@ public final class ThreadCache {
         System.arraycopy(slots, first + count, slots, first, remaining);
         setDepth(c, remaining);
         returned[PAD + c] += count;
-        centrals[c].giveFromFree(transfer, PAD, count);
+        giveBack(c, count);
+    }
+
+    /** Gives {@code transfer}'s first {@code count} objects to class {@code c}'s central list. */
+    private void giveBack(int c, int count) {
+        if (ownerId != 0) {
+            centrals[c].giveFromFree(transfer, PAD, count);
+        } else if (centrals[c].give(transfer, PAD, count)) {
+            scavengeOwed = true;
+        }
+    }
+
+    /** Whether a stripe owes the page heap's inline scavenging check (see {@link #scavengeOwed}); clears it. */
+    boolean takeScavengeOwed() {
+        boolean owed = scavengeOwed;
+        scavengeOwed = false;
+        return owed;
     }
 
     private void grow(int c) {

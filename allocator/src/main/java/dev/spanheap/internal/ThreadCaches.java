@@ -97,35 +97,77 @@ final class ThreadCaches {
     }
 
     /** The stripe virtual thread {@code thread} uses. */
-    private int stripeOf(Thread thread) {
+    int stripeOf(Thread thread) {
         long id = thread.threadId();
         return (int) ((id ^ (id >>> 16)) & (stripes.length - 1));
     }
 
-    /** An object of class {@code c} for virtual thread {@code thread}, from its stripe; 0 when out of memory. */
+    /**
+     * An object of class {@code c} for virtual thread {@code thread}, from its stripe; 0 when out of
+     * memory. When the stripe is empty, the batch comes from the central list with the stripe's lock
+     * dropped: the central list may call the OS for a new span, and the stripe's other virtual
+     * threads must not wait behind that.
+     */
     long allocateShared(Thread thread, int c) {
         int stripe = stripeOf(thread);
+        ThreadCache cache = stripes[stripe];
+        int wanted;
+        boolean scavengeOwed;
         stripeLocks[stripe].lock();
         try {
-            ThreadCache cache = stripes[stripe];
             long address = cache.allocate(c);
-            return address != 0 ? address : cache.refill(c);
+            if (address != 0) {
+                return address;
+            }
+            wanted = cache.refillCount(c);
+            scavengeOwed = cache.takeScavengeOwed();
         } finally {
             stripeLocks[stripe].unlock();
         }
+        scavengeIfOwed(scavengeOwed);
+        long[] batch = new long[wanted];
+        int got = centrals[c].take(batch, 0, wanted);
+        if (got == 0) {
+            return 0;
+        }
+        int left;
+        stripeLocks[stripe].lock();
+        try {
+            left = cache.stash(c, batch, got);
+        } finally {
+            stripeLocks[stripe].unlock();
+        }
+        if (left > 0) {
+            centrals[c].giveFromFree(batch, got - left, left);
+        }
+        return batch[0];
     }
 
     /** Frees an object of class {@code c} for virtual thread {@code thread}, into its stripe. */
     void freeShared(Thread thread, int c, long address) {
         int stripe = stripeOf(thread);
+        boolean scavengeOwed;
         stripeLocks[stripe].lock();
         try {
             ThreadCache cache = stripes[stripe];
             if (!cache.free(c, address)) {
                 cache.overflow(c, address);
             }
+            scavengeOwed = cache.takeScavengeOwed();
         } finally {
             stripeLocks[stripe].unlock();
+        }
+        scavengeIfOwed(scavengeOwed);
+    }
+
+    /**
+     * The page heap's inline scavenging check that a stripe's drain owes, run once the stripe's lock
+     * is dropped: it may call {@code madvise}, and the other virtual threads on the stripe must not
+     * wait behind it.
+     */
+    private void scavengeIfOwed(boolean owed) {
+        if (owed) {
+            pageHeap.scavengeAfterLargeFree();
         }
     }
 

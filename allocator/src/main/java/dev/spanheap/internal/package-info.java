@@ -66,7 +66,8 @@
  *   <li>Cache empty: grow the class's limit if the cache's byte budget allows, and take a batch from
  *       the central list, from its transfer stack if it holds one ({@code ThreadCache.refill},
  *       {@code CentralList.take}).</li>
- *   <li>Central list empty: cut a new span from the page heap ({@code CentralList.newSpan}).</li>
+ *   <li>Central list empty: cut a new span from the page heap ({@code CentralList.cutSpan}), with the
+ *       list's lock dropped, since the page heap may call the OS first.</li>
  *   <li>No free run is long enough: commit the next 4 MiB (or more) of the reservation
  *       ({@code PageHeap.grow}). Past the reservation: {@link java.lang.OutOfMemoryError}.</li>
  * </ol>
@@ -106,7 +107,10 @@
  * runs, the runs it gives back are taken out of the free runs (span state {@code RELEASING}) and the
  * page heap's lock is dropped for the {@code madvise} calls. Growth likewise commits its step (the
  * {@code mmap}) holding only a grow lock, one grower at a time, and takes the page heap's lock to
- * add the new run. So no thread whose request fits the free runs waits behind a system call.
+ * add the new run. A central list cuts a new span with its own lock dropped, and a virtual threads'
+ * stripe fetches its refill and runs a free's release check with the stripe's lock dropped. So no
+ * thread whose request fits the free runs waits behind a system call, whatever lock it needs
+ * ({@code ReleaseOutsideLockTest} blocks the OS calls and checks each case).
  *
  * <h2>Decisions and their reasons</h2>
  * <ul>

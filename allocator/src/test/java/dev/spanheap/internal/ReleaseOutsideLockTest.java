@@ -230,4 +230,171 @@ class ReleaseOutsideLockTest {
             heap.close();
         }
     }
+
+    /** Two unstarted virtual threads that share a stripe of {@code heap}'s caches. */
+    private static Thread[] onOneStripe(Heap heap, Runnable first, Runnable second) {
+        Thread a = Thread.ofVirtual().unstarted(first);
+        while (true) {
+            Thread b = Thread.ofVirtual().unstarted(second);
+            if (heap.caches().stripeOf(b) == heap.caches().stripeOf(a)) {
+                return new Thread[] {a, b};
+            }
+        }
+    }
+
+    /** A task that allocates and frees 100 small blocks, a failure landing in {@code failure}. */
+    private static Runnable smallPairs(Heap heap, long size, AtomicReference<Throwable> failure) {
+        return () -> {
+            try {
+                for (int i = 0; i < 100; i++) {
+                    heap.free(heap.allocate(size, 1));
+                }
+            } catch (Throwable e) {
+                failure.set(e);
+            }
+        };
+    }
+
+    /**
+     * Uses up every committed free page with one large block, so that the next span the heap needs
+     * makes it grow; returns that block.
+     */
+    private static long fillCommittedPages(Heap heap) {
+        int free = heap.pageHeap().counts().free();
+        return free == 0 ? 0 : heap.allocate((long) free * Pages.SIZE, 1);
+    }
+
+    @Test
+    void aClassesOtherThreadsProceedWhileOneCutsASpanThroughMmap() throws Exception {
+        BlockingOs os = new BlockingOs(true, false);
+        Heap heap = new Heap(new HeapConfig(os, 1L << 30, PageHeap.DEFAULT_COMMIT_STEP_PAGES, 1 << 20, 4 << 20, false,
+                HeapConfig.Scavenging.manual(() -> 0L)));
+        try {
+            long room = heap.allocate(2 << 20, 1);
+            long filler = fillCommittedPages(heap);
+            os.armed = true;
+            AtomicReference<Throwable> cutFailure = new AtomicReference<>();
+            Thread cutting = Thread.ofPlatform().start(smallPairs(heap, 16 << 10, cutFailure));
+            assertThat(os.entered.await(1, TimeUnit.MINUTES)).as("the new span's growth reached mmap").isTrue();
+
+            // Pages the second thread's span fits in, without growing.
+            heap.free(room);
+            AtomicReference<Throwable> sameClassFailure = new AtomicReference<>();
+            Thread sameClass = Thread.ofPlatform().start(smallPairs(heap, 16 << 10, sameClassFailure));
+            assertThat(sameClass.join(Duration.ofMinutes(1)))
+                    .as("the class's other thread got its objects while the first was inside mmap").isTrue();
+            assertThat(sameClassFailure.get()).isNull();
+            assertThat(cutting.isAlive()).as("the first was still inside mmap all along").isTrue();
+
+            os.proceed.countDown();
+            assertThat(cutting.join(Duration.ofMinutes(1))).isTrue();
+            assertThat(cutFailure.get()).isNull();
+            heap.free(filler);
+            heap.verify();
+        } finally {
+            os.proceed.countDown();
+            heap.close();
+        }
+    }
+
+    @Test
+    void aStripeIsNotHeldWhileOneOfItsVirtualThreadsGrowsTheHeap() throws Exception {
+        BlockingOs os = new BlockingOs(true, false);
+        Heap heap = new Heap(new HeapConfig(os, 1L << 30, PageHeap.DEFAULT_COMMIT_STEP_PAGES, 1 << 20, 4 << 20, false,
+                HeapConfig.Scavenging.manual(() -> 0L)));
+        try {
+            long room = heap.allocate(2 << 20, 1);
+            long filler = fillCommittedPages(heap);
+            AtomicReference<Throwable> growFailure = new AtomicReference<>();
+            AtomicReference<Throwable> otherFailure = new AtomicReference<>();
+            Thread[] stripeMates = onOneStripe(heap, smallPairs(heap, 16 << 10, growFailure),
+                    smallPairs(heap, 100, otherFailure));
+            os.armed = true;
+            stripeMates[0].start();
+            assertThat(os.entered.await(1, TimeUnit.MINUTES)).as("the refill's growth reached mmap").isTrue();
+
+            heap.free(room);
+            stripeMates[1].start();
+            assertThat(stripeMates[1].join(Duration.ofMinutes(1)))
+                    .as("a virtual thread on the same stripe allocated while the other was inside mmap").isTrue();
+            assertThat(otherFailure.get()).isNull();
+            assertThat(stripeMates[0].isAlive()).as("the other was still inside mmap all along").isTrue();
+
+            os.proceed.countDown();
+            assertThat(stripeMates[0].join(Duration.ofMinutes(1))).isTrue();
+            assertThat(growFailure.get()).isNull();
+            heap.free(filler);
+            heap.verify();
+        } finally {
+            os.proceed.countDown();
+            heap.close();
+        }
+    }
+
+    @Test
+    void aStripeIsNotHeldWhileOneOfItsVirtualThreadsReleasesAfterALargeFree() throws Exception {
+        BlockingOs os = new BlockingOs(false, false);
+        java.util.concurrent.atomic.AtomicLong now = new java.util.concurrent.atomic.AtomicLong();
+        // No cache budget: every free of a 512 KiB block sends its span to the page heap at once.
+        Heap heap = new Heap(new HeapConfig(os, 1L << 30, PageHeap.DEFAULT_COMMIT_STEP_PAGES, 0, 4 << 20, false,
+                HeapConfig.Scavenging.manual(now::get)));
+        try {
+            long size = 512 << 10;
+            CountDownLatch steady = new CountDownLatch(1);
+            CountDownLatch go = new CountDownLatch(1);
+            AtomicReference<Throwable> freeFailure = new AtomicReference<>();
+            AtomicReference<Throwable> otherFailure = new AtomicReference<>();
+            Runnable frees = () -> {
+                try {
+                    // 20 blocks stay in use, 20 are freed; a cycle lets the freed pages go; then a
+                    // burst of 20 more, freed again: past the goal, the frees release on this thread.
+                    long[] blocks = new long[40];
+                    for (int i = 0; i < blocks.length; i++) {
+                        blocks[i] = heap.allocate(size, 1);
+                        RawMemory.ALL.asSlice(blocks[i], size).fill((byte) 1);
+                    }
+                    for (int i = 20; i < blocks.length; i++) {
+                        heap.free(blocks[i]);
+                    }
+                    steady.countDown();
+                    go.await();
+                    for (int i = 20; i < blocks.length; i++) {
+                        blocks[i] = heap.allocate(size, 1);
+                        RawMemory.ALL.asSlice(blocks[i], size).fill((byte) 1);
+                    }
+                    for (long block : blocks) {
+                        heap.free(block);
+                    }
+                } catch (Throwable e) {
+                    freeFailure.set(e);
+                }
+            };
+            Thread[] stripeMates = onOneStripe(heap, frees, smallPairs(heap, 100, otherFailure));
+            stripeMates[0].start();
+            assertThat(steady.await(1, TimeUnit.MINUTES)).isTrue();
+            // Scavenger cycles past the window release the freed pages and set the goal that the
+            // inline release after a large free works to.
+            now.addAndGet(2_000_000_000L);
+            while (heap.scavenger().cycle() > 0) {
+                now.addAndGet(1_000_000);
+            }
+            os.armed = true;
+            go.countDown();
+            assertThat(os.entered.await(1, TimeUnit.MINUTES)).as("a large free's release reached madvise").isTrue();
+
+            stripeMates[1].start();
+            assertThat(stripeMates[1].join(Duration.ofMinutes(1)))
+                    .as("a virtual thread on the same stripe allocated while the other was inside madvise").isTrue();
+            assertThat(otherFailure.get()).isNull();
+            assertThat(stripeMates[0].isAlive()).as("the other was still inside madvise all along").isTrue();
+
+            os.proceed.countDown();
+            assertThat(stripeMates[0].join(Duration.ofMinutes(1))).isTrue();
+            assertThat(freeFailure.get()).isNull();
+            heap.verify();
+        } finally {
+            os.proceed.countDown();
+            heap.close();
+        }
+    }
 }
