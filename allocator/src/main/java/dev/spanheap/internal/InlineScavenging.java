@@ -10,17 +10,17 @@ package dev.spanheap.internal;
  * while the paced background thread catches up (glibc gives a large block's pages back in its
  * {@code free}, too). The {@link Scavenger} answers; the page heap knows only this, so the lower
  * rung does not depend on the upper one. Both are called with the page heap's lock held; the
- * release itself runs outside it. A class's new span is cut under its central list's lock, so its
- * growth releases only for the soft limit.
+ * release itself runs outside it, and no caller holds another lock that allocating threads need
+ * (a central list cuts its new span with its own lock dropped).
  */
 interface InlineScavenging {
 
     /**
      * Bytes to release before committing {@code growthBytes} more, with {@code retainedBytes}
      * held from the OS now and {@code inUseBytes} of pages in spans; 0 when growing stays within the
-     * limit and, if {@code forGoal}, the goal.
+     * limit and the goal.
      */
-    long beforeGrowth(long retainedBytes, long growthBytes, long inUseBytes, boolean forGoal);
+    long beforeGrowth(long retainedBytes, long growthBytes, long inUseBytes);
 
     /** Bytes to release after a free sent a large span to the page heap: how far {@code retainedBytes} is over the goal; 0 if not. */
     long afterLargeFree(long retainedBytes, long inUseBytes);

@@ -105,9 +105,9 @@ public final class PageHeap {
                 if (growthStep(need) < need) {
                     return 0;
                 }
-                // A class's new span is cut under its central list's lock, which that class's other
-                // threads wait on: only the soft limit releases there, not the goal.
-                excess = releasedBeforeGrowth ? 0 : releaseBeforeGrowth(need, state != SpanTable.SMALL);
+                // No caller holds a lock that other allocating threads need (a central list cuts its
+                // span with its own lock dropped), so any growth may release for the goal first.
+                excess = releasedBeforeGrowth ? 0 : releaseBeforeGrowth(need);
             } finally {
                 lock.unlock();
             }
@@ -172,15 +172,15 @@ public final class PageHeap {
 
     /**
      * Bytes of free pages to release before growing by at least {@code minPages}, for the soft limit
-     * and, if {@code forGoal}, the scavenger's goal; 0 if none. Lock held.
+     * and the scavenger's goal; 0 if none. Lock held.
      */
-    private long releaseBeforeGrowth(int minPages, boolean forGoal) {
+    private long releaseBeforeGrowth(int minPages) {
         if (inlineScavenging == null) {
             return 0;
         }
         int step = growthStep(minPages);
         return step < minPages ? 0 : inlineScavenging.beforeGrowth(retainedBytesLocked(), (long) step << Pages.SHIFT,
-                inUseBytesLocked(), forGoal);
+                inUseBytesLocked());
     }
 
     private long retainedBytesLocked() {

@@ -215,7 +215,7 @@ public final class Scavenger implements InlineScavenging {
      * </ul>
      */
     @Override
-    public long beforeGrowth(long retainedBytes, long growthBytes, long inUseBytes, boolean forGoal) {
+    public long beforeGrowth(long retainedBytes, long growthBytes, long inUseBytes) {
         long after = retainedBytes + growthBytes;
         long forLimit = softLimitBytes > 0 && after > softLimitBytes ? after - softLimitTarget() : 0;
         long goal = lastGoal;
@@ -224,9 +224,6 @@ public final class Scavenger implements InlineScavenging {
         }
         long inUse = inUseBytes(inUseBytes);
         grownPeak.accumulateAndGet(inUse, Math::max);
-        if (!forGoal) {
-            return forLimit;
-        }
         goal = inlineGoal(goal, inUse);
         long overGoal = after > goal ? Math.min(growthBytes, after - goal) : 0;
         return Math.max(forLimit, overGoal);
