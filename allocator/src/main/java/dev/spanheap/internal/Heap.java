@@ -43,6 +43,11 @@ public final class Heap implements IdleCentralMemory {
     private final long pageMapAddress;
     private final SpanTable spans;
     private final MemorySegment memory;
+    /**
+     * {@link #memory} when segments are its slices (not checked mode), else null: {@link #segment}
+     * tests this field, which it loads anyway, instead of loading {@link #checked} too.
+     */
+    private final MemorySegment sliceableMemory;
     /** The reservation bound to the scope that keeps the mapping alive; see {@link #unscopedByteBuffer}. */
     private final MemorySegment unscopedMemory;
     private final long base;
@@ -116,6 +121,7 @@ public final class Heap implements IdleCentralMemory {
                 ? new AllocationBits(pageHeap.space().mapMetadata(AllocationBits.bytesFor(reservedBytes)))
                 : null;
         this.blockScopes = checked ? new BlockScopes() : null;
+        this.sliceableMemory = checked ? null : memory;
         enableFastPaths(!checked);
         HeapConfig.Scavenging scavenging = config.scavenging();
         this.name = config.name() != null ? config.name() : "spanheap-" + HEAPS_CREATED.incrementAndGet();
@@ -517,10 +523,11 @@ public final class Heap implements IdleCentralMemory {
      * checked mode, until the block is freed or reallocated (see {@link BlockScopes}).
      */
     public MemorySegment segment(long address, long size) {
-        if (checked) {
-            return blockScopes.open(address, size);
+        MemorySegment sliceable = sliceableMemory;
+        if (sliceable != null) {
+            return sliceable.asSlice(address - base, size);
         }
-        return memory.asSlice(address - base, size);
+        return blockScopes.open(address, size);
     }
 
     /** The whole reservation as one segment bound to the heap's lifetime, for re-binding to other scopes. */
