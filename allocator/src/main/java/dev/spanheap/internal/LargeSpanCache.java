@@ -47,9 +47,18 @@ final class LargeSpanCache {
         this.pageHeap = pageHeap;
     }
 
-    /** The most of the per-cache budget kept spans may use. */
+    /** The most of the per-cache budget kept spans may ever use. */
     static long budgetCap(CacheBudget budget) {
-        return Math.min(MAX_BUDGET_BYTES, budget.perCacheBytes() / BUDGET_SHARE);
+        return capOf(budget.perCacheBytes());
+    }
+
+    /**
+     * What kept spans may use of a cache's {@code share} of the pool now ({@link CacheBudget#shareCap}):
+     * a quarter of it, at most {@link #MAX_BUDGET_BYTES}, so that the classes always keep three
+     * quarters however many caches share the pool.
+     */
+    static long capOf(long share) {
+        return Math.min(MAX_BUDGET_BYTES, share / BUDGET_SHARE);
     }
 
     /** Whether a freed span of {@code pages} pages can be kept, asking for budget if needed. */
@@ -59,7 +68,7 @@ final class LargeSpanCache {
         }
         long spanBytes = (long) pages << Pages.SHIFT;
         if (bytes + spanBytes > budgetBytes) {
-            budgetBytes += budget.requestChunk(budgetCap(budget) - budgetBytes, bytes + spanBytes - budgetBytes);
+            budgetBytes += budget.requestChunk(capOf(budget.shareCap()) - budgetBytes, bytes + spanBytes - budgetBytes);
         }
         return bytes + spanBytes <= budgetBytes;
     }

@@ -262,4 +262,29 @@ class ThreadCacheTest {
             }
         }
     }
+
+    @Test
+    void aCacheKeepsObjectsHoweverManyCachesShareThePool() {
+        CacheBudget budget = heap.budget();
+        // With this thread's cache, 100 caches hold budget: 335 KiB each of the default 32 MiB.
+        for (int i = 0; i < 99; i++) {
+            budget.startHolding();
+        }
+        try {
+            ThreadCache cache = heap.currentThreadCache();
+            int c = SizeClassLookup.sizeClassOf(256);
+            batchRounds(heap, cache, 256, 64, 50);
+            long receivedBefore = cache.received(c);
+            long mallocsBefore = cache.mallocs(c);
+            batchRounds(heap, cache, 256, 64, 10);
+            assertThat(cache.received(c) - receivedBefore).as("objects taken from the central list")
+                    .isLessThan((cache.mallocs(c) - mallocsBefore) / 10);
+            assertThat(cache.budgetBytes()).isPositive().isLessThanOrEqualTo(budget.shareCap());
+            cache.verify();
+        } finally {
+            for (int i = 0; i < 99; i++) {
+                budget.stopHolding();
+            }
+        }
+    }
 }
