@@ -264,31 +264,40 @@ class ReleaseOutsideLockTest {
         return free == 0 ? 0 : heap.allocate((long) free * Pages.SIZE, 1);
     }
 
-    @Test
-    void aClassesOtherThreadsProceedWhileOneCutsASpanThroughMmap() throws Exception {
+    /** Makes two unstarted threads on {@code heap}, each reporting a failure in its reference. */
+    private interface ThreadPair {
+        Thread[] unstarted(Heap heap, AtomicReference<Throwable> firstFailure, AtomicReference<Throwable> secondFailure);
+    }
+
+    /**
+     * With every committed page in use, the first thread's allocation grows the heap and is held
+     * inside the growth's {@code mmap}; then pages are freed that the second thread's allocations
+     * fit in, and the second must finish while the first is still inside the call.
+     */
+    private static void secondProceedsWhileFirstGrowsTheHeap(ThreadPair pair) throws Exception {
         BlockingOs os = new BlockingOs(true, false);
         Heap heap = new Heap(new HeapConfig(os, 1L << 30, PageHeap.DEFAULT_COMMIT_STEP_PAGES, 1 << 20, 4 << 20, false,
                 HeapConfig.Scavenging.manual(() -> 0L)));
         try {
             long room = heap.allocate(2 << 20, 1);
             long filler = fillCommittedPages(heap);
+            AtomicReference<Throwable> firstFailure = new AtomicReference<>();
+            AtomicReference<Throwable> secondFailure = new AtomicReference<>();
+            Thread[] threads = pair.unstarted(heap, firstFailure, secondFailure);
             os.armed = true;
-            AtomicReference<Throwable> cutFailure = new AtomicReference<>();
-            Thread cutting = Thread.ofPlatform().start(smallPairs(heap, 16 << 10, cutFailure));
-            assertThat(os.entered.await(1, TimeUnit.MINUTES)).as("the new span's growth reached mmap").isTrue();
+            threads[0].start();
+            assertThat(os.entered.await(1, TimeUnit.MINUTES)).as("the first thread's growth reached mmap").isTrue();
 
-            // Pages the second thread's span fits in, without growing.
             heap.free(room);
-            AtomicReference<Throwable> sameClassFailure = new AtomicReference<>();
-            Thread sameClass = Thread.ofPlatform().start(smallPairs(heap, 16 << 10, sameClassFailure));
-            assertThat(sameClass.join(Duration.ofMinutes(1)))
-                    .as("the class's other thread got its objects while the first was inside mmap").isTrue();
-            assertThat(sameClassFailure.get()).isNull();
-            assertThat(cutting.isAlive()).as("the first was still inside mmap all along").isTrue();
+            threads[1].start();
+            assertThat(threads[1].join(Duration.ofMinutes(1)))
+                    .as("the second thread allocated while the first was inside mmap").isTrue();
+            assertThat(secondFailure.get()).isNull();
+            assertThat(threads[0].isAlive()).as("the first was still inside mmap all along").isTrue();
 
             os.proceed.countDown();
-            assertThat(cutting.join(Duration.ofMinutes(1))).isTrue();
-            assertThat(cutFailure.get()).isNull();
+            assertThat(threads[0].join(Duration.ofMinutes(1))).isTrue();
+            assertThat(firstFailure.get()).isNull();
             heap.free(filler);
             heap.verify();
         } finally {
@@ -298,37 +307,17 @@ class ReleaseOutsideLockTest {
     }
 
     @Test
+    void aClassesOtherThreadsProceedWhileOneCutsASpanThroughMmap() throws Exception {
+        // Both take 16 KiB objects: the second needs the class's central list while the first cuts a span.
+        secondProceedsWhileFirstGrowsTheHeap((heap, first, second) -> new Thread[] {
+                Thread.ofPlatform().unstarted(smallPairs(heap, 16 << 10, first)),
+                Thread.ofPlatform().unstarted(smallPairs(heap, 16 << 10, second))});
+    }
+
+    @Test
     void aStripeIsNotHeldWhileOneOfItsVirtualThreadsGrowsTheHeap() throws Exception {
-        BlockingOs os = new BlockingOs(true, false);
-        Heap heap = new Heap(new HeapConfig(os, 1L << 30, PageHeap.DEFAULT_COMMIT_STEP_PAGES, 1 << 20, 4 << 20, false,
-                HeapConfig.Scavenging.manual(() -> 0L)));
-        try {
-            long room = heap.allocate(2 << 20, 1);
-            long filler = fillCommittedPages(heap);
-            AtomicReference<Throwable> growFailure = new AtomicReference<>();
-            AtomicReference<Throwable> otherFailure = new AtomicReference<>();
-            Thread[] stripeMates = onOneStripe(heap, smallPairs(heap, 16 << 10, growFailure),
-                    smallPairs(heap, 100, otherFailure));
-            os.armed = true;
-            stripeMates[0].start();
-            assertThat(os.entered.await(1, TimeUnit.MINUTES)).as("the refill's growth reached mmap").isTrue();
-
-            heap.free(room);
-            stripeMates[1].start();
-            assertThat(stripeMates[1].join(Duration.ofMinutes(1)))
-                    .as("a virtual thread on the same stripe allocated while the other was inside mmap").isTrue();
-            assertThat(otherFailure.get()).isNull();
-            assertThat(stripeMates[0].isAlive()).as("the other was still inside mmap all along").isTrue();
-
-            os.proceed.countDown();
-            assertThat(stripeMates[0].join(Duration.ofMinutes(1))).isTrue();
-            assertThat(growFailure.get()).isNull();
-            heap.free(filler);
-            heap.verify();
-        } finally {
-            os.proceed.countDown();
-            heap.close();
-        }
+        secondProceedsWhileFirstGrowsTheHeap((heap, first, second) ->
+                onOneStripe(heap, smallPairs(heap, 16 << 10, first), smallPairs(heap, 100, second)));
     }
 
     @Test

@@ -135,37 +135,51 @@ class ThreadCacheTest {
         assertThat(fromCentral).containsExactly(0, 0);
     }
 
+    /**
+     * {@code count} live threads whose caches hold budget (each allocated and freed a block), until
+     * closed.
+     */
+    private static final class OtherHolders implements AutoCloseable {
+        private final CountDownLatch done = new CountDownLatch(1);
+        private final Thread[] threads;
+
+        OtherHolders(Heap heap, int count) throws InterruptedException {
+            CountDownLatch holding = new CountDownLatch(count);
+            threads = new Thread[count];
+            for (int i = 0; i < count; i++) {
+                threads[i] = Thread.ofPlatform().start(() -> {
+                    ThreadCache own = heap.currentThreadCache();
+                    heap.free(own, heap.allocate(own, 4096, 1));
+                    holding.countDown();
+                    try {
+                        done.await();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                });
+            }
+            holding.await();
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            done.countDown();
+            for (Thread thread : threads) {
+                thread.join();
+            }
+        }
+    }
+
     @Test
     void aCacheTakesNoMoreThanItsShareWhileOthersHoldBudget() throws InterruptedException {
         long[] sizes = largeSizes();
         // Two caches holding budget share the default 32 MiB pool: 16 MiB each; four of them, 8.
-        CountDownLatch holding = new CountDownLatch(3);
-        CountDownLatch done = new CountDownLatch(1);
-        Thread[] others = new Thread[3];
-        for (int i = 0; i < others.length; i++) {
-            others[i] = Thread.ofPlatform().start(() -> {
-                ThreadCache own = heap.currentThreadCache();
-                heap.free(own, heap.allocate(own, 4096, 1));
-                holding.countDown();
-                try {
-                    done.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            });
-        }
-        try {
-            holding.await();
+        try (OtherHolders others = new OtherHolders(heap, 3)) {
             ThreadCache cache = heap.currentThreadCache();
             largeRounds(heap, cache, sizes, 6);
             assertThat(cache.budgetBytes()).isGreaterThan(4L << 20)
                     .isLessThanOrEqualTo(HeapConfig.DEFAULT_TOTAL_CACHE_BYTES / 4);
             cache.verify();
-        } finally {
-            done.countDown();
-            for (Thread other : others) {
-                other.join();
-            }
         }
     }
 
@@ -228,23 +242,7 @@ class ThreadCacheTest {
         ThreadCache cache = heap.currentThreadCache();
         largeRounds(heap, cache, largeSizes(), 4);
         assertThat(cache.budgetBytes()).as("alone: the per-cache most").isGreaterThan(11L << 20);
-        CountDownLatch holding = new CountDownLatch(3);
-        CountDownLatch done = new CountDownLatch(1);
-        Thread[] others = new Thread[3];
-        for (int i = 0; i < others.length; i++) {
-            others[i] = Thread.ofPlatform().start(() -> {
-                ThreadCache own = heap.currentThreadCache();
-                heap.free(own, heap.allocate(own, 4096, 1));
-                holding.countDown();
-                try {
-                    done.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            });
-        }
-        try {
-            holding.await();
+        try (OtherHolders others = new OtherHolders(heap, 3)) {
             // Four caches hold budget: 8 MiB each. This cache's classes are all in use (none is idle
             // since a review), so its next review halves the largest until it fits.
             long grantedBefore = heap.budget().granted();
@@ -255,11 +253,6 @@ class ThreadCacheTest {
                     .isEqualTo(grantedBefore - (heldBefore - cache.budgetBytes()));
             cache.verify();
             heap.verify();
-        } finally {
-            done.countDown();
-            for (Thread other : others) {
-                other.join();
-            }
         }
     }
 
