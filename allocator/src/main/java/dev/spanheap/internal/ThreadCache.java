@@ -209,17 +209,15 @@ public final class ThreadCache {
      * the central list and returns one object; 0 when the heap is out of memory.
      */
     long refill(int c) {
-        countTowardsReview(c);
-        grow(c);
-        int room = limit(c);
-        if (room == 0) {
+        int wanted = refillCount(c);
+        if (limit(c) == 0) {
             if (centrals[c].take(transfer, PAD, 1) == 0) {
                 return 0;
             }
             received[PAD + c]++;
             return transfer[PAD];
         }
-        int got = centrals[c].take(slots, REGION[c] + 1, Math.min(BATCH[c], room));
+        int got = centrals[c].take(slots, REGION[c] + 1, wanted);
         if (got == 0) {
             return 0;
         }
@@ -229,9 +227,10 @@ public final class ThreadCache {
     }
 
     /**
-     * {@link #refill} in two halves for a stripe, so that the central list (which may call the OS
-     * for a new span) is not asked under the stripe's lock: this half, under the lock, grows the
-     * class's limit as a refill would and says how many objects to fetch.
+     * The first half of a refill: grows the class's limit if the budget allows and says how many
+     * objects to fetch (one, straight to the caller, when the class may hold none). A stripe runs
+     * this half under its lock, fetches without it, and hands the batch to {@link #stash}, so that
+     * the central list (which may call the OS for a new span) is not asked under the stripe's lock.
      */
     int refillCount(int c) {
         countTowardsReview(c);
