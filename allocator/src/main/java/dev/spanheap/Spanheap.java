@@ -82,13 +82,18 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
     /**
      * The process-wide heap, created with the defaults on first use, for code that wants
      * {@code malloc}-like convenience without owning a heap. It lives as long as the process; its
-     * {@link #close()} throws {@link UnsupportedOperationException}.
+     * {@link #close()} throws {@link UnsupportedOperationException}. A system property that sets one
+     * of its defaults and does not parse fails its creation (an {@link ExceptionInInitializerError}
+     * whose cause names the property).
      */
     public static Spanheap global() {
         return Global.HEAP;
     }
 
-    /** A heap with the defaults: a 64 GiB limit, unchecked frees. */
+    /**
+     * A heap with the defaults: a 64 GiB limit, unchecked frees, Go's profile rate; system
+     * properties may change the last two (see {@link Builder#checked} and {@link Builder#profileRate}).
+     */
     public static Spanheap create() {
         return builder().build();
     }
@@ -270,11 +275,13 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
         private long maxHeapSize = HeapConfig.DEFAULT_MAX_HEAP_BYTES;
         private long threadCacheSize = HeapConfig.DEFAULT_THREAD_CACHE_BYTES;
         private long totalCacheSize = HeapConfig.DEFAULT_TOTAL_CACHE_BYTES;
-        private boolean checked;
+        /** Null while not set: the heap then takes {@code -Dspanheap.checked}, or off. */
+        private Boolean checked;
         private boolean scavenger = true;
         private int retainPercent = HeapConfig.Scavenging.DEFAULT_RETAIN_PERCENT;
         private long softLimit;
-        private long profileRate = HeapConfig.DEFAULT_PROFILE_RATE;
+        /** -1 while not set: the heap then takes {@code -Dspanheap.profileRate}, or Go's default. */
+        private long profileRate = -1;
         private String jmxName;
 
         private Builder() {
@@ -287,6 +294,11 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
          * default). 0 turns profiling off; 1 samples every allocation. A sampled block keeps its stack
          * until freed and occupies whole pages of its own, but counts and reports the usable size an
          * unsampled block would have.
+         *
+         * <p>A heap whose builder does not set it, {@link Spanheap#global()} among them, takes the
+         * system property {@code spanheap.profileRate} (a number of bytes, 0 or more) when it is set,
+         * as Go's {@code GODEBUG=memprofilerate=N} does: an operator turns profiling off
+         * ({@code -Dspanheap.profileRate=0}) or makes it finer without a change of code.
          */
         public Builder profileRate(long bytes) {
             if (bytes < 0) {
@@ -389,6 +401,10 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
          * {@link IllegalStateException} on any thread. That scope makes each segment's free cost
          * microseconds (the JDK handshakes every thread to close it); raw addresses pay only the
          * bitmap.
+         *
+         * <p>A heap whose builder does not set it, {@link Spanheap#global()} among them, takes the
+         * system property {@code spanheap.checked} ({@code true} or {@code false}) when it is set:
+         * a test suite runs in this mode with {@code -Dspanheap.checked=true} and no change of code.
          */
         public Builder checked(boolean checked) {
             this.checked = checked;
@@ -413,8 +429,9 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
             HeapConfig.Scavenging scavenging = new HeapConfig.Scavenging(scavenger, retainPercent, softLimit,
                     defaults.windowNanos(), defaults.clock(), defaults.sleeper());
             return new Heap(new HeapConfig(LinuxOsMemory.INSTANCE, maxHeapSize,
-                    PageHeap.DEFAULT_COMMIT_STEP_PAGES, threadCacheSize, totalCacheSize, checked, scavenging, profileRate,
-                jmxName));
+                    PageHeap.DEFAULT_COMMIT_STEP_PAGES, threadCacheSize, totalCacheSize,
+                    checked != null ? checked : PropertyDefaults.checked(), scavenging,
+                    profileRate >= 0 ? profileRate : PropertyDefaults.profileRate(), jmxName));
         }
     }
 }

@@ -21,6 +21,86 @@ class BuilderTest {
     }
 
     @Test
+    void theProfileRatePropertySetsTheDefaultThatTheBuilderOverrides() {
+        withProperty(PropertyDefaults.PROFILE_RATE, "4096", () -> {
+            try (Spanheap heap = Spanheap.create()) {
+                assertThat(heap.profileRate()).isEqualTo(4096);
+            }
+            try (Spanheap heap = Spanheap.builder().profileRate(0).build()) {
+                assertThat(heap.profileRate()).isZero();
+            }
+        });
+        withProperty(PropertyDefaults.PROFILE_RATE, " 0 ", () -> {
+            try (Spanheap heap = Spanheap.create()) {
+                assertThat(heap.profileRate()).isZero();
+            }
+        });
+        try (Spanheap heap = Spanheap.create()) {
+            assertThat(heap.profileRate()).isEqualTo(512 * 1024);
+        }
+    }
+
+    @Test
+    void theCheckedPropertySetsTheDefaultThatTheBuilderOverrides() {
+        withProperty(PropertyDefaults.CHECKED, "TRUE", () -> {
+            try (Spanheap heap = Spanheap.create()) {
+                assertThat(segmentsDieWithTheirBlocks(heap)).isTrue();
+            }
+            try (Spanheap heap = Spanheap.builder().checked(false).build()) {
+                assertThat(segmentsDieWithTheirBlocks(heap)).isFalse();
+            }
+        });
+        withProperty(PropertyDefaults.CHECKED, "false", () -> {
+            try (Spanheap heap = Spanheap.create()) {
+                assertThat(segmentsDieWithTheirBlocks(heap)).isFalse();
+            }
+        });
+    }
+
+    /**
+     * Whether a segment of {@code heap} stops working when its block is freed, which checked mode
+     * does and unchecked mode does not (there the read below finds the free block's cookie).
+     */
+    private static boolean segmentsDieWithTheirBlocks(Spanheap heap) {
+        MemorySegment segment = heap.allocate(64);
+        heap.free(segment);
+        try {
+            segment.get(java.lang.foreign.ValueLayout.JAVA_LONG, 0);
+            return false;
+        } catch (IllegalStateException alreadyClosed) {
+            return true;
+        }
+    }
+
+    @Test
+    void propertiesThatDoNotParseAreRefusedByName() {
+        for (String bad : new String[] {"-1", "512k", ""}) {
+            withProperty(PropertyDefaults.PROFILE_RATE, bad, () -> assertThatThrownBy(Spanheap::create)
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("system property spanheap.profileRate must be a number of bytes, 0 or more: \"" + bad + "\""));
+        }
+        for (String bad : new String[] {"yes", "1", ""}) {
+            withProperty(PropertyDefaults.CHECKED, bad, () -> assertThatThrownBy(Spanheap::create)
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("system property spanheap.checked must be true or false: \"" + bad + "\""));
+        }
+    }
+
+    private static void withProperty(String name, String value, Runnable body) {
+        String before = System.getProperty(name);
+        System.setProperty(name, value);
+        try {
+            body.run();
+        } finally {
+            if (before == null) {
+                System.clearProperty(name);
+            } else {
+                System.setProperty(name, before);
+            }
+        }
+    }
+
+    @Test
     void maxHeapSizeIsTheHardLimit() {
         try (Spanheap heap = Spanheap.builder().maxHeapSize(32L << 20).scavenger(false).build()) {
             MemorySegment most = heap.allocate(28L << 20);
