@@ -4,8 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.spanheap.Spanheap;
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -23,5 +27,28 @@ class GlobalHeapTest {
         assertThat(segment.get(ValueLayout.JAVA_LONG, 120)).as("still open").isEqualTo(5);
         global.free(segment);
         global.verify();
+    }
+
+    @Test
+    void theGlobalHeapTakesTheDefaultsThatSystemPropertiesSet() throws Exception {
+        assertThat(probe()).isEqualTo("profileRate=524288 checked=false");
+        assertThat(probe("-Dspanheap.profileRate=0", "-Dspanheap.checked=true"))
+                .isEqualTo("profileRate=0 checked=true");
+        assertThat(probe("-Dspanheap.profileRate=64k")).isEqualTo(
+                "refused: system property spanheap.profileRate must be a number of bytes, 0 or more: \"64k\"");
+    }
+
+    /** What {@link GlobalHeapProbe} prints in a JVM of its own started with {@code options}. */
+    private static String probe(String... options) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>();
+        command.add(ProcessHandle.current().info().command().orElseThrow());
+        command.add("--enable-native-access=ALL-UNNAMED");
+        command.addAll(List.of(options));
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), GlobalHeapProbe.class.getName()));
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        assertThat(process.waitFor(1, TimeUnit.MINUTES)).isTrue();
+        assertThat(process.exitValue()).as(output).isZero();
+        return output;
     }
 }
