@@ -59,11 +59,11 @@ public final class Heap implements IdleCentralMemory {
     /** The calling platform thread's cache; the registry's, held here to save an indirection. */
     private final ThreadLocal<ThreadCache> localCache;
     /**
-     * The current table of {@link ThreadSlots}, held here to save an indirection on the fast paths.
-     * Plain: replaced under the registry lock when the table grows; a thread that reads the old one
-     * finds its cache there or misses to the slow path.
+     * The fast paths' mirror of {@link ThreadSlots}' table (each cache's {@link ThreadCache#fastSlots()}),
+     * held here to save an indirection. Plain: replaced under the registry lock when the table grows;
+     * a thread that reads the old one finds its cache there or misses to the slow path.
      */
-    private ThreadCache[] cachesByThreadId;
+    private long[][] slotsByThreadId;
     private final FreeCookie cookies = new FreeCookie();
     /** {@code cookies.key}, held here so that the fast free path reads it from this object. */
     private final long cookieKey = cookies.key;
@@ -111,7 +111,7 @@ public final class Heap implements IdleCentralMemory {
         }
         this.budget = new CacheBudget(config.totalCacheBytes(), config.threadCacheBytes());
         this.profiler = new HeapProfiler(config.profileRate());
-        this.caches = new ThreadCaches(centrals, budget, VIRTUAL_THREAD_STRIPES, pageHeap, table -> cachesByThreadId = table,
+        this.caches = new ThreadCaches(centrals, budget, VIRTUAL_THREAD_STRIPES, pageHeap, table -> slotsByThreadId = table,
                 profiler);
         this.localCache = caches.local;
         this.large = new LargeBlocks(pageHeap, profiler);
@@ -147,9 +147,9 @@ public final class Heap implements IdleCentralMemory {
     public long allocate(long size, long alignment) {
         if (isFastRequest(size, alignment)) {
             long thread = Thread.currentThread().threadId();
-            ThreadCache cache = slotOf(thread);
-            if (cache != null && cache.ownerId == thread) {
-                return allocate(cache, size, alignment);
+            long[] slots = slotsOf(thread);
+            if (slots != null && slots[ThreadCache.OWNER] == thread) {
+                return allocate(slots, size, alignment);
             }
         }
         return allocateSlow(size, alignment, COUNT_TOWARDS_SAMPLE);
@@ -172,9 +172,12 @@ public final class Heap implements IdleCentralMemory {
         fastSizeBytes = enable ? SizeClasses.MAX_SMALL_SIZE : 0;
     }
 
-    /** The cache in thread {@code threadId}'s slot: its own, or null or another's on a miss. */
-    private ThreadCache slotOf(long threadId) {
-        ThreadCache[] table = cachesByThreadId;
+    /**
+     * The fast-path array of the cache in thread {@code threadId}'s slot: its own, or null or
+     * another's on a miss (see {@link ThreadCache#OWNER}).
+     */
+    private long[] slotsOf(long threadId) {
+        long[][] table = slotsByThreadId;
         return table[(int) threadId & (table.length - 1)];
     }
 
@@ -199,15 +202,20 @@ public final class Heap implements IdleCentralMemory {
      * Java code has no callee-saved registers, so whatever lives across a call is spilled).
      */
     public long allocate(ThreadCache cache, long size, long alignment) {
+        return allocate(cache.fastSlots(), size, alignment);
+    }
+
+    /** {@link #allocate(ThreadCache, long, long)} on the cache's {@link ThreadCache#fastSlots()}. */
+    private long allocate(long[] slots, long size, long alignment) {
         // The profiler's countdown: a subtraction and a compare; see HeapProfiler.
-        if (isFastRequest(size, alignment) && cache.countDownToSample(size) >= 0) {
-            long address = cache.allocate(SizeClassLookup.sizeClassOf(size));
+        if (isFastRequest(size, alignment) && ThreadCache.countDownToSample(slots, size) >= 0) {
+            long address = ThreadCache.allocate(slots, SizeClassLookup.sizeClassOf(size));
             if (address != 0) {
                 RawMemory.ALL.set(WORD, address, 0L);
                 return address;
             }
         }
-        return allocateOffFastPath(cache, size, alignment);
+        return allocateOffFastPath(slots, size, alignment);
     }
 
     /** {@link #allocateSlow}'s sampling: count the request towards the next sample first. */
@@ -224,9 +232,9 @@ public final class Heap implements IdleCentralMemory {
      * only for its alignment has a class or is aligned past a page, so no large request is left here
      * for the thread's kept spans (they serve the profiler's samples, see SampledAllocations).
      */
-    private long allocateOffFastPath(ThreadCache cache, long size, long alignment) {
+    private long allocateOffFastPath(long[] slots, long size, long alignment) {
         if (isFastRequest(size, alignment)) {
-            return allocateSlow(size, alignment, cache.bytesUntilSample() < 0 ? SAMPLE : COUNTED);
+            return allocateSlow(size, alignment, ThreadCache.bytesUntilSample(slots) < 0 ? SAMPLE : COUNTED);
         }
         return allocateSlow(size, alignment, COUNT_TOWARDS_SAMPLE);
     }
@@ -362,9 +370,9 @@ public final class Heap implements IdleCentralMemory {
      */
     public void free(long address) {
         long thread = Thread.currentThread().threadId();
-        ThreadCache cache = slotOf(thread);
-        if (cache != null && cache.ownerId == thread) {
-            free(cache, address);
+        long[] slots = slotsOf(thread);
+        if (slots != null && slots[ThreadCache.OWNER] == thread) {
+            free(slots, null, address);
         } else {
             freeSlow(address);
         }
@@ -375,6 +383,14 @@ public final class Heap implements IdleCentralMemory {
      * {@link #allocate(ThreadCache, long, long)}, one call out of line for everything else.
      */
     public void free(ThreadCache cache, long address) {
+        free(cache.fastSlots(), cache, address);
+    }
+
+    /**
+     * {@link #free(ThreadCache, long)} on a cache's {@link ThreadCache#fastSlots()}; {@code cache} is
+     * that cache, or null when the caller found only its array (then the slow half looks it up).
+     */
+    private void free(long[] slots, ThreadCache cache, long address) {
         long offset = address - base;
         long entry = 0;
         int overflowClass = 0;
@@ -385,7 +401,7 @@ public final class Heap implements IdleCentralMemory {
             long cookie = address ^ cookieKey;
             if (SizeClassLookup.isBlockStart(c, spanOffset) && RawMemory.ALL.get(WORD, address) != cookie) {
                 RawMemory.ALL.set(WORD, address, cookie);
-                if (cache.free(c, address)) {
+                if (ThreadCache.free(slots, c, address)) {
                     return;
                 }
                 overflowClass = c;
@@ -399,19 +415,25 @@ public final class Heap implements IdleCentralMemory {
      * the address is outside the fast paths' range): a checked small free whose class
      * {@code overflowClass} is full in the cache (its cookie is already written), a large block the
      * cache may keep, or anything else, which {@link #freeSlow} checks again and explains.
+     * {@code cache} is the calling thread's, or null if the fast path did not load it.
      */
     private void freeOffFastPath(ThreadCache cache, long address, long entry, int overflowClass) {
         if (overflowClass != 0) {
-            cache.overflow(overflowClass, address);
+            ownCache(cache).overflow(overflowClass, address);
             return;
         }
         long offset = address - base;
         // Entry 0 names span 0, which LargeBlocks.keep refuses before it looks at the page.
         if (PageMap.sizeClass(entry) == 0 && (offset & (Pages.SIZE - 1)) == 0
-                && large.keep(cache, PageMap.span(entry), (int) (offset >>> Pages.SHIFT))) {
+                && large.keep(ownCache(cache), PageMap.span(entry), (int) (offset >>> Pages.SHIFT))) {
             return;
         }
         freeSlow(address);
+    }
+
+    /** {@code cache}, or when null the calling platform thread's, whose array the fast path found. */
+    private ThreadCache ownCache(ThreadCache cache) {
+        return cache != null ? cache : caches.currentPlatformCache();
     }
 
     /**

@@ -52,6 +52,11 @@ public final class ThreadCache {
     static final int PAD = 8;
     /** {@code slots[COUNTDOWN]}: the profiler's countdown (the unused ends word of class 0). */
     private static final int COUNTDOWN = PAD;
+    /**
+     * {@code slots[OWNER]}: {@link #ownerId} (the unused frees word of class 0), so that a thread that
+     * finds this array in {@link ThreadSlots}' table checks it is its own without loading this object.
+     */
+    static final int OWNER = PAD + 1;
 
     static {
         int slots = PAD + 2 * SizeClasses.COUNT;
@@ -135,6 +140,7 @@ public final class ThreadCache {
         this.centrals = centrals;
         this.sampleRate = sampleRate;
         slots[COUNTDOWN] = bytesUntilSample;
+        slots[OWNER] = ownerId;
         this.budget = budget;
         this.ownerId = ownerId;
         this.large = new LargeSpanCache(budget, pageHeap);
@@ -150,12 +156,31 @@ public final class ThreadCache {
      * loads anyway, on a line no other thread writes (see {@link #PAD}).
      */
     long countDownToSample(long size) {
+        return countDownToSample(slots, size);
+    }
+
+    /** {@link #countDownToSample(long)} on a cache's {@link #fastSlots()}. */
+    static long countDownToSample(long[] slots, long size) {
         return slots[COUNTDOWN] -= size;
     }
 
     /** What {@link #countDownToSample} last left. */
     long bytesUntilSample() {
         return slots[COUNTDOWN];
+    }
+
+    /** What {@link #countDownToSample} last left, from a cache's {@link #fastSlots()}. */
+    static long bytesUntilSample(long[] slots) {
+        return slots[COUNTDOWN];
+    }
+
+    /**
+     * The array that the fast paths work on (see {@link #slots}): the allocator's fast paths reach
+     * it from the thread's slot without loading this object, and use the static forms of
+     * {@link #allocate(int)}, {@link #free(int, long)} and {@link #countDownToSample(long)}.
+     */
+    long[] fastSlots() {
+        return slots;
     }
 
     /** Starts the countdown to the next sample; drawn by {@link HeapProfiler#nextSampleDistance()}. */
@@ -165,6 +190,11 @@ public final class ThreadCache {
 
     /** Pops an object of class {@code c}, or returns 0 when the class is empty. */
     long allocate(int c) {
+        return allocate(slots, c);
+    }
+
+    /** {@link #allocate(int)} on a cache's {@link #fastSlots()}. */
+    static long allocate(long[] slots, int c) {
         long ends = slots[PAD + 2 * c];
         long address = slots[(int) ends];
         if (address != 0) {
@@ -175,6 +205,11 @@ public final class ThreadCache {
 
     /** Pushes an object of class {@code c}; false when the class is at its limit. */
     boolean free(int c, long address) {
+        return free(slots, c, address);
+    }
+
+    /** {@link #free(int, long)} on a cache's {@link #fastSlots()}. */
+    static boolean free(long[] slots, int c, long address) {
         long ends = slots[PAD + 2 * c];
         int top = (int) ends + 1;
         if (top == (int) (ends >>> 32)) {
@@ -498,6 +533,7 @@ public final class ThreadCache {
 
     /** Checks {@code depth <= limit} per class and that the limits fit the budget. */
     void verify() {
+        Invariants.check(slots[OWNER] == ownerId, "cache of thread %d names thread %d as its owner", ownerId, slots[OWNER]);
         long bytes = 0;
         for (int c = 1; c < SizeClasses.COUNT; c++) {
             int depth = depth(c);

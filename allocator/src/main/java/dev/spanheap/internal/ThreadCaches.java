@@ -57,11 +57,11 @@ final class ThreadCaches {
     private final long[] retiredLarge = new long[4];
 
     /**
-     * @param onSlotTableResize told the table of {@link ThreadSlots} whenever it is replaced, so that
+     * @param onSlotTableResize told the fast paths' mirror of {@link ThreadSlots} whenever it is replaced, so that
      *                          the fast paths can hold it in a field of their own
      */
     ThreadCaches(CentralList[] centrals, CacheBudget budget, int stripeCount, PageHeap pageHeap,
-                 java.util.function.Consumer<ThreadCache[]> onSlotTableResize, HeapProfiler profiler) {
+                 java.util.function.Consumer<long[][]> onSlotTableResize, HeapProfiler profiler) {
         this.profiler = profiler;
         this.slots = new ThreadSlots(onSlotTableResize);
         this.pageHeap = pageHeap;

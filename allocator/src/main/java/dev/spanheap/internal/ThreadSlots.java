@@ -5,20 +5,25 @@ import java.util.function.Consumer;
 /**
  * The fast way from a platform thread to its {@link ThreadCache}: a direct-mapped table indexed by
  * {@code threadId & (length - 1)}, in which every registered live thread has a slot of its own.
- * A reader compares the slot's {@link ThreadCache#ownerId} with its own id (ids are never reused),
- * so an empty slot, a stale table or another thread's cache is a miss, never a wrong cache.
+ * The fast paths read a mirror of it that holds each cache's {@link ThreadCache#fastSlots()}, the
+ * array they work on, so that finding it is one load less: a reader compares the array's
+ * {@link ThreadCache#OWNER} word with its own id (ids are never reused), so an empty slot, a stale
+ * table or another thread's cache is a miss, never a wrong cache.
  *
  * <p>When a new thread's slot is held by a live thread (their ids agree in the low bits: with
  * thread churn, ids grow without bound and a new pool thread sooner or later lands on a long-lived
  * one's slot), the table doubles until every live thread's id maps to a slot of its own. A thread
  * without a slot would otherwise take the slow path, with its {@link ThreadLocal} lookup, for its
- * whole life. Up to {@link #MAX_SLOTS} slots (8 MiB of references on a 64-bit JVM); a thread that
- * still collides at that size, which takes an adversarial set of ids, keeps the slow path.
+ * whole life. Up to {@link #MAX_SLOTS} slots (8 MiB of references on a 64-bit JVM, twice over); a
+ * thread that still collides at that size, which takes an adversarial set of ids, keeps the slow
+ * path.
  *
- * <p>Written under the cache registry's lock, read without a lock: a new table is published by a
- * plain store to the reader's mirror ({@code onResize}); a reader that still sees the old table
- * finds its cache there or misses, both of which are safe, and a reader of the new one sees each
- * slot as null (a miss) or as a fully built cache, whose fields are final.
+ * <p>Written under the cache registry's lock, read without a lock: a new mirror is published by a
+ * plain store to the reader's field ({@code onResize}), and slots change in place. A reader that
+ * still sees an old mirror finds its cache there or misses, both of which are safe. A reader that
+ * sees another thread's array may see its owner word as 0 or as that thread's id, a miss either
+ * way; the one reader that can match, the owner, wrote the word itself before it published the
+ * array.
  */
 final class ThreadSlots {
 
@@ -27,12 +32,14 @@ final class ThreadSlots {
     static final int MAX_SLOTS = 1 << 20;
 
     private ThreadCache[] table = new ThreadCache[INITIAL_SLOTS];
-    private final Consumer<ThreadCache[]> onResize;
+    /** {@link #table}'s mirror for the fast paths: each cache's {@link ThreadCache#fastSlots()}. */
+    private long[][] fastTable = new long[INITIAL_SLOTS][];
+    private final Consumer<long[][]> onResize;
 
-    /** @param onResize told each new table, once now and after every growth */
-    ThreadSlots(Consumer<ThreadCache[]> onResize) {
+    /** @param onResize told each new mirror for the fast paths, once now and after every growth */
+    ThreadSlots(Consumer<long[][]> onResize) {
         this.onResize = onResize;
-        onResize.accept(table);
+        onResize.accept(fastTable);
     }
 
     /** The current table; a reader masks the id with its length. */
@@ -49,13 +56,19 @@ final class ThreadSlots {
         int slot = slot(cache.ownerId, table.length);
         if (table[slot] == null) {
             table[slot] = cache;
+            fastTable[slot] = cache.fastSlots();
             return;
         }
         for (int length = table.length * 2; length <= MAX_SLOTS; length *= 2) {
             ThreadCache[] grown = rehash(length, cache);
             if (grown != null) {
+                long[][] fastGrown = new long[length][];
+                for (int i = 0; i < length; i++) {
+                    fastGrown[i] = grown[i] == null ? null : grown[i].fastSlots();
+                }
                 table = grown;
-                onResize.accept(grown);
+                fastTable = fastGrown;
+                onResize.accept(fastGrown);
                 return;
             }
         }
@@ -82,6 +95,7 @@ final class ThreadSlots {
         int slot = slot(cache.ownerId, table.length);
         if (table[slot] == cache) {
             table[slot] = null;
+            fastTable[slot] = null;
         }
     }
 }

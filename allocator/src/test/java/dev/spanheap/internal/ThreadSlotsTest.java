@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
  */
 class ThreadSlotsTest {
 
-    private final List<ThreadCache[]> published = new ArrayList<>();
+    private final List<long[][]> published = new ArrayList<>();
     private final ThreadSlots slots = new ThreadSlots(published::add);
 
     private static ThreadCache cacheOf(long threadId) {
@@ -25,6 +25,12 @@ class ThreadSlotsTest {
         return table[(int) threadId & (table.length - 1)];
     }
 
+    /** What the fast paths find for {@code threadId} in the published mirror: an array it owns, or null. */
+    private static long[] foundFast(long[][] mirror, long threadId) {
+        long[] slots = mirror[(int) threadId & (mirror.length - 1)];
+        return slots != null && slots[ThreadCache.OWNER] == threadId ? slots : null;
+    }
+
     @Test
     void threadsWhoseIdsCollideEachGetASlot() {
         ThreadCache first = cacheOf(5);
@@ -33,10 +39,13 @@ class ThreadSlotsTest {
         slots.add(first);
         slots.add(second);
         slots.add(third);
-        ThreadCache[] table = published.getLast();
-        assertThat(table).isSameAs(slots.table()).hasSize(4 * ThreadSlots.INITIAL_SLOTS);
+        ThreadCache[] table = slots.table();
+        long[][] mirror = published.getLast();
+        assertThat(table).hasSize(4 * ThreadSlots.INITIAL_SLOTS);
+        assertThat(mirror.length).isEqualTo(table.length);
         for (ThreadCache cache : List.of(first, second, third)) {
             assertThat(found(table, cache.ownerId)).isSameAs(cache);
+            assertThat(foundFast(mirror, cache.ownerId)).isSameAs(cache.fastSlots());
         }
         assertThat(published).hasSize(3);
     }
@@ -49,6 +58,7 @@ class ThreadSlotsTest {
         assertThat(published).hasSize(1);
         for (long id = 100; id < 100 + ThreadSlots.INITIAL_SLOTS; id++) {
             assertThat(found(slots.table(), id).ownerId).isEqualTo(id);
+            assertThat(foundFast(published.getFirst(), id)).isSameAs(found(slots.table(), id).fastSlots());
         }
     }
 
@@ -57,10 +67,13 @@ class ThreadSlotsTest {
         ThreadCache ended = cacheOf(7);
         slots.add(ended);
         slots.remove(ended);
+        assertThat(foundFast(published.getFirst(), 7)).as("the ended thread's array").isNull();
         ThreadCache next = cacheOf(7 + ThreadSlots.INITIAL_SLOTS);
         slots.add(next);
         assertThat(slots.table()).hasSize(ThreadSlots.INITIAL_SLOTS);
         assertThat(found(slots.table(), next.ownerId)).isSameAs(next);
+        assertThat(foundFast(published.getFirst(), next.ownerId)).isSameAs(next.fastSlots());
+        assertThat(foundFast(published.getFirst(), 7)).as("another thread's array is a miss").isNull();
     }
 
     @Test
