@@ -59,7 +59,8 @@
  *       (the slow path gives it a span of its own and captures its stack).</li>
  *   <li>Find the calling thread's cache: slot {@code threadId & (length - 1)} of a table in which every
  *       live platform thread has a slot of its own ({@link dev.spanheap.internal.ThreadSlots}, which
- *       doubles when two live threads' ids collide), checked against the cache's owner id (a
+ *       doubles when two live threads' ids collide), which holds the cache's fast-path array, checked
+ *       against the owner id that the array keeps (a
  *       {@link java.lang.ThreadLocal} behind it for a thread's first call; virtual threads go to striped
  *       shared caches). Pop an object for the class ({@code ThreadCache.allocate}) and clear its first
  *       word, where a freed object keeps its cookie.</li>
