@@ -164,11 +164,6 @@ public final class ThreadCache {
         return slots[COUNTDOWN] -= size;
     }
 
-    /** What {@link #countDownToSample} last left. */
-    long bytesUntilSample() {
-        return slots[COUNTDOWN];
-    }
-
     /** What {@link #countDownToSample} last left, from a cache's {@link #fastSlots()}. */
     static long bytesUntilSample(long[] slots) {
         return slots[COUNTDOWN];
