@@ -102,8 +102,11 @@ public final class ThreadCache {
     private final LargeSpanCache large;
     private final CentralList[] centrals;
     private final CacheBudget budget;
-    /** {@link Thread#threadId()} of the owning platform thread; 0 for the shared stripes. */
-    final long ownerId;
+    /**
+     * {@link Thread#threadId()} of the owning platform thread; 0 for the shared stripes. Changes only
+     * when a new thread adopts the cache of one that ended ({@link #adopt}).
+     */
+    long ownerId;
     private long budgetBytes;
     private long classLimitBytes;
     /** Whether this cache counts among the budget's holders (from its first growth to its flush). */
@@ -147,6 +150,18 @@ public final class ThreadCache {
         for (int c = 1; c < SizeClasses.COUNT; c++) {
             setStack(c, 0, 0);
         }
+    }
+
+    /**
+     * Gives this cache, whose thread has ended, to thread {@code newOwner}: its objects, limits and
+     * budget go on serving the new thread instead of being flushed, and the new thread allocates no
+     * cache of its own. Under the registry's lock, after the cache left the slot table (which finds
+     * it by owner) and before it goes back in; the ended thread's writes are visible, since its
+     * end was seen.
+     */
+    void adopt(long newOwner) {
+        ownerId = newOwner;
+        slots[OWNER] = newOwner;
     }
 
     /**

@@ -19,8 +19,10 @@ import java.util.concurrent.locks.ReentrantLock;
  *       allocator's problem).</li>
  *   <li>Every cache is registered here. When a platform thread ends its cache is flushed to the
  *       central lists and its budget returned: promptly through a {@link Cleaner} registered on the
- *       thread, and deterministically whenever a new cache is made or statistics are read (the
- *       registry then reaps every cache whose thread is no longer alive).</li>
+ *       thread, and deterministically whenever statistics are read or the scavenger runs (the
+ *       registry then reaps every cache whose thread is no longer alive). A platform thread's first
+ *       allocation takes over such a cache, unflushed, if one is waiting, and makes a cache only
+ *       if none is.</li>
  * </ul>
  * Lock order: this registry's lock, then a central list's, then the page heap's.
  */
@@ -171,8 +173,31 @@ final class ThreadCaches {
         }
     }
 
+    /**
+     * The calling thread's new cache: the cache of a thread that has ended, if the registry holds
+     * one, else a new one. Adopting saves most of what a new thread's first allocation cost
+     * (larson's rounds, a new thread each: 43 µs against TCMalloc's 2, about half making the cache's
+     * 73 KiB array and half flushing the ended thread's cache; 20 µs adopting, most of it the
+     * thread's first Java allocation), and the new thread starts with the objects and the limits
+     * the ended one had grown, as a thread pool's next worker would.
+     */
     private ThreadCache register() {
         Thread thread = Thread.currentThread();
+        registryLock.lock();
+        try {
+            if (closed) {
+                throw FreeChecks.closed();
+            }
+            ThreadCache adopted = reapLocked(true);
+            if (adopted != null) {
+                adopted.adopt(thread.threadId());
+                add(thread, adopted);
+                return adopted;
+            }
+        } finally {
+            registryLock.unlock();
+        }
+        // Made outside the lock: 73 KiB of zeroed Java heap.
         ThreadCache cache = new ThreadCache(centrals, budget, thread.threadId(), pageHeap, profiler.newSampleRate(),
                 profiler.nextSampleDistance());
         registryLock.lock();
@@ -180,13 +205,18 @@ final class ThreadCaches {
             if (closed) {
                 throw FreeChecks.closed();
             }
-            reapLocked();
-            owned.add(new Owned(new WeakReference<>(thread), cache, reapWhenEnded(thread)));
-            slots.add(cache);
+            reapLocked(false);
+            add(thread, cache);
         } finally {
             registryLock.unlock();
         }
         return cache;
+    }
+
+    /** Registers {@code cache} as {@code thread}'s; under the registry's lock. */
+    private void add(Thread thread, ThreadCache cache) {
+        owned.add(new Owned(new WeakReference<>(thread), cache, reapWhenEnded(thread)));
+        slots.add(cache);
     }
 
     /**
@@ -218,16 +248,31 @@ final class ThreadCaches {
     }
 
     private void reapLocked() {
+        reapLocked(false);
+    }
+
+    /**
+     * Takes the caches of ended threads out of the registry and flushes them, except, when
+     * {@code keepOne}, the first, which it returns unflushed for a new thread to adopt (null if no
+     * thread has ended).
+     */
+    private ThreadCache reapLocked(boolean keepOne) {
+        ThreadCache kept = null;
         for (Iterator<Owned> it = owned.iterator(); it.hasNext(); ) {
             Owned entry = it.next();
             if (entry.ended()) {
                 // Thread.isAlive() returning false orders the ended thread's writes before ours.
                 ThreadCache cache = entry.cache();
                 slots.remove(cache);
-                retire(cache);
+                if (keepOne && kept == null) {
+                    kept = cache;
+                } else {
+                    retire(cache);
+                }
                 it.remove();
             }
         }
+        return kept;
     }
 
     private void retire(ThreadCache cache) {

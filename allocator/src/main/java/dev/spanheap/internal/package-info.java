@@ -164,7 +164,8 @@
  *       could not grow, the classes it left unused since the last review go back to the central
  *       lists; when it holds more than its share, its largest classes shrink until it fits (budget
  *       moves only on the owner's slow paths, never from another thread). A cache of an ended
- *       thread is flushed by a {@link java.lang.ref.Cleaner} or the next registry sweep.</li>
+ *       thread goes, as it is, to the next platform thread that needs one, or is flushed by a
+ *       {@link java.lang.ref.Cleaner} or the next registry sweep, whichever comes first.</li>
  *   <li>Double frees: large blocks always (span state, swapped atomically). Small blocks by cookie
  *       ({@link dev.spanheap.internal.FreeCookie}): every object not allocated holds it, those of a
  *       freshly cut span included, so a stale free into pages cut again for any class is refused too;
