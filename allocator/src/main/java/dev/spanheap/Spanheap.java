@@ -59,6 +59,8 @@ import java.util.Objects;
 public final class Spanheap implements SegmentAllocator, AutoCloseable {
 
     private final Heap heap;
+    /** The heap's slot table, kept here so that the fast paths reach it in one load (see Heap#mirrorSlotTable). */
+    private long[][] slotTable;
     private final HeapStatistics statistics;
     private final boolean global;
     /** The MXBean's registration, when the builder named one; unregistered at close. */
@@ -70,6 +72,7 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
 
     private Spanheap(Heap heap, boolean global) {
         this.heap = heap;
+        heap.mirrorSlotTable(table -> slotTable = table);
         this.statistics = new HeapStatistics(heap);
         this.global = global;
     }
@@ -105,7 +108,7 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
     /** Allocates {@code byteSize} bytes aligned to {@code byteAlignment}; contents unspecified. */
     @Override
     public MemorySegment allocate(long byteSize, long byteAlignment) {
-        long address = heap.allocate(byteSize, byteAlignment);
+        long address = heap.allocate(slotTable, byteSize, byteAlignment);
         return heap.segment(address, byteSize);
     }
 
@@ -122,7 +125,7 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
             heap.checkOpen();
             throw new IllegalArgumentException("free of MemorySegment.NULL");
         }
-        heap.free(segment.address());
+        heap.free(slotTable, segment.address());
     }
 
     /**
@@ -172,12 +175,12 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
 
     /** Allocates {@code byteSize} bytes and returns the raw address; never 0. */
     public long malloc(long byteSize) {
-        return heap.allocate(byteSize, 1);
+        return heap.allocate(slotTable, byteSize, 1);
     }
 
     /** Frees the block at {@code address}, as returned by {@link #malloc} or a segment's address. */
     public void free(long address) {
-        heap.free(address);
+        heap.free(slotTable, address);
     }
 
     /** The bytes usable at {@code address}: at least the size that was requested. */

@@ -7,6 +7,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
 
 /**
  * The allocator behind {@code dev.spanheap.Spanheap}: routes each request down the ladder of
@@ -64,6 +65,8 @@ public final class Heap implements IdleCentralMemory {
      * a thread that reads the old one finds its cache there or misses to the slow path.
      */
     private long[][] slotsByThreadId;
+    /** Where {@link #slotsByThreadId} is copied as well, for a facade that keeps it (see {@link #mirrorSlotTable}). */
+    private volatile Consumer<long[][]> slotTableMirror = table -> { };
     private final FreeCookie cookies = new FreeCookie();
     /** {@code cookies.key}, held here so that the fast free path reads it from this object. */
     private final long cookieKey = cookies.key;
@@ -111,7 +114,7 @@ public final class Heap implements IdleCentralMemory {
         }
         this.budget = new CacheBudget(config.totalCacheBytes(), config.threadCacheBytes());
         this.profiler = new HeapProfiler(config.profileRate());
-        this.caches = new ThreadCaches(centrals, budget, VIRTUAL_THREAD_STRIPES, pageHeap, table -> slotsByThreadId = table,
+        this.caches = new ThreadCaches(centrals, budget, VIRTUAL_THREAD_STRIPES, pageHeap, this::publishSlots,
                 profiler);
         this.localCache = caches.local;
         this.large = new LargeBlocks(pageHeap, profiler);
@@ -145,9 +148,14 @@ public final class Heap implements IdleCentralMemory {
      * {@link #allocateSlow}.
      */
     public long allocate(long size, long alignment) {
+        return allocate(slotsByThreadId, size, alignment);
+    }
+
+    /** {@link #allocate(long, long)} with the slot table the caller keeps (see {@link #mirrorSlotTable}). */
+    public long allocate(long[][] table, long size, long alignment) {
         if (isFastRequest(size, alignment)) {
             long thread = Thread.currentThread().threadId();
-            long[] slots = slotsOf(thread);
+            long[] slots = slotsOf(table, thread);
             if (slots != null && slots[ThreadCache.OWNER] == thread) {
                 return allocate(slots, size, alignment);
             }
@@ -173,11 +181,28 @@ public final class Heap implements IdleCentralMemory {
     }
 
     /**
-     * The fast-path array of the cache in thread {@code threadId}'s slot: its own, or null or
-     * another's on a miss (see {@link ThreadCache#OWNER}).
+     * Hands {@code mirror} the slot table now and each time it grows, so that a facade can keep it
+     * in a field of its own and pass it to {@link #allocate(long[][], long, long)} and
+     * {@link #free(long[][], long)}: one dependent load less on each fast path than reaching it
+     * through this object. A facade that sees an old table finds its cache there or misses.
      */
-    private long[] slotsOf(long threadId) {
-        long[][] table = slotsByThreadId;
+    public void mirrorSlotTable(Consumer<long[][]> mirror) {
+        caches.publishUnderLock(() -> {
+            slotTableMirror = mirror;
+            mirror.accept(slotsByThreadId);
+        });
+    }
+
+    private void publishSlots(long[][] table) {
+        slotsByThreadId = table;
+        slotTableMirror.accept(table);
+    }
+
+    /**
+     * The fast-path array of the cache in thread {@code threadId}'s slot of {@code table}: its own,
+     * or null or another's on a miss (see {@link ThreadCache#OWNER}).
+     */
+    private static long[] slotsOf(long[][] table, long threadId) {
         return table[(int) threadId & (table.length - 1)];
     }
 
@@ -369,8 +394,13 @@ public final class Heap implements IdleCentralMemory {
      * failed check, goes to {@link #freeSlow}, which repeats the checks with messages.
      */
     public void free(long address) {
+        free(slotsByThreadId, address);
+    }
+
+    /** {@link #free(long)} with the slot table the caller keeps (see {@link #mirrorSlotTable}). */
+    public void free(long[][] table, long address) {
         long thread = Thread.currentThread().threadId();
-        long[] slots = slotsOf(thread);
+        long[] slots = slotsOf(table, thread);
         if (slots != null && slots[ThreadCache.OWNER] == thread) {
             free(slots, null, address);
         } else {
@@ -659,6 +689,11 @@ public final class Heap implements IdleCentralMemory {
 
     HeapProfiler profiler() {
         return profiler;
+    }
+
+    /** The slot table the fast paths read now, for tests of its mirrors. */
+    long[][] slotTable() {
+        return slotsByThreadId;
     }
 
     PageHeap pageHeap() {

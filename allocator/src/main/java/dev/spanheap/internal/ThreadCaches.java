@@ -345,6 +345,16 @@ final class ThreadCaches {
         }
     }
 
+    /** Runs {@code action} under the registry's lock, which every change of the slot table holds. */
+    void publishUnderLock(Runnable action) {
+        registryLock.lock();
+        try {
+            action.run();
+        } finally {
+            registryLock.unlock();
+        }
+    }
+
     /** Caches that exist now (live platform threads' and the stripes). */
     int cacheCount() {
         registryLock.lock();

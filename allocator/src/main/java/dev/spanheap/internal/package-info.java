@@ -60,7 +60,8 @@
  *   <li>Find the calling thread's cache: slot {@code threadId & (length - 1)} of a table in which every
  *       live platform thread has a slot of its own ({@link dev.spanheap.internal.ThreadSlots}, which
  *       doubles when two live threads' ids collide), which holds the cache's fast-path array, checked
- *       against the owner id that the array keeps (a
+ *       against the owner id that the array keeps; {@code Spanheap} keeps the table in a field of its
+ *       own ({@code Heap.mirrorSlotTable}), one load from the caller's reference (a
  *       {@link java.lang.ThreadLocal} behind it for a thread's first call; virtual threads go to striped
  *       shared caches). Pop an object for the class ({@code ThreadCache.allocate}) and clear its first
  *       word, where a freed object keeps its cookie.</li>

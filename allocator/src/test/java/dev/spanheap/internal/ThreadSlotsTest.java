@@ -109,4 +109,46 @@ class ThreadSlotsTest {
             heap.close();
         }
     }
+    /**
+     * Spanheap keeps the slot table in a field of its own (Heap#mirrorSlotTable): the copy must follow
+     * the table when it grows, or every thread that only the grown table holds would miss its
+     * cache on every fast path.
+     */
+    @Test
+    void aMirrorOfTheSlotTableFollowsItsGrowth() throws InterruptedException {
+        Heap heap = new Heap(new HeapConfig(LinuxOsMemory.INSTANCE, 1L << 30, PageHeap.DEFAULT_COMMIT_STEP_PAGES,
+                1 << 20, 8 << 20, false));
+        java.util.concurrent.atomic.AtomicReference<long[][]> mirrored = new java.util.concurrent.atomic.AtomicReference<>();
+        heap.mirrorSlotTable(mirrored::set);
+        assertThat(mirrored.get()).isSameAs(heap.slotTable());
+        long mine = Thread.currentThread().threadId();
+        heap.free(heap.allocate(mirrored.get(), 16, 1));
+        CountDownLatch registered = new CountDownLatch(1);
+        CountDownLatch done = new CountDownLatch(1);
+        Thread holder;
+        do {
+            holder = Thread.ofPlatform().unstarted(() -> {
+                heap.free(mirrored.get(), heap.allocate(mirrored.get(), 16, 1));
+                registered.countDown();
+                try {
+                    done.await(30, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+        } while (((holder.threadId() ^ mine) & (ThreadSlots.INITIAL_SLOTS - 1)) != 0);
+        try {
+            holder.start();
+            assertThat(registered.await(30, TimeUnit.SECONDS)).isTrue();
+            // Two live threads in one slot: the table doubled, and the mirror holds the new one.
+            assertThat(heap.slotTable().length).isGreaterThan(ThreadSlots.INITIAL_SLOTS);
+            assertThat(mirrored.get()).isSameAs(heap.slotTable());
+            assertThat(foundFast(mirrored.get(), mine)).isSameAs(heap.currentThreadCache().fastSlots());
+            assertThat(foundFast(mirrored.get(), holder.threadId())[ThreadCache.OWNER]).isEqualTo(holder.threadId());
+        } finally {
+            done.countDown();
+            holder.join(TimeUnit.SECONDS.toMillis(30));
+            heap.close();
+        }
+    }
 }
