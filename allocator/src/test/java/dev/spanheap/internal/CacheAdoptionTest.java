@@ -47,19 +47,25 @@ class CacheAdoptionTest {
         return result.get();
     }
 
+    /** Allocates {@code count} blocks of {@code size}, frees them in order, and returns the last one freed. */
+    private long allocateThenFree(int count, long size) {
+        long[] blocks = new long[count];
+        for (int i = 0; i < blocks.length; i++) {
+            blocks[i] = heap.allocate(size, 8);
+        }
+        for (long block : blocks) {
+            heap.free(block);
+        }
+        return blocks[count - 1];
+    }
+
     @Test
     void aNewThreadTakesOverTheCacheOfAnEndedOneObjectsIncluded() throws Exception {
         AtomicReference<ThreadCache> endedCache = new AtomicReference<>();
         long lastFreed = onNewThread(() -> {
-            long[] blocks = new long[40];
-            for (int i = 0; i < blocks.length; i++) {
-                blocks[i] = heap.allocate(96, 8);
-            }
-            for (long block : blocks) {
-                heap.free(block);
-            }
+            long last = allocateThenFree(40, 96);
             endedCache.set(heap.currentThreadCache());
-            return blocks[blocks.length - 1];
+            return last;
         });
         // (Nothing may look at the registry in between: a statistics read, say, flushes the ended
         // thread's cache, as it did before adoption.)
@@ -96,16 +102,7 @@ class CacheAdoptionTest {
         long heldAcross = mine.removeLast();
         heap.free(heldAcross);
         for (int round = 0; round < 20; round++) {
-            onNewThread(() -> {
-                long[] blocks = new long[16];
-                for (int i = 0; i < blocks.length; i++) {
-                    blocks[i] = heap.allocate(48, 8);
-                }
-                for (long block : blocks) {
-                    heap.free(block);
-                }
-                return 0;
-            });
+            onNewThread(() -> allocateThenFree(16, 48));
         }
         // This thread's cache still holds its own last free on top: no other thread took the cache.
         assertThat(heap.allocate(48, 8)).isEqualTo(heldAcross);
@@ -117,16 +114,7 @@ class CacheAdoptionTest {
 
     @Test
     void anAdoptedCacheGivesItsObjectsAndBudgetBackWhenItsNewThreadEnds() throws Exception {
-        onNewThread(() -> {
-            long[] blocks = new long[64];
-            for (int i = 0; i < blocks.length; i++) {
-                blocks[i] = heap.allocate(4096, 8);
-            }
-            for (long block : blocks) {
-                heap.free(block);
-            }
-            return 0;
-        });
+        onNewThread(() -> allocateThenFree(64, 4096));
         assertThat(heap.budget().granted()).isPositive();
         onNewThread(() -> {
             heap.free(heap.allocate(4096, 8));
