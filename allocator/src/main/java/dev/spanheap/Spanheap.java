@@ -72,9 +72,10 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
 
     private Spanheap(Heap heap, boolean global) {
         this.heap = heap;
-        heap.mirrorSlotTable(table -> slotTable = table);
         this.statistics = new HeapStatistics(heap);
         this.global = global;
+        // Last: the table's growth on another thread may call back as soon as this is registered.
+        heap.mirrorSlotTable(table -> slotTable = table);
     }
 
     /** Created on first use: the JVM's class initialisation makes it once, safely, without a lock after. */

@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -118,7 +119,7 @@ class ThreadSlotsTest {
     void aMirrorOfTheSlotTableFollowsItsGrowth() throws InterruptedException {
         Heap heap = new Heap(new HeapConfig(LinuxOsMemory.INSTANCE, 1L << 30, PageHeap.DEFAULT_COMMIT_STEP_PAGES,
                 1 << 20, 8 << 20, false));
-        java.util.concurrent.atomic.AtomicReference<long[][]> mirrored = new java.util.concurrent.atomic.AtomicReference<>();
+        AtomicReference<long[][]> mirrored = new AtomicReference<>();
         heap.mirrorSlotTable(mirrored::set);
         assertThat(mirrored.get()).isSameAs(heap.slotTable());
         long mine = Thread.currentThread().threadId();
