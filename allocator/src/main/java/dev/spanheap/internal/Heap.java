@@ -213,6 +213,7 @@ public final class Heap implements IdleCentralMemory {
 
     /** The calling platform thread's cache, for {@code LocalHeap}. */
     public ThreadCache currentThreadCache() {
+        StackHeadroom.ensure();
         checkOpen();
         if (Thread.currentThread().isVirtual()) {
             throw new UnsupportedOperationException(
@@ -279,6 +280,8 @@ public final class Heap implements IdleCentralMemory {
      * as the close.
      */
     private long allocateSlow(long size, long alignment, int sampling) {
+        // Before anything shared changes, so that a stack overflow cannot strike halfway.
+        StackHeadroom.ensure();
         try {
             return allocateChecked(size, alignment, sampling);
         } catch (RuntimeException | OutOfMemoryError e) {
@@ -448,6 +451,8 @@ public final class Heap implements IdleCentralMemory {
      * {@code cache} is the calling thread's, or null if the fast path did not load it.
      */
     private void freeOffFastPath(ThreadCache cache, long address, long entry, int overflowClass) {
+        // Before anything shared changes, so that a stack overflow cannot strike halfway.
+        StackHeadroom.ensure();
         if (overflowClass != 0) {
             ownCache(cache).overflow(overflowClass, address);
             return;
@@ -458,7 +463,7 @@ public final class Heap implements IdleCentralMemory {
                 && large.keep(ownCache(cache), PageMap.span(entry), (int) (offset >>> Pages.SHIFT))) {
             return;
         }
-        freeSlow(address);
+        freeWithChecks(address);
     }
 
     /** {@code cache}, or when null the calling platform thread's, whose array the fast path found. */
@@ -471,6 +476,12 @@ public final class Heap implements IdleCentralMemory {
      * {@link #close()} (the page map read as empty after close, say) is reported as the close.
      */
     private void freeSlow(long address) {
+        StackHeadroom.ensure();
+        freeWithChecks(address);
+    }
+
+    /** {@link #freeSlow} once the stack's room is checked. */
+    private void freeWithChecks(long address) {
         try {
             freeChecked(address);
         } catch (RuntimeException e) {
@@ -633,6 +644,7 @@ public final class Heap implements IdleCentralMemory {
      * see {@link #leakReport()}.
      */
     public void close() {
+        StackHeadroom.ensure();
         closeLock.lock();
         try {
             if (closed) {
@@ -726,6 +738,7 @@ public final class Heap implements IdleCentralMemory {
      * flushing the calling thread's cache and the caches of ended threads. Returns the bytes released.
      */
     public long releaseMemory() {
+        StackHeadroom.ensure();
         checkOpen();
         try {
             caches.flushCurrent();
@@ -742,6 +755,7 @@ public final class Heap implements IdleCentralMemory {
      */
     @Override
     public void releaseIdleCentralMemory() {
+        StackHeadroom.ensure();
         checkOpen();
         caches.reap();
         for (int c = 1; c < SizeClasses.COUNT; c++) {
@@ -760,6 +774,7 @@ public final class Heap implements IdleCentralMemory {
 
     /** Flushes the calling thread's cache to the central lists. */
     public void flushThreadCache() {
+        StackHeadroom.ensure();
         checkOpen();
         try {
             caches.flushCurrent();

@@ -19,6 +19,8 @@ public final class HeapStatistics {
 
     /** The fast snapshot. */
     public MemStats snapshot() {
+        // Reading the counts flushes the caches of ended threads: a slow path like any other.
+        StackHeadroom.ensure();
         heap.checkOpen();
         long[] mallocs = new long[SizeClasses.COUNT];
         long[] frees = new long[SizeClasses.COUNT];
