@@ -39,15 +39,26 @@ class StackOverflowTest {
 
     @Test
     void anOverflowInsideTheCheckedAllocatorLeavesTheHeapConsistent() throws Exception {
-        overflowRepeatedly(Spanheap.builder().checked(true));
+        overflowRepeatedly(Spanheap.builder().checked(true).profileRate(64 << 10));
+    }
+
+    /** Virtual threads take their own paths (striped caches); their stacks cannot be made small, so fewer rounds. */
+    @Test
+    void anOverflowOnAVirtualThreadLeavesTheHeapConsistent() throws Exception {
+        overflowRepeatedly(Spanheap.builder().profileRate(64 << 10), Thread.ofVirtual(), ROUNDS / 6);
     }
 
     private static void overflowRepeatedly(Spanheap.Builder builder) throws Exception {
-        AtomicReference<Throwable> failure = new AtomicReference<>();
         // A small stack, so that every round overflows quickly.
-        Thread worker = Thread.ofPlatform().stackSize(256 << 10).unstarted(() -> {
+        overflowRepeatedly(builder, Thread.ofPlatform().stackSize(256 << 10), ROUNDS);
+    }
+
+    private static void overflowRepeatedly(Spanheap.Builder builder, Thread.Builder threads, int rounds)
+            throws Exception {
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread worker = threads.unstarted(() -> {
             try (Spanheap heap = builder.build()) {
-                new Rounds(heap).run();
+                new Rounds(heap, rounds).run();
             } catch (Throwable e) {
                 failure.set(e);
             }
@@ -63,14 +74,16 @@ class StackOverflowTest {
         /** Slots whose last free overflowed: the block may or may not be free. */
         private final boolean[] freeUnknown = new boolean[SLOTS];
         private final SplittableRandom random = new SplittableRandom(29);
+        private final int rounds;
         private int opsPerFrame;
 
-        Rounds(Spanheap heap) {
+        Rounds(Spanheap heap, int rounds) {
             this.heap = heap;
+            this.rounds = rounds;
         }
 
         void run() {
-            for (int round = 0; round < ROUNDS; round++) {
+            for (int round = 0; round < rounds; round++) {
                 opsPerFrame = 1 + random.nextInt(3);
                 try {
                     descend();

@@ -266,6 +266,7 @@ public final class Heap implements IdleCentralMemory {
     }
 
     private long refill(ThreadCache cache, int c, long size) {
+        StackHeadroom.ensure();
         long address = cache.refill(c);
         if (address == 0) {
             throw outOfMemory(size);
@@ -280,8 +281,6 @@ public final class Heap implements IdleCentralMemory {
      * as the close.
      */
     private long allocateSlow(long size, long alignment, int sampling) {
-        // Before anything shared changes, so that a stack overflow cannot strike halfway.
-        StackHeadroom.ensure();
         try {
             return allocateChecked(size, alignment, sampling);
         } catch (RuntimeException | OutOfMemoryError e) {
@@ -320,6 +319,7 @@ public final class Heap implements IdleCentralMemory {
             sampling = sampled.countTowardsSample(own, request) ? SAMPLE : COUNTED;
         }
         if (sampling == SAMPLE) {
+            StackHeadroom.ensure();
             long address = sampled.allocate(request, effectiveAlignment, c, own, fastPaths());
             if (address == 0) {
                 throw outOfMemory(request);
@@ -349,6 +349,7 @@ public final class Heap implements IdleCentralMemory {
     }
 
     private long allocateLarge(long size, long alignment) {
+        StackHeadroom.ensure();
         int pages = Math.toIntExact((size + Pages.SIZE - 1) >>> Pages.SHIFT);
         ThreadCache cache = fastPaths() && alignment <= Pages.SIZE && pages <= ThreadCache.LARGE_CACHED_PAGES
                 ? caches.currentPlatformCache() : null;
@@ -451,19 +452,20 @@ public final class Heap implements IdleCentralMemory {
      * {@code cache} is the calling thread's, or null if the fast path did not load it.
      */
     private void freeOffFastPath(ThreadCache cache, long address, long entry, int overflowClass) {
-        // Before anything shared changes, so that a stack overflow cannot strike halfway.
-        StackHeadroom.ensure();
         if (overflowClass != 0) {
+            StackHeadroom.ensure();
             ownCache(cache).overflow(overflowClass, address);
             return;
         }
         long offset = address - base;
         // Entry 0 names span 0, which LargeBlocks.keep refuses before it looks at the page.
-        if (PageMap.sizeClass(entry) == 0 && (offset & (Pages.SIZE - 1)) == 0
-                && large.keep(ownCache(cache), PageMap.span(entry), (int) (offset >>> Pages.SHIFT))) {
-            return;
+        if (PageMap.sizeClass(entry) == 0 && (offset & (Pages.SIZE - 1)) == 0) {
+            StackHeadroom.ensure();
+            if (large.keep(ownCache(cache), PageMap.span(entry), (int) (offset >>> Pages.SHIFT))) {
+                return;
+            }
         }
-        freeWithChecks(address);
+        freeSlow(address);
     }
 
     /** {@code cache}, or when null the calling platform thread's, whose array the fast path found. */
@@ -476,12 +478,6 @@ public final class Heap implements IdleCentralMemory {
      * {@link #close()} (the page map read as empty after close, say) is reported as the close.
      */
     private void freeSlow(long address) {
-        StackHeadroom.ensure();
-        freeWithChecks(address);
-    }
-
-    /** {@link #freeSlow} once the stack's room is checked. */
-    private void freeWithChecks(long address) {
         try {
             freeChecked(address);
         } catch (RuntimeException e) {
@@ -498,6 +494,7 @@ public final class Heap implements IdleCentralMemory {
         long offset = address - base;
         int c = PageMap.sizeClass(entry);
         if (c == 0) {
+            StackHeadroom.ensure();
             ThreadCache cache = fastPaths() && (offset & (Pages.SIZE - 1)) == 0 ? caches.currentPlatformCache() : null;
             if ((cache == null || !large.keep(cache, PageMap.span(entry), (int) (offset >>> Pages.SHIFT)))
                     && large.free(address, offset, PageMap.span(entry)) && profiler.hasManyPending()) {
@@ -516,6 +513,7 @@ public final class Heap implements IdleCentralMemory {
         if (!thread.isVirtual()) {
             ThreadCache cache = localCache.get();
             if (!cache.free(c, address)) {
+                StackHeadroom.ensure();
                 cache.overflow(c, address);
             }
         } else {

@@ -8,9 +8,10 @@ import java.util.concurrent.ThreadLocalRandom;
  * <p>A {@link StackOverflowError} can strike at any call. Inside a slow path it would leave a shared
  * structure half-updated for every thread after it: a free run unlinked from the page heap's tree,
  * a page count off, a sample without its span (found by {@code StackOverflowTest}, which overflows
- * callers' stacks at random points). So every slow path first calls {@link #ensure()}, which reaches
- * about 16 KiB below its caller's frame: if the stack cannot take that, the error strikes there,
- * before anything changed, and the caller sees an overflow from a call, as from any other. The
+ * callers' stacks at random points). So before any such update takes its first step, the heap calls
+ * {@link #ensure()}, which reaches about 16 KiB below its caller's frame: if the stack cannot take
+ * that, the error strikes there, before anything changed, and the caller sees an overflow from a
+ * call, as from any other (package-info lists where it is called). The
  * slow paths below need a few KiB (in the interpreter, whose frames are the largest, 4 KiB of
  * headroom was too little and 8 KiB enough in that test). A thread within 16 KiB of its stack's
  * end gets its overflow a little earlier, and safely.

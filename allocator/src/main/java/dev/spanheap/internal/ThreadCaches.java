@@ -127,6 +127,7 @@ final class ThreadCaches {
             stripeLocks[stripe].unlock();
         }
         scavengeIfOwed(scavengeOwed);
+        StackHeadroom.ensure();
         long[] batch = new long[wanted];
         int got = centrals[c].take(batch, 0, wanted);
         if (got == 0) {
@@ -153,6 +154,7 @@ final class ThreadCaches {
         try {
             ThreadCache cache = stripes[stripe];
             if (!cache.free(c, address)) {
+                StackHeadroom.ensure();
                 cache.overflow(c, address);
             }
             scavengeOwed = cache.takeScavengeOwed();
@@ -169,6 +171,7 @@ final class ThreadCaches {
      */
     private void scavengeIfOwed(boolean owed) {
         if (owed) {
+            StackHeadroom.ensure();
             pageHeap.scavengeAfterLargeFree();
         }
     }
@@ -182,6 +185,7 @@ final class ThreadCaches {
      * the ended one had grown, as a thread pool's next worker would.
      */
     private ThreadCache register() {
+        StackHeadroom.ensure();
         Thread thread = Thread.currentThread();
         registryLock.lock();
         try {

@@ -173,13 +173,15 @@
  *       missed only when the block was reallocated in between, its first word was overwritten after the
  *       first free (a use after free), or the two frees race on two threads; every one in checked
  *       mode ({@link dev.spanheap.internal.AllocationBits}, an atomic bit per object).</li>
- *   <li>Stack overflow: every slow path and every public operation that changes shared structures
- *       first checks, with {@link dev.spanheap.internal.StackHeadroom}, that about 16 KiB of stack
- *       lie below it, so that a {@link StackOverflowError} from a caller already deep in its stack
- *       strikes before anything changed instead of halfway through a page-heap or central-list
- *       update (a few nanoseconds, on slow paths only). The fast paths make one store that matters
- *       and call nothing after it, except where the free writes the cookie before it calls out to
- *       drain a full class: an overflow there loses the block, as a leak would.</li>
+ *   <li>Stack overflow: before any update of shared structures that takes more than one step
+ *       (refilling or draining a cache, a large block, a sample, making a thread's cache, and the
+ *       public operations that release, flush, read statistics or close), the heap checks with
+ *       {@link dev.spanheap.internal.StackHeadroom} that about 16 KiB of stack lie below it, so that
+ *       a {@link StackOverflowError} from a caller already deep in its stack strikes before anything
+ *       changed instead of halfway through a page-heap or central-list update (about 7 ns, on those
+ *       paths only). A cache's pop or push is one store and needs no check. The one loss: a free
+ *       writes the cookie before it calls out to drain a full class, and an overflow at that call
+ *       loses the block, as a leak would.</li>
  * </ul>
  * <p>Close: the central lists, then the page heap, refuse every request once closed (each under its
  * own lock, so no operation works on span records after close swaps them for zero pages, and no
