@@ -277,14 +277,19 @@ public final class PageHeap {
             int[] count = {0};
             freeRuns.forEach(id -> runs[count[0]++] = ((long) spans.pages(id) << 32) | id);
             java.util.Arrays.sort(runs);
+            // Planned first, which allocates, and only then applied, which does not: an
+            // OutOfMemoryError while planning leaves every run as it was.
             long planned = 0;
             for (int i = runs.length - 1; i >= 0 && planned < maxBytes; i--) {
-                int id = (int) runs[i];
-                long before = planned;
-                planned = planRelease(id, maxBytes, planned, taken);
-                if (planned > before) {
+                planned = planRelease((int) runs[i], maxBytes, planned, taken);
+            }
+            int lastId = 0;
+            for (long[] range : taken) {
+                int id = (int) range[0];
+                if (id != lastId) {
                     freeRuns.remove(id);
                     spans.setState(id, SpanTable.RELEASING);
+                    lastId = id;
                 }
             }
             if (!taken.isEmpty()) {
@@ -296,13 +301,16 @@ public final class PageHeap {
         if (taken.isEmpty()) {
             return 0;
         }
-        // Each entry is {id, first page, pages}; a refused call ends the releasing, keeping what was done.
+        // Each entry is {id, first page, pages}; a refused call ends the releasing, keeping what was
+        // done. So does any other failure (an OutOfMemoryError in the downcall's setup): the runs
+        // must go back whatever happens, or they would stay RELEASING and releaseMemory() would wait
+        // for this release for ever.
         int doneRanges = 0;
-        OsMemoryException refusal = null;
+        Throwable refusal = null;
         for (long[] range : taken) {
             try {
                 space.decommit(range[1] << Pages.SHIFT, range[2] << Pages.SHIFT);
-            } catch (OsMemoryException e) {
+            } catch (RuntimeException | Error e) {
                 refusal = e;
                 break;
             }
@@ -333,8 +341,11 @@ public final class PageHeap {
         } finally {
             lock.unlock();
         }
-        if (refusal != null) {
-            throw refusal;
+        if (refusal instanceof RuntimeException e) {
+            throw e;
+        }
+        if (refusal instanceof Error e) {
+            throw e;
         }
         return done;
     }
@@ -446,9 +457,10 @@ public final class PageHeap {
     /** Adds the {@code step} pages just committed past the frontier as a free, released run. Lock held. */
     private void publishGrowth(int step) {
         int first = committedPages;
+        // The bitmaps first: growing them allocates, and an OutOfMemoryError must find nothing changed.
+        released.ensureCapacity(first + step);
+        heldFreedBlocks.ensureCapacity(first + step);
         committedPages += step;
-        released.ensureCapacity(committedPages);
-        heldFreedBlocks.ensureCapacity(committedPages);
         // Fresh pages have never been touched: like released pages they cost no RSS and read as zero.
         released.setRange(first, step);
         freePages += step;
@@ -530,7 +542,9 @@ public final class PageHeap {
                 byte state = spans.state(id);
                 if (state == SpanTable.RELEASING) {
                     // Free, out of the tree while a release madvises it without the lock (only seen by a
-                    // verify racing a release).
+                    // verify racing a release; with none in flight, a release that failed left it).
+                    Invariants.check(releasesInFlight > 0, "run %d at page %d is releasing, but no release is in flight",
+                            id, page);
                     countedFree += count;
                     countedReleased += released.countRange(page, count);
                     previousFree = false;

@@ -120,12 +120,12 @@ public final class Scavenger implements InlineScavenging {
                     refusing = false;
                 } catch (IllegalStateException closedUnderUs) {
                     return;
-                } catch (OsMemoryException refused) {
-                    // The memory stays resident; try again after an idle pause instead of dying, and
-                    // say so once per streak of refusals.
+                } catch (OsMemoryException | OutOfMemoryError refused) {
+                    // The memory stays resident; try again after an idle pause instead of dying (a
+                    // full Java heap too: a scavenger that died of it would never release again),
+                    // and say so once per streak of refusals.
                     if (!refusing) {
-                        LOG.log(System.Logger.Level.WARNING, "Spanheap scavenger cannot release memory: "
-                                + refused.getMessage() + "; retrying every " + IDLE_SLEEP_NANOS / 1_000_000 + " ms");
+                        warnRefused(refused);
                     }
                     refusing = true;
                     released = 0;
@@ -135,6 +135,16 @@ public final class Scavenger implements InlineScavenging {
             }
         } catch (InterruptedException stop) {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void warnRefused(Throwable refused) {
+        try {
+            String why = refused instanceof OsMemoryException ? refused.getMessage() : refused.toString();
+            LOG.log(System.Logger.Level.WARNING, "Spanheap scavenger cannot release memory: "
+                    + why + "; retrying every " + IDLE_SLEEP_NANOS / 1_000_000 + " ms");
+        } catch (OutOfMemoryError stillFull) {
+            // Nothing to say it with; the next streak will.
         }
     }
 

@@ -127,18 +127,26 @@ final class SpanTable {
         return RECORD.byteOffset(groupElement(field));
     }
 
-    /** A fresh record for {@code [firstPage, firstPage + count)} in the given state. Page heap lock. */
+    /**
+     * A fresh record for {@code [firstPage, firstPage + count)} in the given state. Page heap lock.
+     * Whatever can fail (a full table, an allocation that meets a full Java heap) comes before the
+     * id is taken, so that a failure leaves the table as it was.
+     */
     int create(int firstPage, int count, byte newState) {
-        int id;
-        if (unusedCount > 0) {
-            id = unusedIds[--unusedCount];
-        } else {
-            id = highWater++;
+        if (unusedCount == 0 && highWater == unusedIds.length) {
+            // Room for every id there will be, now, so that destroy() never allocates.
+            unusedIds = Arrays.copyOf(unusedIds, highWater * 2);
         }
+        int id = unusedCount > 0 ? unusedIds[unusedCount - 1] : highWater;
         if ((id + 1) * RECORD_BYTES > records.byteSize()) {
             throw new IllegalStateException("span table full: " + id + " records");
         }
         records.asSlice(id * RECORD_BYTES, RECORD_BYTES).fill((byte) 0);
+        if (unusedCount > 0) {
+            unusedCount--;
+        } else {
+            highWater++;
+        }
         setStart(id, firstPage);
         setPages(id, count);
         setState(id, newState);
@@ -151,9 +159,6 @@ final class SpanTable {
     void destroy(int id) {
         setState(id, UNUSED);
         setPages(id, 0);
-        if (unusedCount == unusedIds.length) {
-            unusedIds = Arrays.copyOf(unusedIds, unusedCount * 2);
-        }
         unusedIds[unusedCount++] = id;
         liveRecords--;
     }
