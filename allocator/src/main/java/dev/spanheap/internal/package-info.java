@@ -185,7 +185,8 @@
  *   <li>A full Java heap: the page heap's updates allocate (plans, span ids, page bitmaps) before they
  *       change anything, a release puts its runs back whatever its {@code madvise} throws, and the
  *       scavenger's thread outlives an {@link OutOfMemoryError} ({@code OutOfMemoryTest}). Not yet
- *       audited: the profiler's record of a sample, and the central lists' and registry's updates.</li>
+ *       audited: the profiler's record of a sample and the thread-cache registry's updates (the
+ *       central lists allocate nothing).</li>
  * </ul>
  * <p>Close: the central lists, then the page heap, refuse every request once closed (each under its
  * own lock, so no operation works on span records after close swaps them for zero pages, and no
