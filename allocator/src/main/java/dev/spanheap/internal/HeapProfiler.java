@@ -176,17 +176,30 @@ public final class HeapProfiler {
      * or under the page heap's lock that frees it) and is not yet anyone else's.
      */
     synchronized void freed(long address) {
-        Sample sample = live.remove(address);
+        // Whatever allocates first (the boxed key, the list's growth), so that a full Java heap
+        // finds the sample still live.
+        Long key = address;
+        Sample sample = live.get(key);
         if (sample == null) {
             return;
         }
+        pendingFreed.add(sample);
+        live.remove(key);
         if (sample.sizeClass != 0) {
             classFrees[sample.sizeClass]++;
         } else {
             largeCounts[2]++;
             largeCounts[3] += sample.blockSize;
         }
-        pendingFreed.add(sample);
+    }
+
+    /**
+     * Drops the sample that a failed {@link #record} may have left (its map grows after it inserts);
+     * counts nothing. {@code key} is boxed by the caller before the record, so that this allocates
+     * nothing.
+     */
+    synchronized void forget(Long key) {
+        live.remove(key);
     }
 
     /** Whether freed samples are waiting for {@link #resolvePending}. */

@@ -65,7 +65,15 @@ final class LargeBlocks {
         if (cached != 0) {
             long address = base + ((long) spans.start(cached) << Pages.SHIFT);
             // The span is this cache's (CACHED) until the release below publishes it, sample first.
-            profiler.record(address, sample);
+            Long key = null;
+            try {
+                key = address;
+                profiler.record(address, sample);
+            } catch (OutOfMemoryError fullJavaHeap) {
+                undoRecord(key);
+                cache.returnLargeForSample(cached, pages);
+                throw fullJavaHeap;
+            }
             spans.setStateRelease(cached, SpanTable.SAMPLED);
             return address;
         }
@@ -78,12 +86,30 @@ final class LargeBlocks {
         try {
             // Still ours unless a free of an address never handed out raced us; then it is gone.
             if (spans.state(span) == SpanTable.SAMPLED && spans.start(span) == (int) ((address - base) >>> Pages.SHIFT)) {
-                profiler.record(address, sample);
+                Long key = null;
+                try {
+                    key = address;
+                    profiler.record(address, sample);
+                } catch (OutOfMemoryError fullJavaHeap) {
+                    undoRecord(key);
+                    pageHeap.freeLocked(span);
+                    throw fullJavaHeap;
+                }
             }
         } finally {
             pageHeap.lock.unlock();
         }
         return address;
+    }
+
+    /**
+     * After a full Java heap failed a sample's record: drops what the profiler's map may hold
+     * ({@code key} is null if boxing the address failed first, before the record).
+     */
+    private void undoRecord(Long key) {
+        if (key != null) {
+            profiler.forget(key);
+        }
     }
 
     /** The block of a span a thread cache kept (CACHED), made LARGE again. */

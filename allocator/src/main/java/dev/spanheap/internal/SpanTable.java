@@ -7,7 +7,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
-import java.util.Arrays;
 
 /**
  * The span records: one per run of pages, whether free, holding one large block, or cut into
@@ -90,6 +89,8 @@ final class SpanTable {
             MemoryLayout.sequenceLayout(BITMAP_WORDS, ValueLayout.JAVA_LONG).withName("freeBits"));
 
     static final long RECORD_BYTES = RECORD.byteSize();
+    /** What {@link #create} copies over a record to clear it, without allocating a slice. */
+    private static final MemorySegment ZERO_RECORD = MemorySegment.ofArray(new byte[(int) RECORD_BYTES]);
     private static final long START = offset("start");
     private static final long PAGES = offset("pages");
     private static final long STATE = offset("state");
@@ -108,8 +109,8 @@ final class SpanTable {
     private final long recordsBase;
     private final MemorySegment records;
     private int highWater = 1;
-    private int[] unusedIds = new int[16];
-    private int unusedCount;
+    /** The last id destroyed, whose record links to the one before (0 ends the list); reused first. */
+    private int unusedHead;
     private int liveRecords;
     private int seed = 0x2545F491;
 
@@ -129,24 +130,20 @@ final class SpanTable {
 
     /**
      * A fresh record for {@code [firstPage, firstPage + count)} in the given state. Page heap lock.
-     * Whatever can fail (a full table, an allocation that meets a full Java heap) comes before the
-     * id is taken, so that a failure leaves the table as it was.
+     * Allocates nothing (the page heap calls it halfway through its updates, where an
+     * OutOfMemoryError would leave them half done): unused ids are listed in their own records.
      */
     int create(int firstPage, int count, byte newState) {
-        if (unusedCount == 0 && highWater == unusedIds.length) {
-            // Room for every id there will be, now, so that destroy() never allocates.
-            unusedIds = Arrays.copyOf(unusedIds, highWater * 2);
-        }
-        int id = unusedCount > 0 ? unusedIds[unusedCount - 1] : highWater;
+        int id = unusedHead != 0 ? unusedHead : highWater;
         if ((id + 1) * RECORD_BYTES > records.byteSize()) {
             throw new IllegalStateException("span table full: " + id + " records");
         }
-        records.asSlice(id * RECORD_BYTES, RECORD_BYTES).fill((byte) 0);
-        if (unusedCount > 0) {
-            unusedCount--;
+        if (unusedHead != 0) {
+            unusedHead = listNext(id);
         } else {
             highWater++;
         }
+        MemorySegment.copy(ZERO_RECORD, 0, records, id * RECORD_BYTES, RECORD_BYTES);
         setStart(id, firstPage);
         setPages(id, count);
         setState(id, newState);
@@ -155,11 +152,12 @@ final class SpanTable {
         return id;
     }
 
-    /** Page heap lock. */
+    /** Page heap lock. The id goes on the list of unused ones, linked through {@code listNext}. */
     void destroy(int id) {
         setState(id, UNUSED);
         setPages(id, 0);
-        unusedIds[unusedCount++] = id;
+        setListNext(id, unusedHead);
+        unusedHead = id;
         liveRecords--;
     }
 

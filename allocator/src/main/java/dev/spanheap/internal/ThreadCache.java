@@ -481,6 +481,11 @@ public final class ThreadCache {
         return large.pop(pages, false);
     }
 
+    /** Undoes {@link #popLargeForSample}: the sample could not be recorded. */
+    void returnLargeForSample(int span, int pages) {
+        large.push(span, pages, false);
+    }
+
     /** Adds {large mallocs, their bytes, large frees, their bytes} through this cache to {@code into}. */
     void addLargeCounts(long[] into) {
         large.addCounts(into);
