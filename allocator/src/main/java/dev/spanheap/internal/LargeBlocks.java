@@ -65,12 +65,9 @@ final class LargeBlocks {
         if (cached != 0) {
             long address = base + ((long) spans.start(cached) << Pages.SHIFT);
             // The span is this cache's (CACHED) until the release below publishes it, sample first.
-            Long key = null;
             try {
-                key = address;
-                profiler.record(address, sample);
+                record(address, sample);
             } catch (OutOfMemoryError fullJavaHeap) {
-                undoRecord(key);
                 cache.returnLargeForSample(cached, pages);
                 throw fullJavaHeap;
             }
@@ -86,12 +83,9 @@ final class LargeBlocks {
         try {
             // Still ours unless a free of an address never handed out raced us; then it is gone.
             if (spans.state(span) == SpanTable.SAMPLED && spans.start(span) == (int) ((address - base) >>> Pages.SHIFT)) {
-                Long key = null;
                 try {
-                    key = address;
-                    profiler.record(address, sample);
+                    record(address, sample);
                 } catch (OutOfMemoryError fullJavaHeap) {
-                    undoRecord(key);
                     pageHeap.freeLocked(span);
                     throw fullJavaHeap;
                 }
@@ -103,12 +97,20 @@ final class LargeBlocks {
     }
 
     /**
-     * After a full Java heap failed a sample's record: drops what the profiler's map may hold
-     * ({@code key} is null if boxing the address failed first, before the record).
+     * Records {@code sample} for the block at {@code address}. On a full Java heap it drops what the
+     * profiler's map may hold (the map grows after it inserts) and rethrows, for the caller to give
+     * the span back; the key is boxed first, so that dropping it allocates nothing.
      */
-    private void undoRecord(Long key) {
-        if (key != null) {
-            profiler.forget(key);
+    private void record(long address, HeapProfiler.Sample sample) {
+        Long key = null;
+        try {
+            key = address;
+            profiler.record(address, sample);
+        } catch (OutOfMemoryError fullJavaHeap) {
+            if (key != null) {
+                profiler.forget(key);
+            }
+            throw fullJavaHeap;
         }
     }
 
