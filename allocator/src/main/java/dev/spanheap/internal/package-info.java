@@ -182,11 +182,12 @@
  *       paths only). A cache's pop or push is one store and needs no check. The one loss: a free
  *       writes the cookie before it calls out to drain a full class, and an overflow at that call
  *       loses the block, as a leak would.</li>
- *   <li>A full Java heap: the page heap's updates allocate (plans, span ids, page bitmaps) before they
- *       change anything, a release puts its runs back whatever its {@code madvise} throws, and the
- *       scavenger's thread outlives an {@link OutOfMemoryError} ({@code OutOfMemoryTest}). Not yet
- *       audited: the profiler's record of a sample and the thread-cache registry's updates (the
- *       central lists allocate nothing).</li>
+ *   <li>A full Java heap: the page heap's updates allocate (plans, page bitmaps) before they change
+ *       anything or not at all (span records), a release puts its runs back whatever its
+ *       {@code madvise} throws, a sample that cannot be recorded gives its span back, and the
+ *       scavenger's thread outlives an {@link OutOfMemoryError} ({@code OutOfMemoryTest}, and the
+ *       by-hand {@code FullJavaHeapStress}). Not yet audited: the thread-cache registry's updates
+ *       (the central lists allocate nothing).</li>
  * </ul>
  * <p>Close: the central lists, then the page heap, refuse every request once closed (each under its
  * own lock, so no operation works on span records after close swaps them for zero pages, and no
