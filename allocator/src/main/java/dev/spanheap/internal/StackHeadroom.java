@@ -11,27 +11,27 @@ import java.util.concurrent.ThreadLocalRandom;
  * callers' stacks at random points). So before any such update takes its first step, the heap calls
  * {@link #ensure()}, which reaches about 16 KiB below its caller's frame: if the stack cannot take
  * that, the error strikes there, before anything changed, and the caller sees an overflow from a
- * call, as from any other (package-info lists where it is called). The
- * slow paths below need a few KiB (in the interpreter, whose frames are the largest, 4 KiB of
- * headroom was too little and 8 KiB enough in that test). A thread within 16 KiB of its stack's
- * end gets its overflow a little earlier, and safely.
+ * call, as from any other (package-info lists where it is called). The slow paths below need a
+ * few KiB (in the interpreter, whose frames are the largest, 4 KiB of headroom was too little and
+ * 8 KiB enough in that test). A thread within 16 KiB of its stack's end gets its overflow a little
+ * earlier, and safely.
  *
  * <p>How the frames are made large at little cost per call. HotSpot touches the stack a shadow zone
  * below each compiled frame on entry (below every page of a frame larger than one), and sizes a
- * compiled frame for its calls' stack arguments and for the values it keeps across calls.
- * {@link #level} holds, on a branch taken once in 256 calls, {@value #KEPT} values kept across a
- * call of {@link #sink} with 250 arguments: about 8 KiB of frame, made by one subtraction on entry.
- * C2 refuses a call with so many stack arguments ("unsupported calling sequence"), so {@code level}
- * runs as C1 code, which compiles every branch; the branch is still taken now and then so that a
- * compiler that does take the call compiles it rather than a trap. An interpreted frame holds its
- * method's locals, the same {@value #KEPT} {@code long}s. {@code level} and {@code sink} are too
- * large to inline, so each level is a frame of its own. {@code ensure()} costs about 7 ns. (The JDK
- * has {@code @ReservedStackAccess} for such sections; it is not open to libraries.)
+ * compiled frame for the values it keeps across calls. {@link #level} holds, on a branch taken once
+ * in 256 calls (often enough that C2 compiles it rather than a trap), {@value #KEPT} values read
+ * before a call of {@link #sink} and used after it: about 4 KiB of spill slots in C1's and C2's
+ * frames, made by one subtraction on entry. An interpreted frame holds its method's locals, the
+ * same {@value #KEPT} {@code long}s (8 KiB). {@code level} is too large to inline into itself, so
+ * each level is a frame of its own. {@code ensure()} costs about 12 ns (14 with C1 alone, 19 with
+ * C2 alone; a first version whose frames came from a call with 250 arguments cost 7, but C2 refuses
+ * such a call and left it to the interpreter, at 700 ns, under {@code -XX:-TieredCompilation}).
+ * (The JDK has {@code @ReservedStackAccess} for such sections; it is not open to libraries.)
  */
 final class StackHeadroom {
 
-    /** Nested frames of about 8 KiB each. */
-    static final int LEVELS = 2;
+    /** Nested frames of about 4 KiB each, compiled (8 KiB interpreted). */
+    static final int LEVELS = 4;
     /** The values {@link #level} keeps across its rare call; see the class comment. */
     static final int KEPT = 500;
 
@@ -173,16 +173,7 @@ final class StackHeadroom {
             long l489 = w[489]; long l490 = w[490]; long l491 = w[491]; long l492 = w[492];
             long l493 = w[493]; long l494 = w[494]; long l495 = w[495]; long l496 = w[496];
             long l497 = w[497]; long l498 = w[498]; long l499 = w[499];
-            s ^= sink(
-                    s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s,
-                    s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s,
-                    s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s,
-                    s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s,
-                    s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s,
-                    s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s,
-                    s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s,
-                    s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s,
-                    s, s, s, s, s, s, s, s, s, s);
+            s ^= sink(s);
             sum = s + l0 + l1 + l2 + l3 + l4 + l5 + l6 + l7 + l8 + l9 + l10 + l11 + l12 + l13 + l14 + l15
                     + l16 + l17 + l18 + l19 + l20 + l21 + l22 + l23 + l24 + l25 + l26 + l27 + l28 + l29 + l30 + l31
                     + l32 + l33 + l34 + l35 + l36 + l37 + l38 + l39 + l40 + l41 + l42 + l43 + l44 + l45 + l46 + l47
@@ -224,50 +215,16 @@ final class StackHeadroom {
         }
     }
 
-    /** A call with 250 arguments, which take 2 KiB of its caller's compiled frame. */
-    private static int sink(
-            int a0, int a1, int a2, int a3, int a4, int a5, int a6, int a7, int a8, int a9, int a10, int a11,
-            int a12, int a13, int a14, int a15, int a16, int a17, int a18, int a19, int a20, int a21, int a22,
-            int a23, int a24, int a25, int a26, int a27, int a28, int a29, int a30, int a31, int a32, int a33,
-            int a34, int a35, int a36, int a37, int a38, int a39, int a40, int a41, int a42, int a43, int a44,
-            int a45, int a46, int a47, int a48, int a49, int a50, int a51, int a52, int a53, int a54, int a55,
-            int a56, int a57, int a58, int a59, int a60, int a61, int a62, int a63, int a64, int a65, int a66,
-            int a67, int a68, int a69, int a70, int a71, int a72, int a73, int a74, int a75, int a76, int a77,
-            int a78, int a79, int a80, int a81, int a82, int a83, int a84, int a85, int a86, int a87, int a88,
-            int a89, int a90, int a91, int a92, int a93, int a94, int a95, int a96, int a97, int a98, int a99,
-            int a100, int a101, int a102, int a103, int a104, int a105, int a106, int a107, int a108,
-            int a109, int a110, int a111, int a112, int a113, int a114, int a115, int a116, int a117,
-            int a118, int a119, int a120, int a121, int a122, int a123, int a124, int a125, int a126,
-            int a127, int a128, int a129, int a130, int a131, int a132, int a133, int a134, int a135,
-            int a136, int a137, int a138, int a139, int a140, int a141, int a142, int a143, int a144,
-            int a145, int a146, int a147, int a148, int a149, int a150, int a151, int a152, int a153,
-            int a154, int a155, int a156, int a157, int a158, int a159, int a160, int a161, int a162,
-            int a163, int a164, int a165, int a166, int a167, int a168, int a169, int a170, int a171,
-            int a172, int a173, int a174, int a175, int a176, int a177, int a178, int a179, int a180,
-            int a181, int a182, int a183, int a184, int a185, int a186, int a187, int a188, int a189,
-            int a190, int a191, int a192, int a193, int a194, int a195, int a196, int a197, int a198,
-            int a199, int a200, int a201, int a202, int a203, int a204, int a205, int a206, int a207,
-            int a208, int a209, int a210, int a211, int a212, int a213, int a214, int a215, int a216,
-            int a217, int a218, int a219, int a220, int a221, int a222, int a223, int a224, int a225,
-            int a226, int a227, int a228, int a229, int a230, int a231, int a232, int a233, int a234,
-            int a235, int a236, int a237, int a238, int a239, int a240, int a241, int a242, int a243,
-            int a244, int a245, int a246, int a247, int a248, int a249) {
-        return a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7 ^ a8 ^ a9 ^ a10 ^ a11 ^ a12 ^ a13 ^ a14 ^ a15 ^ a16 ^ a17
-        ^ a18 ^ a19 ^ a20 ^ a21 ^ a22 ^ a23 ^ a24 ^ a25 ^ a26 ^ a27 ^ a28 ^ a29 ^ a30 ^ a31 ^ a32 ^ a33 ^ a34
-        ^ a35 ^ a36 ^ a37 ^ a38 ^ a39 ^ a40 ^ a41 ^ a42 ^ a43 ^ a44 ^ a45 ^ a46 ^ a47 ^ a48 ^ a49 ^ a50 ^ a51
-        ^ a52 ^ a53 ^ a54 ^ a55 ^ a56 ^ a57 ^ a58 ^ a59 ^ a60 ^ a61 ^ a62 ^ a63 ^ a64 ^ a65 ^ a66 ^ a67 ^ a68
-        ^ a69 ^ a70 ^ a71 ^ a72 ^ a73 ^ a74 ^ a75 ^ a76 ^ a77 ^ a78 ^ a79 ^ a80 ^ a81 ^ a82 ^ a83 ^ a84 ^ a85
-        ^ a86 ^ a87 ^ a88 ^ a89 ^ a90 ^ a91 ^ a92 ^ a93 ^ a94 ^ a95 ^ a96 ^ a97 ^ a98 ^ a99 ^ a100 ^ a101
-        ^ a102 ^ a103 ^ a104 ^ a105 ^ a106 ^ a107 ^ a108 ^ a109 ^ a110 ^ a111 ^ a112 ^ a113 ^ a114 ^ a115
-        ^ a116 ^ a117 ^ a118 ^ a119 ^ a120 ^ a121 ^ a122 ^ a123 ^ a124 ^ a125 ^ a126 ^ a127 ^ a128 ^ a129
-        ^ a130 ^ a131 ^ a132 ^ a133 ^ a134 ^ a135 ^ a136 ^ a137 ^ a138 ^ a139 ^ a140 ^ a141 ^ a142 ^ a143
-        ^ a144 ^ a145 ^ a146 ^ a147 ^ a148 ^ a149 ^ a150 ^ a151 ^ a152 ^ a153 ^ a154 ^ a155 ^ a156 ^ a157
-        ^ a158 ^ a159 ^ a160 ^ a161 ^ a162 ^ a163 ^ a164 ^ a165 ^ a166 ^ a167 ^ a168 ^ a169 ^ a170 ^ a171
-        ^ a172 ^ a173 ^ a174 ^ a175 ^ a176 ^ a177 ^ a178 ^ a179 ^ a180 ^ a181 ^ a182 ^ a183 ^ a184 ^ a185
-        ^ a186 ^ a187 ^ a188 ^ a189 ^ a190 ^ a191 ^ a192 ^ a193 ^ a194 ^ a195 ^ a196 ^ a197 ^ a198 ^ a199
-        ^ a200 ^ a201 ^ a202 ^ a203 ^ a204 ^ a205 ^ a206 ^ a207 ^ a208 ^ a209 ^ a210 ^ a211 ^ a212 ^ a213
-        ^ a214 ^ a215 ^ a216 ^ a217 ^ a218 ^ a219 ^ a220 ^ a221 ^ a222 ^ a223 ^ a224 ^ a225 ^ a226 ^ a227
-        ^ a228 ^ a229 ^ a230 ^ a231 ^ a232 ^ a233 ^ a234 ^ a235 ^ a236 ^ a237 ^ a238 ^ a239 ^ a240 ^ a241
-        ^ a242 ^ a243 ^ a244 ^ a245 ^ a246 ^ a247 ^ a248 ^ a249;
+    /**
+     * The call the kept values live across. Too large to inline at a rarely taken call site, so it
+     * stays a call; what it returns is not needed.
+     */
+    private static int sink(int s) {
+        int h = s;
+        for (int i = 0; i < 4; i++) {
+            h = Integer.rotateLeft(h * 0x9E3779B9 + i, 13) ^ (h >>> 7);
+            h += Integer.bitCount(h) * 31 + Integer.numberOfLeadingZeros(h | 1);
+        }
+        return h;
     }
 }

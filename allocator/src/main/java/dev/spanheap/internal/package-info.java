@@ -178,7 +178,7 @@
  *       public operations that release, flush, read statistics or close), the heap checks with
  *       {@link dev.spanheap.internal.StackHeadroom} that about 16 KiB of stack lie below it, so that
  *       a {@link StackOverflowError} from a caller already deep in its stack strikes before anything
- *       changed instead of halfway through a page-heap or central-list update (about 7 ns, on those
+ *       changed instead of halfway through a page-heap or central-list update (about 12 ns, on those
  *       paths only). A cache's pop or push is one store and needs no check. The one loss: a free
  *       writes the cookie before it calls out to drain a full class, and an overflow at that call
  *       loses the block, as a leak would.</li>
