@@ -458,8 +458,9 @@ public final class Heap implements IdleCentralMemory {
             return;
         }
         long offset = address - base;
-        // Entry 0 names span 0, which LargeBlocks.keep refuses before it looks at the page.
-        if (PageMap.sizeClass(entry) == 0 && (offset & (Pages.SIZE - 1)) == 0) {
+        // Entry 0 (the fast path did not read the page map: checked mode, or an address outside the
+        // heap) names span 0, which LargeBlocks.keep would refuse; freeSlow checks such frees.
+        if (entry != 0 && PageMap.sizeClass(entry) == 0 && (offset & (Pages.SIZE - 1)) == 0) {
             StackHeadroom.ensure();
             if (large.keep(ownCache(cache), PageMap.span(entry), (int) (offset >>> Pages.SHIFT))) {
                 return;
