@@ -161,7 +161,7 @@ public final class HeapProfiler {
     }
 
     /** Adds the sampled block at {@code address}, before its span is published as SAMPLED (see the class comment). */
-    synchronized void record(long address, Sample sample) {
+    synchronized void record(Long address, Sample sample) {
         live.put(address, sample);
         if (sample.sizeClass != 0) {
             classMallocs[sample.sizeClass]++;
@@ -195,8 +195,7 @@ public final class HeapProfiler {
 
     /**
      * Drops the sample that a failed {@link #record} may have left (its map grows after it inserts);
-     * counts nothing. {@code key} is boxed by the caller before the record, so that this allocates
-     * nothing.
+     * counts nothing. It allocates nothing: {@code key} is the one the record was given.
      */
     synchronized void forget(Long key) {
         live.remove(key);

@@ -99,13 +99,14 @@ final class LargeBlocks {
     /**
      * Records {@code sample} for the block at {@code address}. On a full Java heap it drops what the
      * profiler's map may hold (the map grows after it inserts) and rethrows, for the caller to give
-     * the span back; the key is boxed first, so that dropping it allocates nothing.
+     * the span back. The address is boxed once, before the map is touched, so that dropping it
+     * allocates nothing.
      */
     private void record(long address, HeapProfiler.Sample sample) {
         Long key = null;
         try {
             key = address;
-            profiler.record(address, sample);
+            profiler.record(key, sample);
         } catch (OutOfMemoryError fullJavaHeap) {
             if (key != null) {
                 profiler.forget(key);
