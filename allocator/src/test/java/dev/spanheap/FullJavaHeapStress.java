@@ -31,7 +31,7 @@ public final class FullJavaHeapStress {
     private FullJavaHeapStress() {
     }
 
-    public static void main(String[] args) {
+    public static void main(String[] args) throws InterruptedException {
         long seed = args.length > 0 ? Long.parseLong(args[0]) : 1;
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 10;
         SplittableRandom random = new SplittableRandom(seed);
@@ -41,25 +41,16 @@ public final class FullJavaHeapStress {
         // Frequent samples: recording one allocates.
         try (Spanheap heap = Spanheap.builder().profileRate(64 << 10).build()) {
             for (int round = 0; round < rounds; round++) {
-                fill(random);
-                for (int k = 0; k < OPS_PER_ROUND; k++) {
-                    int i = random.nextInt(SLOTS);
-                    if (freeUnknown[i]) {
-                        continue;
-                    }
-                    try {
-                        if (live[i] != 0) {
-                            freeUnknown[i] = true;
-                            heap.free(live[i]);
-                            freeUnknown[i] = false;
-                            live[i] = 0;
-                        } else {
-                            long size = random.nextInt(4) == 0 ? 1 + random.nextInt(2 << 20) : 1 + random.nextInt(4096);
-                            live[i] = heap.malloc(size);
-                        }
-                    } catch (OutOfMemoryError expected) {
-                        // Where it struck is the point.
-                    }
+                // Every other round on a thread of its own, which registers with the Java heap full:
+                // after the first, it adopts the cache of the one before.
+                long roundSeed = random.nextLong();
+                Runnable work = () -> runRound(heap, new SplittableRandom(roundSeed), live, freeUnknown);
+                if (round % 2 == 1) {
+                    Thread worker = new Thread(work);
+                    worker.start();
+                    worker.join();
+                } else {
+                    work.run();
                 }
                 ballast = null;
                 for (int i = 0; i < SLOTS; i++) {
@@ -76,8 +67,7 @@ public final class FullJavaHeapStress {
                 try {
                     heap.verify();
                 } catch (IllegalStateException broken) {
-                    System.out.println("round " + round + ": " + broken.getMessage());
-                    System.exit(1);
+                    fail("round " + round + ": " + broken.getMessage());
                 }
             }
             for (long address : live) {
@@ -86,8 +76,42 @@ public final class FullJavaHeapStress {
                 }
             }
             heap.verify();
+            // A cache lost with its objects (say, by a registration that failed halfway) would leave
+            // its objects counted as allocated.
+            long heapAlloc = heap.memStats().heapAlloc();
+            if (heapAlloc != 0) {
+                fail("everything freed, but heapAlloc is " + heapAlloc);
+            }
         }
         System.out.println("passed");
+    }
+
+    private static void runRound(Spanheap heap, SplittableRandom random, long[] live, boolean[] freeUnknown) {
+        fill(random);
+        for (int k = 0; k < OPS_PER_ROUND; k++) {
+            int i = random.nextInt(SLOTS);
+            if (freeUnknown[i]) {
+                continue;
+            }
+            try {
+                if (live[i] != 0) {
+                    freeUnknown[i] = true;
+                    heap.free(live[i]);
+                    freeUnknown[i] = false;
+                    live[i] = 0;
+                } else {
+                    long size = random.nextInt(4) == 0 ? 1 + random.nextInt(2 << 20) : 1 + random.nextInt(4096);
+                    live[i] = heap.malloc(size);
+                }
+            } catch (OutOfMemoryError expected) {
+                // Where it struck is the point.
+            }
+        }
+    }
+
+    private static void fail(String message) {
+        System.out.println(message);
+        System.exit(1);
     }
 
     /** Fills the Java heap with arrays until it is full. */

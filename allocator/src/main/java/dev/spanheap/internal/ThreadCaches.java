@@ -44,8 +44,21 @@ final class ThreadCaches {
     private final long[] retiredFrees = new long[SizeClasses.COUNT];
     private volatile boolean closed;
 
-    /** A registered cache, its thread, and the cleaner registration that reaps it when the thread ends. */
-    private record Owned(WeakReference<Thread> owner, ThreadCache cache, Cleaner.Cleanable onThreadEnd) {
+    /**
+     * A platform thread's registration: its thread, the cleaner registration that reaps its cache
+     * when the thread ends, and the cache, set when the registry gives it one. Made before the
+     * registry changes, so that registering allocates nothing once an ended thread's cache is taken.
+     */
+    private static final class Owned {
+        final WeakReference<Thread> owner;
+        final Cleaner.Cleanable onThreadEnd;
+        ThreadCache cache;
+
+        Owned(WeakReference<Thread> owner, Cleaner.Cleanable onThreadEnd) {
+            this.owner = owner;
+            this.onThreadEnd = onThreadEnd;
+        }
+
         boolean ended() {
             Thread thread = owner.get();
             return thread == null || !thread.isAlive();
@@ -187,6 +200,9 @@ final class ThreadCaches {
     private ThreadCache register() {
         StackHeadroom.ensure();
         Thread thread = Thread.currentThread();
+        // A full Java heap fails this, not what follows: once an ended thread's cache is taken out
+        // of the registry, an OutOfMemoryError would lose it and the objects it holds.
+        Owned registration = new Owned(new WeakReference<>(thread), reapWhenEnded(thread));
         registryLock.lock();
         try {
             if (closed) {
@@ -195,7 +211,7 @@ final class ThreadCaches {
             ThreadCache adopted = reapLocked(true);
             if (adopted != null) {
                 adopted.adopt(thread.threadId());
-                add(thread, adopted);
+                add(registration, adopted);
                 return adopted;
             }
         } finally {
@@ -210,17 +226,27 @@ final class ThreadCaches {
                 throw FreeChecks.closed();
             }
             reapLocked(false);
-            add(thread, cache);
+            add(registration, cache);
         } finally {
             registryLock.unlock();
         }
         return cache;
     }
 
-    /** Registers {@code cache} as {@code thread}'s; under the registry's lock. */
-    private void add(Thread thread, ThreadCache cache) {
-        owned.add(new Owned(new WeakReference<>(thread), cache, reapWhenEnded(thread)));
-        slots.add(cache);
+    /**
+     * Registers {@code cache} as {@code registration}'s thread's; under the registry's lock. After an
+     * adoption the list has room (the ended thread's entry left it, and an ArrayList never shrinks),
+     * so nothing here allocates but a growth of the slot table, which is only the fast paths' index:
+     * without a slot, the thread finds its cache through the ThreadLocal.
+     */
+    private void add(Owned registration, ThreadCache cache) {
+        registration.cache = cache;
+        owned.add(registration);
+        try {
+            slots.add(cache);
+        } catch (OutOfMemoryError fullJavaHeap) {
+            // The table is as it was (ThreadSlots publishes a grown table only once it is whole).
+        }
     }
 
     /**
@@ -266,7 +292,7 @@ final class ThreadCaches {
             Owned entry = it.next();
             if (entry.ended()) {
                 // Thread.isAlive() returning false orders the ended thread's writes before ours.
-                ThreadCache cache = entry.cache();
+                ThreadCache cache = entry.cache;
                 slots.remove(cache);
                 if (keepOne && kept == null) {
                     kept = cache;
@@ -307,7 +333,7 @@ final class ThreadCaches {
         try {
             reapLocked();
             for (Owned entry : owned) {
-                visitor.accept(entry.cache());
+                visitor.accept(entry.cache);
             }
             for (int i = 0; i < stripes.length; i++) {
                 stripeLocks[i].lock();
@@ -375,7 +401,7 @@ final class ThreadCaches {
         try {
             closed = true;
             // Unregisters from the cleaners of live threads; the actions find the registry closed.
-            owned.forEach(entry -> entry.onThreadEnd().clean());
+            owned.forEach(entry -> entry.onThreadEnd.clean());
             owned.clear();
         } finally {
             registryLock.unlock();

@@ -185,9 +185,11 @@
  *   <li>A full Java heap: the page heap's updates allocate (plans, page bitmaps) before they change
  *       anything or not at all (span records), a release puts its runs back whatever its
  *       {@code madvise} throws, a sample that cannot be recorded gives its span back, and the
- *       scavenger's thread outlives an {@link OutOfMemoryError} ({@code OutOfMemoryTest}, and the
- *       by-hand {@code FullJavaHeapStress}). Not yet audited: the thread-cache registry's updates
- *       (the central lists allocate nothing).</li>
+ *       scavenger's thread outlives an {@link OutOfMemoryError}, and a thread's registration makes
+ *       everything it allocates before it takes an ended thread's cache to adopt (a slot table that
+ *       cannot grow leaves the thread on the slow path) ({@code OutOfMemoryTest}, and the by-hand
+ *       {@code FullJavaHeapStress}, whose rounds alternate between threads). The central lists
+ *       allocate nothing.</li>
  * </ul>
  * <p>Close: the central lists, then the page heap, refuse every request once closed (each under its
  * own lock, so no operation works on span records after close swaps them for zero pages, and no
