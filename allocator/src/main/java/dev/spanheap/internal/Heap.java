@@ -465,8 +465,10 @@ public final class Heap implements IdleCentralMemory {
             if (large.keep(ownCache(cache), PageMap.span(entry), (int) (offset >>> Pages.SHIFT))) {
                 return;
             }
+            freeSlow(address, true);
+            return;
         }
-        freeSlow(address);
+        freeSlow(address, false);
     }
 
     /** {@code cache}, or when null the calling platform thread's, whose array the fast path found. */
@@ -479,14 +481,22 @@ public final class Heap implements IdleCentralMemory {
      * {@link #close()} (the page map read as empty after close, say) is reported as the close.
      */
     private void freeSlow(long address) {
+        freeSlow(address, false);
+    }
+
+    /**
+     * {@link #freeSlow(long)}; {@code largeChecked}: the caller checked the stack and offered the
+     * block, a large one, to its thread's cache, which refused it, so neither is done again.
+     */
+    private void freeSlow(long address, boolean largeChecked) {
         try {
-            freeChecked(address);
+            freeChecked(address, largeChecked);
         } catch (RuntimeException e) {
             throw closedOr(e);
         }
     }
 
-    private void freeChecked(long address) {
+    private void freeChecked(long address, boolean largeChecked) {
         long entry = freeChecks.checkedEntry(address, closed);
         if (checked) {
             // Before the block can be handed out again: its old segment must stop working first.
@@ -495,8 +505,11 @@ public final class Heap implements IdleCentralMemory {
         long offset = address - base;
         int c = PageMap.sizeClass(entry);
         if (c == 0) {
-            StackHeadroom.ensure();
-            ThreadCache cache = fastPaths() && (offset & (Pages.SIZE - 1)) == 0 ? caches.currentPlatformCache() : null;
+            ThreadCache cache = null;
+            if (!largeChecked) {
+                StackHeadroom.ensure();
+                cache = fastPaths() && (offset & (Pages.SIZE - 1)) == 0 ? caches.currentPlatformCache() : null;
+            }
             if ((cache == null || !large.keep(cache, PageMap.span(entry), (int) (offset >>> Pages.SHIFT)))
                     && large.free(address, offset, PageMap.span(entry)) && profiler.hasManyPending()) {
                 profiler.resolvePending(HeapProfiler.HELPING_BATCH);
