@@ -35,6 +35,11 @@ final class FreeCookie {
         return RawMemory.ALL.get(WORD, address) == of(address);
     }
 
+    /** Writes the cookie into the object at {@code address}: it is free from now on. */
+    void stamp(long address) {
+        RawMemory.ALL.set(WORD, address, of(address));
+    }
+
     /** Writes the cookie into each of {@code objects} objects of {@code objectSize} bytes from {@code spanBase}. */
     void stampSpan(long spanBase, int objects, int objectSize) {
         for (int i = 0; i < objects; i++) {

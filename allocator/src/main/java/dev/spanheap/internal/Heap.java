@@ -434,10 +434,10 @@ public final class Heap implements IdleCentralMemory {
             long spanOffset = (offset & (Pages.SIZE - 1)) + (entry & PageMap.PAGE_OFFSET_MASK);
             long cookie = address ^ cookieKey;
             if (SizeClassLookup.isBlockStart(c, spanOffset) && RawMemory.ALL.get(WORD, address) != cookie) {
-                RawMemory.ALL.set(WORD, address, cookie);
-                if (ThreadCache.free(slots, c, address)) {
+                if (ThreadCache.free(slots, c, address, cookie)) {
                     return;
                 }
+                // Not freed yet, not even its cookie: the slow half writes it once it has checked the stack.
                 overflowClass = c;
             }
         }
@@ -447,13 +447,14 @@ public final class Heap implements IdleCentralMemory {
     /**
      * The rest of {@link #free(ThreadCache, long)}, given the page-map {@code entry} it read (0 if
      * the address is outside the fast paths' range): a checked small free whose class
-     * {@code overflowClass} is full in the cache (its cookie is already written), a large block the
+     * {@code overflowClass} is full in the cache (its cookie not yet written), a large block the
      * cache may keep, or anything else, which {@link #freeSlow} checks again and explains.
      * {@code cache} is the calling thread's, or null if the fast path did not load it.
      */
     private void freeOffFastPath(ThreadCache cache, long address, long entry, int overflowClass) {
         if (overflowClass != 0) {
             StackHeadroom.ensure();
+            cookies.stamp(address);
             ownCache(cache).overflow(overflowClass, address);
             return;
         }
@@ -519,19 +520,24 @@ public final class Heap implements IdleCentralMemory {
         if (cookies.isFree(address)) {
             throw FreeChecks.doubleFree(address);
         }
+        Thread thread = Thread.currentThread();
+        ThreadCache cache = thread.isVirtual() ? null : localCache.get();
+        if (cache != null && cache.isFull(c)) {
+            // Before the block is marked free (its cookie, and in checked mode its allocation bit):
+            // the overflow calls out, and a StackOverflowError there would leave it marked free but
+            // in no cache.
+            StackHeadroom.ensure();
+        }
         if (checked && !allocationBits.markFree(offset)) {
             throw FreeChecks.doubleFree(address);
         }
-        RawMemory.ALL.set(WORD, address, cookies.of(address));
-        Thread thread = Thread.currentThread();
-        if (!thread.isVirtual()) {
-            ThreadCache cache = localCache.get();
-            if (!cache.free(c, address)) {
-                StackHeadroom.ensure();
+        if (cache != null) {
+            if (!cache.free(c, address, cookies.of(address))) {
+                cookies.stamp(address);
                 cache.overflow(c, address);
             }
         } else {
-            caches.freeShared(thread, c, address);
+            caches.freeShared(thread, c, address, cookies);
         }
     }
 

@@ -213,7 +213,38 @@ public final class ThreadCache {
         return address;
     }
 
-    /** Pushes an object of class {@code c}; false when the class is at its limit. */
+    /** Whether class {@code c} is at its limit: {@link #free(int, long, long)} would refuse an object. */
+    boolean isFull(int c) {
+        long ends = slots[PAD + 2 * c];
+        return (int) ends + 1 == (int) (ends >>> 32);
+    }
+
+    /**
+     * Frees an object of class {@code c}: writes its free-block cookie ({@link FreeCookie}), then
+     * pushes it; false, with nothing written, when the class is at its limit. Nothing between the
+     * cookie and the push calls out, even in code not yet compiled (where {@code free} itself is a
+     * call), so a {@link StackOverflowError} cannot leave the object marked free but in no cache:
+     * lost, and its second free refused as a double free.
+     */
+    boolean free(int c, long address, long cookie) {
+        return free(slots, c, address, cookie);
+    }
+
+    /** {@link #free(int, long, long)} on a cache's {@link #fastSlots()}. */
+    static boolean free(long[] slots, int c, long address, long cookie) {
+        long ends = slots[PAD + 2 * c];
+        int top = (int) ends + 1;
+        if (top == (int) (ends >>> 32)) {
+            return false;
+        }
+        RawMemory.ALL.set(FreeCookie.WORD, address, cookie);
+        slots[top] = address;
+        slots[PAD + 2 * c] = ends + 1;
+        slots[PAD + 2 * c + 1]++;
+        return true;
+    }
+
+    /** Pushes an object of class {@code c}, its cookie already written; false when the class is at its limit. */
     boolean free(int c, long address) {
         return free(slots, c, address);
     }
