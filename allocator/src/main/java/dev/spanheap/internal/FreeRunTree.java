@@ -14,6 +14,12 @@ import java.util.function.IntConsumer;
  * A balanced search tree gives both in O(log n) expected time for any number of runs; Go's radix
  * tree of bitmap summaries would cost memory proportional to the whole address space. Guarded by
  * the page heap's lock.
+ *
+ * <p>Insert and remove work top-down in loops (a split and a merge along one path), not by
+ * recursion: their stack use does not grow with the tree's depth, so the stack check before a
+ * page-heap update (see StackHeadroom) covers them. The recursive version, at 14 levels in
+ * StackOverflowTest, outran that check in C1-compiled code, and a StackOverflowError halfway
+ * through an insert left a free run out of the tree.
  */
 final class FreeRunTree {
 
@@ -30,15 +36,86 @@ final class FreeRunTree {
     }
 
     void insert(int id) {
-        spans.setLeft(id, 0);
-        spans.setRight(id, 0);
-        root = insert(root, id);
+        int priority = spans.priority(id);
+        // Down the search path while the nodes outrank the new one (a max-heap on priority; among
+        // equals the newer goes below), then split what is left around it.
+        int parent = 0;
+        boolean parentLeft = false;
+        int node = root;
+        while (node != 0 && spans.priority(node) >= priority) {
+            parent = node;
+            parentLeft = before(id, node);
+            node = parentLeft ? spans.left(node) : spans.right(node);
+        }
+        link(parent, parentLeft, id);
+        // Split the subtree at node: the runs ordered before id become its left subtree, the others
+        // its right; each side is filled through its one open link (owner, side).
+        int leftOwner = id;
+        boolean leftSide = true;
+        int rightOwner = id;
+        boolean rightSide = false;
+        while (node != 0) {
+            if (before(node, id)) {
+                link(leftOwner, leftSide, node);
+                leftOwner = node;
+                leftSide = false;
+                node = spans.right(node);
+            } else {
+                link(rightOwner, rightSide, node);
+                rightOwner = node;
+                rightSide = true;
+                node = spans.left(node);
+            }
+        }
+        link(leftOwner, leftSide, 0);
+        link(rightOwner, rightSide, 0);
         size++;
     }
 
     void remove(int id) {
-        root = remove(root, id);
+        int parent = 0;
+        boolean parentLeft = false;
+        int node = root;
+        while (node != id) {
+            if (node == 0) {
+                throw new IllegalStateException("span " + id + " is not in the free-run tree");
+            }
+            parent = node;
+            parentLeft = before(id, node);
+            node = parentLeft ? spans.left(node) : spans.right(node);
+        }
+        // Merge its subtrees into its place: all of the left one is ordered before the right one,
+        // and the higher priority of the two tops goes up each step.
+        int a = spans.left(id);
+        int b = spans.right(id);
+        int owner = parent;
+        boolean side = parentLeft;
+        while (a != 0 && b != 0) {
+            if (spans.priority(a) > spans.priority(b)) {
+                link(owner, side, a);
+                owner = a;
+                side = false;
+                a = spans.right(a);
+            } else {
+                link(owner, side, b);
+                owner = b;
+                side = true;
+                b = spans.left(b);
+            }
+        }
+        link(owner, side, a != 0 ? a : b);
         size--;
+    }
+
+    /** Makes {@code child} the root (owner 0) or the left or right child of {@code owner}. */
+    private void link(int owner, boolean left, int child) {
+        if (owner == 0) {
+            root = child;
+        } else if (left) {
+            spans.setLeft(owner, child);
+        } else {
+            spans.setRight(owner, child);
+        }
     }
 
     /** The best-fitting run of at least {@code pages} pages, or 0 if there is none. */
@@ -73,67 +150,5 @@ final class FreeRunTree {
         int pagesA = spans.pages(a);
         int pagesB = spans.pages(b);
         return pagesA != pagesB ? pagesA < pagesB : spans.start(a) < spans.start(b);
-    }
-
-    private int insert(int node, int id) {
-        if (node == 0) {
-            return id;
-        }
-        if (before(id, node)) {
-            spans.setLeft(node, insert(spans.left(node), id));
-            if (spans.priority(spans.left(node)) > spans.priority(node)) {
-                node = rotateRight(node);
-            }
-        } else {
-            spans.setRight(node, insert(spans.right(node), id));
-            if (spans.priority(spans.right(node)) > spans.priority(node)) {
-                node = rotateLeft(node);
-            }
-        }
-        return node;
-    }
-
-    private int remove(int node, int id) {
-        if (node == 0) {
-            throw new IllegalStateException("span " + id + " is not in the free-run tree");
-        }
-        if (node == id) {
-            return merge(spans.left(node), spans.right(node));
-        }
-        if (before(id, node)) {
-            spans.setLeft(node, remove(spans.left(node), id));
-        } else {
-            spans.setRight(node, remove(spans.right(node), id));
-        }
-        return node;
-    }
-
-    private int merge(int a, int b) {
-        if (a == 0) {
-            return b;
-        }
-        if (b == 0) {
-            return a;
-        }
-        if (spans.priority(a) > spans.priority(b)) {
-            spans.setRight(a, merge(spans.right(a), b));
-            return a;
-        }
-        spans.setLeft(b, merge(a, spans.left(b)));
-        return b;
-    }
-
-    private int rotateRight(int node) {
-        int pivot = spans.left(node);
-        spans.setLeft(node, spans.right(pivot));
-        spans.setRight(pivot, node);
-        return pivot;
-    }
-
-    private int rotateLeft(int node) {
-        int pivot = spans.right(node);
-        spans.setRight(node, spans.left(pivot));
-        spans.setLeft(pivot, node);
-        return pivot;
     }
 }

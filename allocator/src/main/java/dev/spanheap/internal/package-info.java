@@ -120,7 +120,8 @@
  *       non-empty lengths, most recently freed first); longer runs in a treap ordered by (length, start),
  *       O(log n), lowest address among equals ({@link dev.spanheap.internal.FreeRuns}). With thousands
  *       of fragments the treap alone dominated a large allocate+free; the lists cut that cost to about a
- *       third.</li>
+ *       third. The treap inserts and removes in loops, not by recursion, so that its stack use is
+ *       bounded and the stack check before a page-heap update covers it.</li>
  *   <li>Span records and the page map are off-heap, fixed-layout, and never move: central lists
  *       update their spans under their own locks while the page heap creates spans under its lock, so
  *       records in growable Java arrays could lose updates when copied. No Java object exists per span
