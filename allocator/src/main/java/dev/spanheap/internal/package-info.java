@@ -180,9 +180,12 @@
  *       {@link dev.spanheap.internal.StackHeadroom} that about 16 KiB of stack lie below it, so that
  *       a {@link StackOverflowError} from a caller already deep in its stack strikes before anything
  *       changed instead of halfway through a page-heap or central-list update (about 12 ns, on those
- *       paths only). A cache's pop or push is one store and needs no check. The one loss: a free
- *       writes the cookie before it calls out to drain a full class, and an overflow at that call
- *       loses the block, as a leak would.</li>
+ *       paths only). A cache's pop or push is one store and needs no check. A free writes the
+ *       block's cookie in the same step as its push ({@code ThreadCache.free(c, address, cookie)}),
+ *       and for a full class only after the check, so an overflow during a free leaves the block
+ *       allocated, to be freed again. Left: in code not yet compiled, checked mode's allocation bit
+ *       is cleared before a call, and a virtual thread's stripe lock is taken and released by calls
+ *       with no check of their own.</li>
  *   <li>A full Java heap: the page heap's updates allocate (plans, page bitmaps) before they change
  *       anything or not at all (span records), a release puts its runs back whatever its
  *       {@code madvise} throws, a sample that cannot be recorded gives its span back, and the
