@@ -1,5 +1,6 @@
 package dev.spanheap.internal;
 
+import java.util.Arrays;
 import java.util.function.IntConsumer;
 
 /**
@@ -133,14 +134,23 @@ final class FreeRunTree {
         return best;
     }
 
-    /** Visits every run, shortest first. */
+    /**
+     * Visits every run, shortest first. With a path of its own rather than recursion, like insert
+     * and remove: a release plans with this walk inside a free, under that free's stack check.
+     */
     void forEach(IntConsumer action) {
-        forEach(root, action);
-    }
-
-    private void forEach(int node, IntConsumer action) {
-        while (node != 0) {
-            forEach(spans.left(node), action);
+        int[] path = new int[64];
+        int depth = 0;
+        int node = root;
+        while (node != 0 || depth > 0) {
+            while (node != 0) {
+                if (depth == path.length) {
+                    path = Arrays.copyOf(path, depth * 2);
+                }
+                path[depth++] = node;
+                node = spans.left(node);
+            }
+            node = path[--depth];
             action.accept(node);
             node = spans.right(node);
         }
