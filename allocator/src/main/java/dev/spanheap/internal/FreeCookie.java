@@ -43,8 +43,7 @@ final class FreeCookie {
     /** Writes the cookie into each of {@code objects} objects of {@code objectSize} bytes from {@code spanBase}. */
     void stampSpan(long spanBase, int objects, int objectSize) {
         for (int i = 0; i < objects; i++) {
-            long address = spanBase + (long) i * objectSize;
-            RawMemory.ALL.set(WORD, address, of(address));
+            stamp(spanBase + (long) i * objectSize);
         }
     }
 }

@@ -224,7 +224,8 @@ public final class ThreadCache {
      * pushes it; false, with the cookie taken back, when the class is at its limit. Nothing between
      * the cookie and the push calls out, even in code not yet compiled (where {@code free} itself is
      * a call), so a {@link StackOverflowError} cannot leave the object marked free but in no cache:
-     * lost, and its second free refused as a double free.
+     * lost, and its second free refused as a double free. That is why the push is written out here
+     * again rather than called.
      */
     boolean free(int c, long address, long cookie) {
         return free(slots, c, address, cookie);
