@@ -250,11 +250,6 @@ public final class ThreadCache {
 
     /** Pushes an object of class {@code c}, its cookie already written; false when the class is at its limit. */
     boolean free(int c, long address) {
-        return free(slots, c, address);
-    }
-
-    /** {@link #free(int, long)} on a cache's {@link #fastSlots()}. */
-    static boolean free(long[] slots, int c, long address) {
         long ends = slots[PAD + 2 * c];
         int top = (int) ends + 1;
         if (top == (int) (ends >>> 32)) {
