@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
@@ -134,5 +135,28 @@ class SharedArenaTest {
                 .hasMessage("Spanheap is closed");
         arena.close();
         assertThatThrownBy(() -> segment.get(ValueLayout.JAVA_BYTE, 0)).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void anArenaClosingWhileItsHeapClosesNeverThrows() throws Exception {
+        for (int round = 0; round < 300; round++) {
+            Spanheap racing = Spanheap.builder().scavenger(false).build();
+            Arena arena = round % 2 == 0 ? racing.newSharedArena() : racing.newConfinedArena();
+            // Blocks of their own beside the first chunk, so that the arena's close takes a while.
+            for (int i = 0; i < 32; i++) {
+                arena.allocate(100_000);
+            }
+            CountDownLatch closing = new CountDownLatch(1);
+            Thread heapCloser = Thread.ofPlatform().start(() -> {
+                closing.countDown();
+                racing.close();
+            });
+            closing.await();
+            arena.close();
+            heapCloser.join(Duration.ofSeconds(30));
+            assertThat(heapCloser.isAlive()).isFalse();
+            assertThatThrownBy(() -> racing.malloc(1)).isInstanceOf(IllegalStateException.class)
+                    .hasMessage("Spanheap is closed");
+        }
     }
 }

@@ -269,12 +269,33 @@ public final class HeapArena implements Arena {
                 lock.unlock();
             }
         }
-        if (heap.isClosed()) {
+        if (!giveBack(firstChunk)) {
             return;
         }
-        heap.free(firstChunk);
         for (int i = 0; i < count; i++) {
-            heap.free(others[i]);
+            if (!giveBack(others[i])) {
+                return;
+            }
+        }
+    }
+
+    /**
+     * Frees {@code block}; false if the heap is closed, before or during the free, which took all
+     * of its memory back. A heap closing while the arena gave its blocks back made the arena's
+     * close throw "Spanheap is closed" (SharedArenaTest).
+     */
+    private boolean giveBack(long block) {
+        if (heap.isClosed()) {
+            return false;
+        }
+        try {
+            heap.free(block);
+            return true;
+        } catch (IllegalStateException closedMeanwhile) {
+            if (heap.isClosed()) {
+                return false;
+            }
+            throw closedMeanwhile;
         }
     }
 }
