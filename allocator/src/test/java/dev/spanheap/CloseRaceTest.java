@@ -2,6 +2,12 @@ package dev.spanheap;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -59,6 +65,70 @@ class CloseRaceTest {
                 }
             }, round);
             assertClosed(thrown);
+        }
+    }
+
+    /**
+     * The rest of the public API racing close: segments (allocate, zeroed, reallocate, free), raw
+     * reallocation, a thread's LocalHeap, arenas, statistics, profiles and verification. Each
+     * either works or says the heap is closed; an access to a segment of the heap's after close
+     * throws the JDK's own
+     * "Already closed", as the segment API promises.
+     */
+    @Test
+    void everyOperationRacingClose() throws Exception {
+        for (int round = 0; round < ROUNDS; round++) {
+            Spanheap heap = Spanheap.builder().maxHeapSize(1L << 30).checked(round % 2 == 1).profileRate(4096).build();
+            AtomicReference<String> step = new AtomicReference<>();
+            Throwable thrown = race(heap, () -> {
+                step.set("local heap");
+                LocalHeap local = heap.localHeap();
+                for (int i = 0; ; i++) {
+                    long size = SIZES[i % SIZES.length];
+                    step.set("local heap");
+                    local.free(local.malloc(size));
+                    local.free(local.allocate(size));
+                    step.set("allocate");
+                    MemorySegment segment = heap.allocate(size);
+                    step.set("segment access");
+                    segment.set(ValueLayout.JAVA_BYTE, size - 1, (byte) i);
+                    step.set("reallocate, free (segments)");
+                    segment = heap.reallocate(segment, SIZES[(i + 3) % SIZES.length]);
+                    heap.free(segment);
+                    heap.free(heap.allocateZeroed(size));
+                    step.set("reallocate (addresses)");
+                    long address = heap.reallocate(heap.malloc(size), size * 3);
+                    heap.free(heap.reallocate(address, size / 2 + 1));
+                    step.set("arena");
+                    try (Arena arena = i % 2 == 0 ? heap.newConfinedArena() : heap.newSharedArena()) {
+                        arena.allocate(size).fill((byte) 1);
+                        arena.allocate(24).fill((byte) 2);
+                    }
+                    step.set("reports");
+                    switch (i % 6) {
+                        case 0 -> heap.memStats();
+                        case 1 -> heap.leakReport();
+                        case 2 -> heap.verify();
+                        case 3 -> heap.flushThreadCache();
+                        case 4 -> heap.releaseMemory();
+                        default -> writeProfile(heap);
+                    }
+                }
+            }, round);
+            assertThat(thrown).as(step.get()).isInstanceOf(IllegalStateException.class);
+            if (!"segment access".equals(step.get())) {
+                assertClosed(thrown);
+            } else {
+                assertThat(thrown.getMessage()).isIn("Spanheap is closed", "Already closed");
+            }
+        }
+    }
+
+    private static void writeProfile(Spanheap heap) {
+        try {
+            heap.writeHeapProfile(OutputStream.nullOutputStream());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 
