@@ -72,8 +72,7 @@ class CloseRaceTest {
      * The rest of the public API racing close: segments (allocate, zeroed, reallocate, free), raw
      * reallocation, a thread's LocalHeap, arenas, statistics, profiles and verification. Each
      * either works or says the heap is closed; an access to a segment of the heap's after close
-     * throws the JDK's own
-     * "Already closed", as the segment API promises.
+     * throws the JDK's own "Already closed", as the segment API promises.
      */
     @Test
     void everyOperationRacingClose() throws Exception {
