@@ -118,6 +118,28 @@ class SpanheapErrorsTest {
                 .hasMessageContaining("was not allocated by this heap");
     }
 
+    /** A block of another heap, freed or resized here by any route, is foreign: both heaps keep it. */
+    @Test
+    void blocksOfAnotherHeapAreForeign() {
+        try (Spanheap other = Spanheap.builder().maxHeapSize(64L << 20).profileRate(0).build()) {
+            MemorySegment theirs = other.allocate(100);
+            long theirAddress = other.malloc(40_000);
+            LocalHeap local = heap.localHeap();
+            for (Runnable wrongHeap : new Runnable[] {
+                    () -> heap.free(theirs), () -> heap.free(theirAddress), () -> local.free(theirs),
+                    () -> local.free(theirAddress), () -> heap.reallocate(theirAddress, 10),
+                    () -> heap.reallocate(theirs, 200), () -> heap.usableSize(theirAddress)}) {
+                assertThatThrownBy(wrongHeap::run).isInstanceOf(IllegalArgumentException.class)
+                        .hasMessageContaining("was not allocated by this heap");
+            }
+            other.verify();
+            assertThat(other.memStats().heapObjects()).isEqualTo(2);
+            other.free(theirs);
+            other.free(theirAddress);
+            assertThat(other.memStats().heapObjects()).isZero();
+        }
+    }
+
     @Test
     void freeOfAnAddressInFreePagesOfTheHeap() {
         long neverHandedOut = large.address() + (1 << 20);
