@@ -87,8 +87,24 @@ public final class Soak implements Callable<Integer> {
         chart(samples, out.resolve("soak.png"));
         System.out.println(report);
         System.out.println("wrote " + out.resolve("soak.md") + " and " + out.resolve("soak.png"));
-        double slope = slopePercentPerMinute(afterWarmUp(samples));
-        return corruptions.get() == 0 && Math.abs(slope) < 1.0 ? 0 : 1;
+        return passes(corruptions.get(), samples) ? 0 : 1;
+    }
+
+    /**
+     * The shortest run whose RSS slope is judged: over a run of a minute or two, the last steps of
+     * the warm-up swing the slope by several percent per minute (a 1-minute run measured +7.6%,
+     * the 8-minute run after it +0.08%), so a shorter run is judged on corruptions alone.
+     */
+    static final double MIN_MINUTES_FOR_SLOPE = 5;
+
+    /** No corruption and, on a run long enough to tell, RSS flat after the warm-up. */
+    static boolean passes(long corruptions, List<Sample> samples) {
+        return corruptions == 0
+                && (!slopeJudged(samples) || Math.abs(slopePercentPerMinute(afterWarmUp(samples))) < 1.0);
+    }
+
+    private static boolean slopeJudged(List<Sample> samples) {
+        return !samples.isEmpty() && samples.getLast().seconds() >= MIN_MINUTES_FOR_SLOPE * 60;
     }
 
     static List<Sample> afterWarmUp(List<Sample> samples) {
@@ -125,8 +141,9 @@ public final class Soak implements Callable<Integer> {
                         mib(steady.stream().mapToLong(Sample::rss).max().orElse(0))))
                 .row("mean live (heapAlloc) after warm-up", String.format(Locale.ROOT, "%.1f MiB",
                         mib(steady.stream().mapToLong(Sample::heapAlloc).average().orElse(0))))
-                .row("RSS slope after warm-up", String.format(Locale.ROOT, "%+.3f %% per minute (bar: under 1%%)", slope))
-                .row("verdict", corruptions == 0 && Math.abs(slope) < 1.0 ? "pass" : "FAIL");
+                .row("RSS slope after warm-up", String.format(Locale.ROOT, "%+.3f %% per minute (bar: under 1%%%s)",
+                        slope, slopeJudged(samples) ? "" : "; not judged under " + (int) MIN_MINUTES_FOR_SLOPE + " minutes"))
+                .row("verdict", passes(corruptions, samples) ? "pass" : "FAIL");
         MarkdownTable minutes = MarkdownTable.withColumns("minute", "operations", "RSS MiB", "live MiB", "in use MiB",
                 "retained MiB");
         for (Sample sample : samples) {
