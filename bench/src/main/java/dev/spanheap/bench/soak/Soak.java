@@ -129,6 +129,7 @@ public final class Soak implements Callable<Integer> {
         List<Sample> steady = afterWarmUp(samples);
         double seconds = samples.isEmpty() ? 0 : samples.getLast().seconds();
         double slope = slopePercentPerMinute(steady);
+        String unjudged = slopeJudged(samples) ? "" : "; not judged under " + (int) MIN_MINUTES_FOR_SLOPE + " minutes";
         MarkdownTable summary = MarkdownTable.withColumns("figure", "value")
                 .row("duration", String.format(Locale.ROOT, "%.1f min", seconds / 60))
                 .row("operations (allocate + check + free)", String.format(Locale.ROOT, "%,d", operations))
@@ -142,7 +143,7 @@ public final class Soak implements Callable<Integer> {
                 .row("mean live (heapAlloc) after warm-up", String.format(Locale.ROOT, "%.1f MiB",
                         mib(steady.stream().mapToLong(Sample::heapAlloc).average().orElse(0))))
                 .row("RSS slope after warm-up", String.format(Locale.ROOT, "%+.3f %% per minute (bar: under 1%%%s)",
-                        slope, slopeJudged(samples) ? "" : "; not judged under " + (int) MIN_MINUTES_FOR_SLOPE + " minutes"))
+                        slope, unjudged))
                 .row("verdict", passes(corruptions, samples) ? "pass" : "FAIL");
         MarkdownTable minutes = MarkdownTable.withColumns("minute", "operations", "RSS MiB", "live MiB", "in use MiB",
                 "retained MiB");
