@@ -285,9 +285,6 @@ public final class HeapArena implements Arena {
      * close throw "Spanheap is closed" (SharedArenaTest).
      */
     private boolean giveBack(long block) {
-        if (heap.isClosed()) {
-            return false;
-        }
         try {
             heap.free(block);
             return true;
