@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.ref.Reference;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
@@ -51,6 +52,8 @@ public final class Heap implements IdleCentralMemory {
     private final MemorySegment sliceableMemory;
     /** The reservation bound to the scope that keeps the mapping alive; see {@link #unscopedByteBuffer}. */
     private final MemorySegment unscopedMemory;
+    /** See {@link #keepMappedWhileOpen()}; one per heap, so that an arena's scope costs one registration. */
+    private final Consumer<MemorySegment> keepMapped;
     private final long base;
     /** The reservation's size: the builder's maxHeapSize in whole pages, the hard limit messages name. */
     private final long reservedBytes;
@@ -107,6 +110,8 @@ public final class Heap implements IdleCentralMemory {
         this.spans = pageHeap.spans;
         this.memory = pageHeap.space().heap();
         this.unscopedMemory = pageHeap.space().unscopedHeap();
+        MemorySegment mapping = unscopedMemory;
+        this.keepMapped = closing -> Reference.reachabilityFence(mapping);
         this.base = pageHeap.base();
         this.reservedBytes = pageHeap.reservedBytes();
         for (int c = 1; c < SizeClasses.COUNT; c++) {
@@ -609,6 +614,17 @@ public final class Heap implements IdleCentralMemory {
             return sliceable.asSlice(address - base, size);
         }
         return blockScopes.open(address, size);
+    }
+
+    /**
+     * A cleanup for a scope that re-binds this heap's memory ({@link HeapArena}): it does nothing
+     * when the scope closes, but while the scope holds it, it holds the view that keeps the heap's
+     * memory mapped after close (see {@link AddressSpace#unscopedHeap()}). Without it, a segment of
+     * an arena never closed, used after its heap was closed and dropped, read unmapped memory and
+     * crashed the JVM (ArenaOutlivesHeapTest).
+     */
+    Consumer<MemorySegment> keepMappedWhileOpen() {
+        return keepMapped;
     }
 
     /** The whole reservation as one segment bound to the heap's lifetime, for re-binding to other scopes. */

@@ -71,8 +71,10 @@ public final class HeapArena implements Arena {
         this.owner = owner;
         this.lock = owner == null ? new ReentrantLock() : null;
         this.base = heap.base();
+        // The cleanup keeps the heap's memory mapped while the arena's scope, which every segment
+        // of the arena holds, is alive (see Heap.keepMappedWhileOpen).
         try {
-            this.view = heap.memory().reinterpret(scope, null);
+            this.view = heap.memory().reinterpret(scope, heap.keepMappedWhileOpen());
         } catch (IllegalStateException heapClosed) {
             scope.close();
             throw FreeChecks.closed();
