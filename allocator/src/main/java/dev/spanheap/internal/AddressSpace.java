@@ -180,22 +180,28 @@ final class AddressSpace {
 
     /**
      * Invalidates every segment handed out, gives all physical memory back at once by mapping fresh
-     * zero pages over every mapping, and arranges for the address space to be unmapped when this
-     * object and every view of {@link #unscopedHeap()} are unreachable (see {@link RawMemory}).
+     * zero pages over every mapping (or, where the OS refuses, by {@code madvise}), and arranges for
+     * the address space to be unmapped when this object and every view of {@link #unscopedHeap()}
+     * are unreachable (see {@link RawMemory}).
      */
     void close() {
         arena.close();
         List<long[]> toUnmap = List.copyOf(mappings);
-        try {
-            for (long[] mapping : toUnmap) {
+        for (long[] mapping : toUnmap) {
+            try {
                 os.commit(mapping[0], mapping[1]);
+            } catch (RuntimeException cannotRemap) {
+                // The mapping stays as it is, never unmapped now: views that outlive the close (an
+                // open arena's segments, the Netty adapter's buffers) still point into it, and an
+                // unmapping here crashed the JVM at their next access (RefusedRemapTest). Its
+                // physical memory goes back at least, if the OS allows; the unmapping waits for the
+                // cleanup below, as after a close that succeeds.
+                try {
+                    os.decommit(mapping[0], mapping[1]);
+                } catch (RuntimeException cannotRelease) {
+                    // Then the pages are held until the unmapping.
+                }
             }
-        } catch (RuntimeException cannotRemap) {
-            // Without fresh pages to leave behind, unmap now: only a thread racing close() could fault.
-            for (long[] mapping : toUnmap) {
-                os.unmap(mapping[0], mapping[1]);
-            }
-            return;
         }
         OsMemory system = os;
         // A cleanup of the automatic arena: it runs when the arena's scope is unreachable, which the
