@@ -132,7 +132,11 @@
  *       pages over everything and unmaps only when the heap object is unreachable: the unmapping is
  *       the cleanup of an automatic arena, so views bound to it (the Netty adapter's buffers, made
  *       through {@link dev.spanheap.internal.HeapAccess}, which only Spanheap's adapter modules can
- *       reach) keep the mapping alive without a scope check or an atomic per I/O.</li>
+ *       reach) keep the mapping alive without a scope check or an atomic per I/O. A heap-backed
+ *       arena's scope holds that keep-alive view too (a do-nothing cleanup registered on it), since
+ *       its segments, bound to the arena, may outlive the heap's close; and a close whose fresh pages
+ *       the OS refuses keeps the mapping as it is rather than unmapping at once. Without either, a
+ *       view used after close crashed the JVM.</li>
  *   <li>Temporal safety beyond close is the JDK's, never our own checks: a heap-backed arena re-binds
  *       the reservation to a JDK arena's scope once ({@code reinterpret}, the one restricted call) and
  *       slices it, and checked mode gives each segment a shared JDK arena closed at free. Only the
