@@ -56,6 +56,7 @@ public final class LocalHeap implements SegmentAllocator {
             heap.checkOpen();
             throw new IllegalArgumentException("free of MemorySegment.NULL");
         }
-        free(segment.address());
+        checkOwner();
+        heap.free(cache, heap.segmentAddress(segment));
     }
 }

@@ -119,14 +119,19 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
         return heap.segment(address, byteSize);
     }
 
-    /** Frees the block that {@code segment} starts at. */
+    /**
+     * Frees the block that {@code segment} starts at: a segment from this heap's {@code allocate},
+     * {@code allocateZeroed} or {@code reallocate}, or a block's address wrapped by
+     * {@code MemorySegment.ofAddress}. A segment of any other scope is refused, even one over this
+     * heap's memory: a heap-backed arena's segments go back when the arena closes.
+     */
     public void free(MemorySegment segment) {
         Objects.requireNonNull(segment, "segment");
         if (segment.address() == 0) {
             heap.checkOpen();
             throw new IllegalArgumentException("free of MemorySegment.NULL");
         }
-        heap.free(slotTable, segment.address());
+        heap.free(slotTable, heap.segmentAddress(segment));
     }
 
     /**
@@ -144,7 +149,7 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
             heap.checkOpen();
             throw new IllegalArgumentException("reallocate of MemorySegment.NULL");
         }
-        long address = heap.reallocate(segment.address(), newByteSize);
+        long address = heap.reallocate(heap.segmentAddress(segment), newByteSize);
         return heap.segment(address, newByteSize);
     }
 

@@ -140,6 +140,44 @@ class SpanheapErrorsTest {
         }
     }
 
+    /**
+     * A heap-backed arena's segments go back when the arena closes, never through the heap: not even
+     * its first one or a large one, which started where a heap block (the arena's chunk, or a block
+     * of its own) did. Freed through the heap, that block went to its next owner while the arena
+     * still used it. No segment of an arena starts at a block now, so every route meets an interior
+     * address; a checked heap also refuses the segment for its scope.
+     */
+    @ParameterizedTest(name = "checked {0}")
+    @ValueSource(booleans = {false, true})
+    void segmentsOfAnArenaCannotBeFreedThroughTheHeap(boolean checked) {
+        Spanheap owner = checked ? Spanheap.builder().checked(true).profileRate(0).build() : heap;
+        long objectsBefore = owner.memStats().heapObjects();
+        Arena arena = owner.newConfinedArena();
+        MemorySegment first = arena.allocate(64);
+        MemorySegment large = arena.allocate(3 << 20);
+        MemorySegment aligned = arena.allocate(100_000, 4096);
+        first.set(ValueLayout.JAVA_LONG, 0, 11);
+        LocalHeap local = owner.localHeap();
+        for (MemorySegment segment : new MemorySegment[] {first, large, aligned}) {
+            for (Runnable throughTheHeap : new Runnable[] {
+                    () -> owner.free(segment), () -> owner.free(segment.address()), () -> local.free(segment),
+                    () -> owner.reallocate(segment, 128), () -> owner.reallocate(segment.address(), 128)}) {
+                assertThatThrownBy(throughTheHeap::run).isInstanceOf(IllegalArgumentException.class)
+                        .hasMessageMatching(".*(points inside a|did not come from this heap's allocate).*");
+            }
+        }
+        assertThat(aligned.address() % 4096).isZero();
+        // A raw address wrapped in a segment is taken as free(long) would take it.
+        owner.free(MemorySegment.ofAddress(owner.malloc(24)));
+        assertThat(first.get(ValueLayout.JAVA_LONG, 0)).isEqualTo(11);
+        arena.close();
+        owner.verify();
+        assertThat(owner.memStats().heapObjects()).isEqualTo(objectsBefore);
+        if (checked) {
+            owner.close();
+        }
+    }
+
     @Test
     void freeOfAnAddressInFreePagesOfTheHeap() {
         long neverHandedOut = large.address() + (1 << 20);

@@ -107,6 +107,28 @@ class UseAfterFreeTest {
         assertRefused(() -> large.get(ValueLayout.JAVA_BYTE, 0));
     }
 
+    /**
+     * A freed segment's second free is refused even after its block went to a new owner: the stale
+     * segment's scope is closed, so the free cannot reach the new owner's block.
+     */
+    @ParameterizedTest(name = "{0} bytes")
+    @ValueSource(longs = {48, 40_000, 3 << 20})
+    void aStaleSegmentCannotFreeTheBlocksNextOwner(long size) {
+        MemorySegment stale = heap.allocate(size);
+        heap.free(stale);
+        MemorySegment next = heap.allocate(size);
+        assertThat(next.address()).as("the block is handed out again").isEqualTo(stale.address());
+        next.set(ValueLayout.JAVA_LONG, 0, 7);
+        assertThatThrownBy(() -> heap.free(stale)).isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith("double free of 0x");
+        assertThatThrownBy(() -> heap.reallocate(stale, size * 2)).isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith("double free of 0x");
+        assertThat(next.get(ValueLayout.JAVA_LONG, 0)).isEqualTo(7);
+        heap.free(next);
+        heap.verify();
+        assertThat(heap.memStats().heapObjects()).isZero();
+    }
+
     @Test
     void aDoubleFreeOfASegmentIsStillRefusedAsOne() {
         MemorySegment segment = heap.allocate(48);

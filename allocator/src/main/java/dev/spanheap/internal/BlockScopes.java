@@ -40,6 +40,12 @@ final class BlockScopes {
         return segment;
     }
 
+    /** Whether {@code scope} is that of the live segment of the block at {@code address}. */
+    boolean isScopeOf(long address, MemorySegment.Scope scope) {
+        Arena open = scopes.get(address);
+        return open != null && open.scope().equals(scope);
+    }
+
     /** Ends the segment of the block at {@code address}, if it has one; before the block is freed. */
     void end(long address) {
         Arena scope = scopes.remove(address);

@@ -3,6 +3,7 @@ package dev.spanheap.internal;
 import dev.spanheap.MemStats;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.ref.Reference;
@@ -38,6 +39,8 @@ public final class Heap implements IdleCentralMemory {
     private static final int VIRTUAL_THREAD_STRIPES = 8;
     private static final AtomicInteger HEAPS_CREATED = new AtomicInteger();
     private static final System.Logger LOG = System.getLogger("dev.spanheap");
+    /** The scope of {@code MemorySegment.ofAddress}: a raw address wrapped in a segment. */
+    private static final MemorySegment.Scope GLOBAL_SCOPE = Arena.global().scope();
 
     private final PageHeap pageHeap;
     private final PageMap pageMap;
@@ -614,6 +617,41 @@ public final class Heap implements IdleCentralMemory {
             return sliceable.asSlice(address - base, size);
         }
         return blockScopes.open(address, size);
+    }
+
+    /**
+     * The address of {@code segment} (not {@code NULL}) for a free or a reallocation through the
+     * segment API. Unchecked, the address is all there is to check, and the free checks it. In
+     * checked mode the segment must also be the live segment of its block, or a raw address wrapped
+     * in a global segment ({@code MemorySegment.ofAddress}): a stale segment is then refused even
+     * after its block went to a new owner, and so is any segment of another scope.
+     */
+    public long segmentAddress(MemorySegment segment) {
+        if (sliceableMemory != null) {
+            return segment.address();
+        }
+        return checkedSegmentAddress(segment);
+    }
+
+    /** {@link #segmentAddress} in checked mode: refuses a segment that is not its block's live one. */
+    private long checkedSegmentAddress(MemorySegment segment) {
+        checkOpen();
+        long address = segment.address();
+        MemorySegment.Scope scope = segment.scope();
+        if (scope.equals(GLOBAL_SCOPE) || blockScopes.isScopeOf(address, scope)) {
+            return address;
+        }
+        if (Long.compareUnsigned(address - base, reservedBytes) >= 0) {
+            // Outside the heap: the free's own checks refuse it as foreign.
+            return address;
+        }
+        if (!scope.isAlive()) {
+            throw new IllegalStateException(String.format("double free of 0x%x: the segment's scope is closed "
+                    + "(its block was freed or reallocated, or its arena closed)", address));
+        }
+        throw new IllegalArgumentException(String.format("segment at 0x%x did not come from this heap's allocate "
+                + "or reallocate, nor wraps a raw address: an arena's segments go back when the arena closes",
+                address));
     }
 
     /**

@@ -41,6 +41,14 @@ public final class HeapArena implements Arena {
     static final int ZERO_AHEAD_BYTES = 512;
     /** Requests above this get a heap block of their own instead of space in a chunk. */
     static final int MAX_CARVED_BYTES = MAX_CHUNK_BYTES / 4;
+    /**
+     * Bytes left unused at the start of every heap block the arena takes, chunk or block of its
+     * own, so that no segment of the arena starts where a heap block does: a free of one through
+     * the heap ({@code free(segment)} or {@code free(segment.address())}) is then refused as an
+     * interior address, where it used to hand the block to another owner while the arena still
+     * used it. A multiple of 16, so a block's alignment carries over.
+     */
+    static final int BLOCK_HEADER_BYTES = 16;
 
     private final Heap heap;
     private final Arena scope;
@@ -91,7 +99,7 @@ public final class HeapArena implements Arena {
             throw e;
         }
         this.firstChunk = chunk;
-        this.cursor = chunk;
+        this.cursor = chunk + BLOCK_HEADER_BYTES;
         this.limit = chunk + FIRST_CHUNK_BYTES;
         this.zeroedTo = chunk;
         this.nextChunkBytes = FIRST_CHUNK_BYTES * 2;
@@ -196,13 +204,13 @@ public final class HeapArena implements Arena {
         }
         int chunkBytes = nextChunkBytes;
         // Chunks are 16-byte aligned (every block of 16 bytes or more is); a larger alignment may need its whole value as padding.
-        while (chunkBytes < byteSize + (byteAlignment > 16 ? byteAlignment : 0)) {
+        while (chunkBytes < BLOCK_HEADER_BYTES + byteSize + (byteAlignment > 16 ? byteAlignment : 0)) {
             chunkBytes <<= 1;
         }
         nextChunkBytes = Math.min(chunkBytes << 1, MAX_CHUNK_BYTES);
         long chunk = heap.allocate(chunkBytes, 1);
         remember(chunk);
-        long start = (chunk + byteAlignment - 1) & -byteAlignment;
+        long start = (chunk + BLOCK_HEADER_BYTES + byteAlignment - 1) & -byteAlignment;
         cursor = start + byteSize;
         limit = chunk + chunkBytes;
         zeroedTo = chunk;
@@ -210,13 +218,15 @@ public final class HeapArena implements Arena {
     }
 
     private long ownBlock(long byteSize, long byteAlignment) {
-        if (byteSize > heap.reservedBytes() || byteAlignment > heap.reservedBytes()) {
+        // The header as large as the alignment, so that the segment after it keeps the alignment.
+        long header = Math.max(BLOCK_HEADER_BYTES, byteAlignment);
+        if (byteSize > heap.reservedBytes() - header || byteAlignment > heap.reservedBytes()) {
             // What Arena.ofConfined() throws for a request it cannot satisfy.
             throw new OutOfMemoryError("Unable to allocate " + byteSize + " bytes");
         }
-        long block = heap.allocateZeroed(byteSize, byteAlignment);
+        long block = heap.allocateZeroed(byteSize + header, byteAlignment);
         remember(block);
-        return ~block;
+        return ~(block + header);
     }
 
     private void remember(long block) {
