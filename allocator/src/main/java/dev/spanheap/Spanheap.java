@@ -122,8 +122,9 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
     /**
      * Frees the block that {@code segment} starts at: a segment from this heap's {@code allocate},
      * {@code allocateZeroed} or {@code reallocate}, or a block's address wrapped by
-     * {@code MemorySegment.ofAddress}. A segment of any other scope is refused, even one over this
-     * heap's memory: a heap-backed arena's segments go back when the arena closes.
+     * {@code MemorySegment.ofAddress}. A heap-backed arena's segments are refused (they go back when
+     * the arena closes), and in checked mode so is any segment that is not its block's live one, such
+     * as a stale segment whose block was freed and handed out again.
      */
     public void free(MemorySegment segment) {
         Objects.requireNonNull(segment, "segment");
