@@ -645,13 +645,14 @@ public final class Heap implements IdleCentralMemory {
             // Outside the heap: the free's own checks refuse it as foreign.
             return address;
         }
+        // A close racing this check has closed the segment's scope too: that is the close, not a double free.
         if (!scope.isAlive()) {
-            throw new IllegalStateException(String.format("double free of 0x%x: the segment's scope is closed "
-                    + "(its block was freed or reallocated, or its arena closed)", address));
+            throw closedOr(new IllegalStateException(String.format("double free of 0x%x: the segment's scope is "
+                    + "closed (its block was freed or reallocated, or its arena closed)", address)));
         }
-        throw new IllegalArgumentException(String.format("segment at 0x%x did not come from this heap's allocate "
-                + "or reallocate, nor wraps a raw address: an arena's segments go back when the arena closes",
-                address));
+        throw closedOr(new IllegalArgumentException(String.format("segment at 0x%x did not come from this heap's "
+                + "allocate or reallocate, nor wraps a raw address: an arena's segments go back when the arena "
+                + "closes", address)));
     }
 
     /**
