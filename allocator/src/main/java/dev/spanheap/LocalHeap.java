@@ -56,7 +56,6 @@ public final class LocalHeap implements SegmentAllocator {
             heap.checkOpen();
             throw new IllegalArgumentException("free of MemorySegment.NULL");
         }
-        checkOwner();
-        heap.free(cache, heap.segmentAddress(segment));
+        free(heap.segmentAddress(segment));
     }
 }
