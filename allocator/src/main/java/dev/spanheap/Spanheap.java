@@ -372,7 +372,12 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
 
         /**
          * The most memory the heap may hold, in bytes (default 64 GiB). This much address space is
-         * reserved up front; physical memory is used only as blocks are touched.
+         * reserved up front; physical memory is used only as blocks are touched. Before an
+         * allocation is refused, memory kept idle for reuse goes back to the page heap: the calling
+         * thread's cache, the virtual threads' caches, the caches of ended threads and the central
+         * lists. Only the caches of other live platform threads (at most {@link #totalCacheSize})
+         * and blocks in use are left, so a request fails when no free run of its size is left
+         * between them.
          */
         public Builder maxHeapSize(long bytes) {
             if (bytes < Pages.SIZE) {

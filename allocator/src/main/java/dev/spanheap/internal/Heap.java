@@ -273,15 +273,6 @@ public final class Heap implements IdleCentralMemory {
         return allocateSlow(size, alignment, COUNT_TOWARDS_SAMPLE);
     }
 
-    private long refill(ThreadCache cache, int c, long size) {
-        StackHeadroom.ensure();
-        long address = cache.refill(c);
-        if (address == 0) {
-            throw outOfMemory(size);
-        }
-        return address;
-    }
-
     /**
      * Every allocation the fast paths do not serve; {@code sampling} says whether the request was
      * counted towards the profiler's next sample already, and if it is that sample. A failure that
@@ -326,28 +317,46 @@ public final class Heap implements IdleCentralMemory {
         if (sampling == COUNT_TOWARDS_SAMPLE) {
             sampling = sampled.countTowardsSample(own, request) ? SAMPLE : COUNTED;
         }
-        if (sampling == SAMPLE) {
-            StackHeadroom.ensure();
-            long address = sampled.allocate(request, effectiveAlignment, c, own, fastPaths());
+        long address = allocateFromCachesOrPages(request, effectiveAlignment, c, thread, own, sampling == SAMPLE);
+        if (address == 0) {
+            // The limit counts what users hold, not what waits idle for them: that goes back to the
+            // page heap and the request tries once more, as ByteBuffer.allocateDirect collects
+            // garbage before it gives up. Only live platform threads' caches keep theirs.
+            reclaimIdleMemory();
+            address = allocateFromCachesOrPages(request, effectiveAlignment, c, thread, own, sampling == SAMPLE);
             if (address == 0) {
                 throw outOfMemory(request);
             }
-            return address;
+        }
+        return address;
+    }
+
+    /**
+     * {@link #allocateChecked}'s checked request: a sample, a large block, or an object of class
+     * {@code c} from the thread's cache ({@code own}, null on a virtual thread) or its stripe.
+     * Returns 0 when the page heap cannot hold what it needs.
+     */
+    private long allocateFromCachesOrPages(long request, long alignment, int c, Thread thread, ThreadCache own,
+            boolean sample) {
+        if (sample) {
+            StackHeadroom.ensure();
+            return sampled.allocate(request, alignment, c, own, fastPaths());
         }
         if (c == 0) {
-            return allocateLarge(request, effectiveAlignment);
+            return allocateLarge(request, alignment);
         }
         long address;
         if (thread.isVirtual()) {
             address = caches.allocateShared(thread, c);
-            if (address == 0) {
-                throw outOfMemory(request);
-            }
         } else {
             address = own.allocate(c);
             if (address == 0) {
-                address = refill(own, c, request);
+                StackHeadroom.ensure();
+                address = own.refill(c);
             }
+        }
+        if (address == 0) {
+            return 0;
         }
         RawMemory.ALL.set(WORD, address, 0L);
         if (checked) {
@@ -356,16 +365,25 @@ public final class Heap implements IdleCentralMemory {
         return address;
     }
 
+    /** A large block, or 0 when the page heap cannot hold it. */
     private long allocateLarge(long size, long alignment) {
         StackHeadroom.ensure();
         int pages = Math.toIntExact((size + Pages.SIZE - 1) >>> Pages.SHIFT);
         ThreadCache cache = fastPaths() && alignment <= Pages.SIZE && pages <= ThreadCache.LARGE_CACHED_PAGES
                 ? caches.currentPlatformCache() : null;
-        long address = large.allocate(cache, pages, alignment);
-        if (address == 0) {
-            throw outOfMemory(size);
-        }
-        return address;
+        return large.allocate(cache, pages, alignment);
+    }
+
+    /**
+     * Gives the page heap back what sits idle above it: the calling thread's cache, the virtual
+     * threads' stripes, the caches of ended threads, the central transfer stacks and kept empty
+     * spans. Before an allocation is refused.
+     */
+    private void reclaimIdleMemory() {
+        StackHeadroom.ensure();
+        caches.flushCurrent();
+        caches.flushStripes();
+        releaseIdleCentralMemory();
     }
 
     /** Like {@link #allocate} but the block reads as zero; released pages are not cleared again. */

@@ -102,12 +102,13 @@ public final class PageHeap {
                 if (run != 0) {
                     return carve(run, pages, alignBytes, state);
                 }
-                if (growthStep(need) < need) {
+                int shortfall = shortfallLocked(need);
+                if (growthStep(shortfall) < shortfall) {
                     return 0;
                 }
                 // No caller holds a lock that other allocating threads need (a central list cuts its
                 // span with its own lock dropped), so any growth may release for the goal first.
-                excess = releasedBeforeGrowth ? 0 : releaseBeforeGrowth(need);
+                excess = releasedBeforeGrowth ? 0 : releaseBeforeGrowth(shortfall);
             } finally {
                 lock.unlock();
             }
@@ -136,38 +137,61 @@ public final class PageHeap {
     private int growAndCarve(int need, int pages, long alignBytes, byte state) {
         growLock.lock();
         try {
-            int step;
-            lock.lock();
-            try {
-                if (closed) {
-                    return 0;
+            while (true) {
+                int step;
+                lock.lock();
+                try {
+                    if (closed) {
+                        return 0;
+                    }
+                    int run = freeRuns.bestFit(need);
+                    if (run != 0) {
+                        return carve(run, pages, alignBytes, state);
+                    }
+                    int shortfall = shortfallLocked(need);
+                    step = growthStep(shortfall);
+                    if (step < shortfall) {
+                        return 0;
+                    }
+                } finally {
+                    lock.unlock();
                 }
-                int run = freeRuns.bestFit(need);
-                if (run != 0) {
-                    return carve(run, pages, alignBytes, state);
+                // Only this thread moves the frontier (it holds growLock), so the step stays valid.
+                space.commit((long) step << Pages.SHIFT);
+                lock.lock();
+                try {
+                    if (closed) {
+                        return 0;
+                    }
+                    publishGrowth(step);
+                    int run = freeRuns.bestFit(need);
+                    if (run != 0) {
+                        return carve(run, pages, alignBytes, state);
+                    }
+                    // The free run below the frontier that the growth was to extend went to another
+                    // thread meanwhile: grow again, or find the reservation full.
+                } finally {
+                    lock.unlock();
                 }
-                step = growthStep(need);
-                if (step < need) {
-                    return 0;
-                }
-            } finally {
-                lock.unlock();
-            }
-            // Only this thread moves the frontier (it holds growLock), so the step stays valid.
-            space.commit((long) step << Pages.SHIFT);
-            lock.lock();
-            try {
-                if (closed) {
-                    return 0;
-                }
-                publishGrowth(step);
-                return carve(freeRuns.bestFit(need), pages, alignBytes, state);
-            } finally {
-                lock.unlock();
             }
         } finally {
             growLock.unlock();
         }
+    }
+
+    /**
+     * The pages a growth must add for a run of {@code need} pages that no free run holds: the free
+     * run ending at the frontier, if there is one, merges with the growth and counts towards it.
+     * Lock held.
+     */
+    private int shortfallLocked(int need) {
+        if (committedPages > 0) {
+            int last = pageMap.spanAt(committedPages - 1);
+            if (spans.state(last) == SpanTable.FREE) {
+                return need - spans.pages(last);
+            }
+        }
+        return need;
     }
 
     /**

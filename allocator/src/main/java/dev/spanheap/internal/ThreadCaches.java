@@ -327,6 +327,21 @@ final class ThreadCaches {
         cache.flush();
     }
 
+    /** Flushes the virtual threads' stripes to the central lists, each under its lock. */
+    void flushStripes() {
+        for (int i = 0; i < stripes.length; i++) {
+            boolean scavengeOwed;
+            stripeLocks[i].lock();
+            try {
+                stripes[i].flush();
+                scavengeOwed = stripes[i].takeScavengeOwed();
+            } finally {
+                stripeLocks[i].unlock();
+            }
+            scavengeIfOwed(scavengeOwed);
+        }
+    }
+
     /**
      * Visits every cache that can hold objects, with the registry locked: the live threads' caches
      * and the stripes. The visitor must not assume the owners are quiet.

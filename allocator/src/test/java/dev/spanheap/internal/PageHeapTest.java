@@ -4,8 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -45,6 +48,9 @@ class PageHeapTest {
                 Arguments.of("reuse clears released state", "a4 f0 R a2", "LL|rrrrrrrrrrrrrr"),
                 Arguments.of("alignment splits head and tail", "a1 a1@4", "L|rrr|L|" + "r".repeat(11)),
                 Arguments.of("the whole reservation", "a64", "L".repeat(64)),
+                Arguments.of("a free tail counts towards the last growth", "a40 f0 a64", "L".repeat(64)),
+                Arguments.of("an aligned block from a free tail and the last growth", "a1 a20 f1 a32@32",
+                        "L|" + ".".repeat(20) + "r".repeat(11) + "|" + "L".repeat(32)),
                 Arguments.of("beyond the reservation fails and changes nothing", "a60 a8",
                         "L".repeat(60) + "|rrrr"));
     }
@@ -87,5 +93,29 @@ class PageHeapTest {
         assertThat(counts.committed()).isEqualTo(pages.length());
         assertThat(counts.free()).isEqualTo(pages.replace("L", "").length());
         assertThat(counts.releasedFree()).isEqualTo(pages.replace("L", "").replace(".", "").length());
+    }
+
+    /**
+     * A growth that counted on the free run below the frontier, which another thread takes while
+     * the growing thread is inside {@code mmap}: the growth finds its run too short and grows again.
+     */
+    @Test
+    void aGrowthWhoseFreeTailWasTakenMeanwhileGrowsAgain() throws Exception {
+        BlockingOsMemory os = new BlockingOsMemory(true, false);
+        heap = new PageHeap(os, 2 * PAGES * Pages.SIZE, STEP);
+        heap.allocate(1, Pages.SIZE, SpanTable.LARGE);
+        heap.free(heap.allocate(20, Pages.SIZE, SpanTable.LARGE));
+        assertThat(heap.describe()).isEqualTo("L|" + ".".repeat(20) + "r".repeat(11));
+
+        os.armed = true;
+        FutureTask<Integer> grower = new FutureTask<>(() -> heap.allocate(40, Pages.SIZE, SpanTable.LARGE));
+        Thread.ofPlatform().start(grower);
+        assertThat(os.entered.await(1, TimeUnit.MINUTES)).as("the growth reached mmap").isTrue();
+        assertThat(heap.allocate(31, Pages.SIZE, SpanTable.LARGE)).isNotZero();
+        os.proceed.countDown();
+
+        assertThat(grower.get(1, TimeUnit.MINUTES)).isNotZero();
+        heap.verify();
+        assertThat(heap.describe()).isEqualTo("L|" + "L".repeat(31) + "|" + "L".repeat(40) + "|" + "r".repeat(8));
     }
 }

@@ -17,58 +17,6 @@ import org.junit.jupiter.api.Test;
 class ReleaseOutsideLockTest {
 
     /**
-     * Linux's calls, except that the chosen one ({@code commit} or {@code decommit}), once armed,
-     * announces itself and then waits until the test lets it go.
-     */
-    private static final class BlockingOs implements OsMemory {
-        final CountDownLatch entered = new CountDownLatch(1);
-        final CountDownLatch proceed = new CountDownLatch(1);
-        private final boolean blockCommit;
-        volatile boolean armed;
-
-        BlockingOs(boolean blockCommit, boolean armed) {
-            this.blockCommit = blockCommit;
-            this.armed = armed;
-        }
-
-        private void maybeWait(boolean isCommit) {
-            if (!armed || isCommit != blockCommit) {
-                return;
-            }
-            entered.countDown();
-            try {
-                if (!proceed.await(2, TimeUnit.MINUTES)) {
-                    throw new IllegalStateException("the test never let the system call go");
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-
-        @Override
-        public long reserve(long bytes) {
-            return LinuxOsMemory.INSTANCE.reserve(bytes);
-        }
-
-        @Override
-        public void commit(long address, long bytes) {
-            maybeWait(true);
-            LinuxOsMemory.INSTANCE.commit(address, bytes);
-        }
-
-        @Override
-        public void decommit(long address, long bytes) {
-            maybeWait(false);
-            LinuxOsMemory.INSTANCE.decommit(address, bytes);
-        }
-
-        @Override
-        public void unmap(long address, long bytes) {
-            LinuxOsMemory.INSTANCE.unmap(address, bytes);
-        }
-    }
-
-    /**
      * Starts a thread that allocates, writes and frees 200 blocks of 64 KiB to 2 MiB and as many
      * small ones, all of which fit the heap's free runs; a failure lands in {@code failure}.
      */
@@ -90,7 +38,7 @@ class ReleaseOutsideLockTest {
 
     @Test
     void largeAllocationsProceedWhileAnotherThreadIsInsideMadvise() throws Exception {
-        BlockingOs os = new BlockingOs(false, true);
+        BlockingOsMemory os = new BlockingOsMemory(false, true);
         Heap heap = new Heap(new HeapConfig(os, 1L << 30, PageHeap.DEFAULT_COMMIT_STEP_PAGES, 1 << 20, 4 << 20, false,
                 HeapConfig.Scavenging.manual(() -> 0L)));
         try {
@@ -194,7 +142,7 @@ class ReleaseOutsideLockTest {
 
     @Test
     void allocationsThatFitProceedWhileAnotherThreadIsInsideTheGrowthsMmap() throws Exception {
-        BlockingOs os = new BlockingOs(true, false);
+        BlockingOsMemory os = new BlockingOsMemory(true, false);
         Heap heap = new Heap(new HeapConfig(os, 1L << 30, PageHeap.DEFAULT_COMMIT_STEP_PAGES, 1 << 20, 4 << 20, false,
                 HeapConfig.Scavenging.manual(() -> 0L)));
         try {
@@ -275,7 +223,7 @@ class ReleaseOutsideLockTest {
      * fit in, and the second must finish while the first is still inside the call.
      */
     private static void secondProceedsWhileFirstGrowsTheHeap(ThreadPair pair) throws Exception {
-        BlockingOs os = new BlockingOs(true, false);
+        BlockingOsMemory os = new BlockingOsMemory(true, false);
         Heap heap = new Heap(new HeapConfig(os, 1L << 30, PageHeap.DEFAULT_COMMIT_STEP_PAGES, 1 << 20, 4 << 20, false,
                 HeapConfig.Scavenging.manual(() -> 0L)));
         try {
@@ -322,7 +270,7 @@ class ReleaseOutsideLockTest {
 
     @Test
     void aStripeIsNotHeldWhileOneOfItsVirtualThreadsReleasesAfterALargeFree() throws Exception {
-        BlockingOs os = new BlockingOs(false, false);
+        BlockingOsMemory os = new BlockingOsMemory(false, false);
         java.util.concurrent.atomic.AtomicLong now = new java.util.concurrent.atomic.AtomicLong();
         // No cache budget: every free of a 512 KiB block sends its span to the page heap at once.
         Heap heap = new Heap(new HeapConfig(os, 1L << 30, PageHeap.DEFAULT_COMMIT_STEP_PAGES, 0, 4 << 20, false,

@@ -131,14 +131,19 @@ class ScavengerTest {
     void softLimitReleasesFreePagesBeforeTheHeapGrows() {
         Heap heap = heap(HeapConfig.Scavenging.manual(now::get).withSoftLimit(48 * MIB));
         HeapStatistics statistics = new HeapStatistics(heap);
-        allocateTouched(heap, 1, 40 * MIB).forEach(heap::free);
+        List<Long> dropped = allocateTouched(heap, 1, 40 * MIB);
+        // A block past the 40 MiB, so that their free run does not reach the frontier (a growth
+        // would extend that run instead of taking 44 MiB).
+        long pin = heap.allocate(2 * MIB, 1);
+        dropped.forEach(heap::free);
         assertThat(statistics.snapshot().heapReleased()).isLessThan(8 * MIB);
-        // 44 MiB does not fit the 40 MiB free run: the heap must grow, and 40 + 44 > 48.
+        // 44 MiB does not fit the 40 MiB free run: the heap must grow, and 40 + 2 + 44 > 48.
         long address = heap.allocate(44 * MIB, 1);
         MemStats stats = statistics.snapshot();
         assertThat(stats.heapReleased()).isGreaterThanOrEqualTo(36 * MIB);
         assertThat(stats.heapSys() - stats.heapReleased()).isLessThanOrEqualTo(48 * MIB);
         heap.free(address);
+        heap.free(pin);
         heap.verify();
     }
 

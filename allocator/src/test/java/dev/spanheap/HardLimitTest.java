@@ -1,0 +1,105 @@
+package dev.spanheap;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The hard limit ({@link Spanheap.Builder#maxHeapSize}) counts what users hold, not what the heap
+ * keeps idle for them: memory that sits in a thread's cache, in the central lists or in the caches
+ * of ended threads goes back to the page heap before an allocation is refused, as
+ * {@code ByteBuffer.allocateDirect} collects garbage before it gives up.
+ */
+class HardLimitTest {
+
+    private static final long LIMIT = 32L << 20;
+
+    private static Spanheap heap(boolean checked) {
+        return Spanheap.builder().maxHeapSize(LIMIT).profileRate(0).scavenger(false).checked(checked).build();
+    }
+
+    /**
+     * A block of the whole limit, which needs every page free and in one run. A refusal becomes an
+     * assertion failure: JUnit rethrows an OutOfMemoryError as unrecoverable, ending the test run.
+     */
+    private static MemorySegment allocateTheWholeLimit(Spanheap heap) {
+        try {
+            return heap.allocate(LIMIT);
+        } catch (OutOfMemoryError refused) {
+            throw new AssertionError("refused with nothing held: " + refused.getMessage(), refused);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void aLargeSpanKeptInTheThreadsCacheDoesNotStandInTheWay(boolean checked) {
+        try (Spanheap heap = heap(checked)) {
+            // Freed, these stay in the thread's cache as whole spans, scattered over the reservation.
+            List<MemorySegment> blocks = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                blocks.add(heap.allocate((i + 1) * 64L << 10));
+            }
+            blocks.forEach(heap::free);
+
+            MemorySegment whole = allocateTheWholeLimit(heap);
+            whole.set(ValueLayout.JAVA_LONG, LIMIT - 8, 42L);
+            heap.free(whole);
+            heap.verify();
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(longs = {64, 4096, 32 << 10, 256 << 10, 1 << 20})
+    void blocksFreedToTheCachesAndCentralListsDoNotStandInTheWay(long size) {
+        try (Spanheap heap = heap(false)) {
+            List<MemorySegment> blocks = new ArrayList<>();
+            for (long held = 0; held < LIMIT * 3 / 4; held += size) {
+                blocks.add(heap.allocate(size));
+            }
+            blocks.forEach(heap::free);
+
+            heap.free(allocateTheWholeLimit(heap));
+            assertThat(heap.memStats().heapAlloc()).isZero();
+            heap.verify();
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void theCacheOfAnEndedThreadDoesNotStandInTheWay(boolean virtual) throws InterruptedException {
+        try (Spanheap heap = heap(false)) {
+            Runnable churn = () -> {
+                List<MemorySegment> blocks = new ArrayList<>();
+                for (int i = 0; i < 300; i++) {
+                    blocks.add(heap.allocate(48L << 10));
+                }
+                blocks.forEach(heap::free);
+            };
+            Thread thread = (virtual ? Thread.ofVirtual() : Thread.ofPlatform()).start(churn);
+            thread.join();
+
+            heap.free(allocateTheWholeLimit(heap));
+            heap.verify();
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void whatUsersHoldIsStillRefusedWithTheFigures(boolean checked) {
+        try (Spanheap heap = heap(checked)) {
+            MemorySegment held = heap.allocate(LIMIT / 2);
+            assertThatThrownBy(() -> heap.allocate(LIMIT / 2 + 1))
+                    .isInstanceOf(OutOfMemoryError.class)
+                    .hasMessage("Spanheap cannot allocate %d bytes: the heap's limit is %d bytes and %d bytes are in use",
+                            LIMIT / 2 + 1, LIMIT, LIMIT / 2);
+            heap.free(held);
+            heap.verify();
+        }
+    }
+}
