@@ -53,8 +53,7 @@ public final class LocalHeap implements SegmentAllocator {
     public void free(MemorySegment segment) {
         Objects.requireNonNull(segment, "segment");
         if (segment.address() == 0) {
-            heap.checkOpen();
-            throw new IllegalArgumentException("free of MemorySegment.NULL");
+            throw heap.zeroAddressRefusal("free", segment);
         }
         free(heap.segmentAddress(segment));
     }

@@ -129,8 +129,7 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
     public void free(MemorySegment segment) {
         Objects.requireNonNull(segment, "segment");
         if (segment.address() == 0) {
-            heap.checkOpen();
-            throw new IllegalArgumentException("free of MemorySegment.NULL");
+            throw heap.zeroAddressRefusal("free", segment);
         }
         heap.free(slotTable, heap.segmentAddress(segment));
     }
@@ -147,8 +146,7 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
     public MemorySegment reallocate(MemorySegment segment, long newByteSize) {
         Objects.requireNonNull(segment, "segment");
         if (segment.address() == 0) {
-            heap.checkOpen();
-            throw new IllegalArgumentException("reallocate of MemorySegment.NULL");
+            throw heap.zeroAddressRefusal("reallocate", segment);
         }
         long address = heap.reallocate(heap.segmentAddress(segment), newByteSize);
         return heap.segment(address, newByteSize);

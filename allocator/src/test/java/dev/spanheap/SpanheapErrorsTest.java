@@ -208,6 +208,21 @@ class SpanheapErrorsTest {
     }
 
     @Test
+    void segmentsOverJavaArraysAreRefused() {
+        String refusal = "of a heap segment (over a Java array or buffer): only native memory from this heap can be freed";
+        MemorySegment array = MemorySegment.ofArray(new byte[64]);
+        assertThatThrownBy(() -> heap.free(array)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("free " + refusal);
+        assertThatThrownBy(() -> heap.reallocate(array, 128)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("reallocate " + refusal);
+        assertThatThrownBy(() -> heap.localHeap().free(array)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("free " + refusal);
+        // Past the array's start, the segment's address is its offset: refused as foreign.
+        assertThatThrownBy(() -> heap.free(array.asSlice(16))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("0x10 was not allocated by this heap");
+    }
+
+    @Test
     void doubleFreeOfALargeBlock() {
         MemorySegment block = heap.allocate(1 << 20);
         heap.free(block);

@@ -651,6 +651,17 @@ public final class Heap implements IdleCentralMemory {
         return checkedSegmentAddress(segment);
     }
 
+    /**
+     * Why a free or reallocate ({@code operation}) of {@code segment}, whose address is 0, is
+     * refused: it is {@link MemorySegment#NULL}, or a heap segment over the start of a Java array or
+     * buffer. Thrown by the facades, which test the address on their way in.
+     */
+    public IllegalArgumentException zeroAddressRefusal(String operation, MemorySegment segment) {
+        checkOpen();
+        return new IllegalArgumentException(segment.isNative() ? operation + " of MemorySegment.NULL"
+                : operation + " of a heap segment (over a Java array or buffer): only native memory from this heap can be freed");
+    }
+
     /** {@link #segmentAddress} in checked mode: refuses a segment that is not its block's live one. */
     private long checkedSegmentAddress(MemorySegment segment) {
         checkOpen();
