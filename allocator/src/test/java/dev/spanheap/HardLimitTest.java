@@ -98,6 +98,9 @@ class HardLimitTest {
                     .isInstanceOf(OutOfMemoryError.class)
                     .hasMessage("Spanheap cannot allocate %d bytes: the heap's limit is %d bytes and %d bytes are in use",
                             LIMIT / 2 + 1, LIMIT, LIMIT / 2);
+            assertThatThrownBy(() -> heap.allocate(0, LIMIT))
+                    .isInstanceOf(OutOfMemoryError.class)
+                    .hasMessageStartingWith("Spanheap cannot allocate 0 bytes aligned to %d: the heap's limit".formatted(LIMIT));
             heap.free(held);
             heap.verify();
         }

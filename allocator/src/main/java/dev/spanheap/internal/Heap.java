@@ -325,7 +325,7 @@ public final class Heap implements IdleCentralMemory {
             reclaimIdleMemory();
             address = allocateFromCachesOrPages(request, effectiveAlignment, c, thread, own, sampling == SAMPLE);
             if (address == 0) {
-                throw outOfMemory(request);
+                throw outOfMemory(size, alignment);
             }
         }
         return address;
@@ -407,11 +407,14 @@ public final class Heap implements IdleCentralMemory {
         return address;
     }
 
-    private OutOfMemoryError outOfMemory(long size) {
+    /** The refusal of a request for {@code size} bytes aligned to {@code alignment}, with the figures. */
+    private OutOfMemoryError outOfMemory(long size, long alignment) {
         PageHeap.PageCounts counts = pageHeap.counts();
+        // The alignment only where it may be why: every block is 16-byte aligned anyway.
+        String aligned = alignment > 16 ? " aligned to " + alignment : "";
         return new OutOfMemoryError(String.format(
-                "Spanheap cannot allocate %d bytes: the heap's limit is %d bytes and %d bytes are in use",
-                size, reservedBytes, (long) counts.inUse() << Pages.SHIFT));
+                "Spanheap cannot allocate %d bytes%s: the heap's limit is %d bytes and %d bytes are in use",
+                size, aligned, reservedBytes, (long) counts.inUse() << Pages.SHIFT));
     }
 
     // ---- free ----
