@@ -369,17 +369,21 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
         }
 
         /**
-         * The most memory the heap may hold, in bytes (default 64 GiB). This much address space is
-         * reserved up front; physical memory is used only as blocks are touched. Before an
-         * allocation is refused, memory kept idle for reuse goes back to the page heap: the calling
-         * thread's cache, the virtual threads' caches, the caches of ended threads and the central
-         * lists. Only the caches of other live platform threads (at most {@link #totalCacheSize})
-         * and blocks in use are left, so a request fails when no free run of its size is left
-         * between them.
+         * The most memory the heap may hold, in bytes (default 64 GiB, at most 8 TiB). This much
+         * address space is reserved up front; physical memory is used only as blocks are touched.
+         * Before an allocation is refused, memory kept idle for reuse goes back to the page heap:
+         * the calling thread's cache, the virtual threads' caches, the caches of ended threads and
+         * the central lists. Only the caches of other live platform threads (at most
+         * {@link #totalCacheSize}) and blocks in use are left, so a request fails when no free run
+         * of its size is left between them.
          */
         public Builder maxHeapSize(long bytes) {
             if (bytes < Pages.SIZE) {
                 throw new IllegalArgumentException("maxHeapSize must be at least one page (8192 bytes): " + bytes);
+            }
+            if (bytes > HeapConfig.MAX_MAX_HEAP_BYTES) {
+                throw new IllegalArgumentException(String.format("maxHeapSize must be at most 8 TiB (%d bytes): %d",
+                        HeapConfig.MAX_MAX_HEAP_BYTES, bytes));
             }
             this.maxHeapSize = bytes;
             return this;

@@ -12,12 +12,27 @@ class BuilderTest {
     void rejectsNonsense() {
         assertThatThrownBy(() -> Spanheap.builder().maxHeapSize(100))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("at least one page");
+        assertThatThrownBy(() -> Spanheap.builder().maxHeapSize((1L << 43) + 1))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("maxHeapSize must be at most 8 TiB (8796093022208 bytes): 8796093022209");
+        assertThatThrownBy(() -> Spanheap.builder().maxHeapSize(Long.MAX_VALUE))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("at most 8 TiB");
         assertThatThrownBy(() -> Spanheap.builder().softLimit(-1))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("softLimit");
         assertThatThrownBy(() -> Spanheap.builder().retainPercent(90))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("at least 100");
         assertThatThrownBy(() -> Spanheap.builder().threadCacheSize(-1))
                 .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void theLargestLimitWorks() {
+        // Past it, the page heap's page counts would overflow (an ArithmeticException at build).
+        try (Spanheap heap = Spanheap.builder().maxHeapSize(1L << 43).build()) {
+            MemorySegment block = heap.allocate(100);
+            heap.free(block);
+            heap.verify();
+        }
     }
 
     @Test

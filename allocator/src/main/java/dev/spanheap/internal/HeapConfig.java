@@ -14,6 +14,11 @@ public record HeapConfig(OsMemory os, long maxHeapBytes, int commitStepPages, lo
 
     public static final long DEFAULT_MAX_HEAP_BYTES = 64L << 30;
     /**
+     * 8 TiB: 2^30 pages. The page heap counts pages in an {@code int}, and an aligned request's
+     * pages plus its alignment slack (less than the limit) must fit one too.
+     */
+    public static final long MAX_MAX_HEAP_BYTES = 1L << 43;
+    /**
      * At most 16 MiB in one thread's cache and 32 MiB in all of them (TCMalloc's total). A cache gets
      * no more than an equal share of the total among the caches holding budget (see CacheBudget),
      * so from eight busy threads on each has TCMalloc's 4 MiB; one or two busy threads get 16 MiB, and
