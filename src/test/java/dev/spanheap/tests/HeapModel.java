@@ -203,6 +203,7 @@ final class HeapModel implements AutoCloseable {
             case HeapOp.UseAfterFree u -> throw new AssertionError("not run after close");
             case HeapOp.ReleaseMemory r -> heap.releaseMemory();
             case HeapOp.FlushThreadCache f -> heap.flushThreadCache();
+            case HeapOp.AllocateWholeHeap w -> heap.allocate(HeapOps.MAX_HEAP);
             case HeapOp.Close c -> heap.close();
         }
         heap.memStats();
@@ -281,12 +282,45 @@ final class HeapModel implements AutoCloseable {
             }
             case HeapOp.ReleaseMemory r -> assertThat(heap.releaseMemory()).isNotNegative();
             case HeapOp.FlushThreadCache f -> heap.flushThreadCache();
+            case HeapOp.AllocateWholeHeap w -> {
+                if (live.isEmpty()) {
+                    allocateWholeHeap(w.thread());
+                }
+            }
             case HeapOp.Close c -> {
                 closed = true;
                 heap.close();
                 heap.close();
             }
         }
+    }
+
+    /**
+     * Allocates, touches and frees a block of the whole limit, on {@code thread} with the other
+     * thread's cache flushed: nothing is in use, so a refusal is a failure of the test (JUnit would
+     * take the OutOfMemoryError itself for the JVM's and end the run).
+     */
+    private void allocateWholeHeap(int thread) {
+        if (threads.length > 1) {
+            try {
+                on(thread + 1, () -> {
+                    heap.flushThreadCache();
+                    return null;
+                });
+            } catch (Exception e) {
+                throw new AssertionError(e);
+            }
+        }
+        MemorySegment whole;
+        try {
+            whole = heap.allocate(HeapOps.MAX_HEAP);
+        } catch (OutOfMemoryError refused) {
+            throw new AssertionError("nothing is in use, yet: " + refused.getMessage(), refused);
+        }
+        whole.set(ValueLayout.JAVA_BYTE, HeapOps.MAX_HEAP - 1, (byte) 1);
+        heap.free(whole);
+        mallocs++;
+        frees++;
     }
 
     /** Frees something this heap never handed out: refused, or on a closed heap, the close. */

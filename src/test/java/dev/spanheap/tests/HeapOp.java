@@ -59,6 +59,13 @@ sealed interface HeapOp {
     record FlushThreadCache(int thread) implements HeapOp {
     }
 
+    /**
+     * With no block in use and the other thread's cache flushed, a block of the whole limit: only
+     * memory kept idle stands in its way, and the heap must take that back rather than refuse.
+     */
+    record AllocateWholeHeap(int thread) implements HeapOp {
+    }
+
     /** Closes the heap: every later step must throw {@code IllegalStateException}. */
     record Close(int thread) implements HeapOp {
     }

@@ -61,6 +61,7 @@ final class HeapOps {
         Gen<HeapOp> reallocate = thread.flatMap(t -> pick.flatMap(p -> sizes(maxSize).flatMap(size -> Gen
                 .elements(HeapOp.Via.SEGMENT, HeapOp.Via.ADDRESS).map(v -> new HeapOp.Reallocate(t, p, size, v)))));
         Gen<HeapOp> useAfterFree = thread.flatMap(t -> pick.map(p -> new HeapOp.UseAfterFree(t, p)));
+        Gen<HeapOp> wholeHeap = thread.map(HeapOp.AllocateWholeHeap::new);
         Gen<HeapOp> close = thread.map(HeapOp.Close::new);
         Gen<HeapOp> step = Gen.frequency(
                 weighted(30, allocate),
@@ -75,6 +76,7 @@ final class HeapOps {
                 weighted(2, interior),
                 weighted(2, foreign),
                 weighted(2, badAllocate),
+                weighted(1, wholeHeap),
                 weighted(1, withClose ? close : flush));
         return Gen.lists(step, 1, maxSteps);
     }
