@@ -1,5 +1,7 @@
 package dev.spanheap.internal;
 
+import dev.spanheap.OsMemoryException;
+
 import dev.spanheap.MemStats;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -317,14 +319,25 @@ public final class Heap implements IdleCentralMemory {
         if (sampling == COUNT_TOWARDS_SAMPLE) {
             sampling = sampled.countTowardsSample(own, request) ? SAMPLE : COUNTED;
         }
-        long address = allocateFromCachesOrPages(request, effectiveAlignment, c, thread, own, sampling == SAMPLE);
+        long address;
+        OsMemoryException growthRefused = null;
+        try {
+            address = allocateFromCachesOrPages(request, effectiveAlignment, c, thread, own, sampling == SAMPLE);
+        } catch (OsMemoryException e) {
+            address = 0;
+            growthRefused = e;
+        }
         if (address == 0) {
             // The limit counts what users hold, not what waits idle for them: that goes back to the
             // page heap and the request tries once more, as ByteBuffer.allocateDirect collects
-            // garbage before it gives up. Only live platform threads' caches keep theirs.
+            // garbage before it gives up. Only live platform threads' caches keep theirs. Likewise
+            // when the OS refused more memory: the idle memory may hold the request without it.
             reclaimIdleMemory();
             address = allocateFromCachesOrPages(request, effectiveAlignment, c, thread, own, sampling == SAMPLE);
             if (address == 0) {
+                if (growthRefused != null) {
+                    throw growthRefused;
+                }
                 throw outOfMemory(size, alignment);
             }
         }
@@ -381,9 +394,14 @@ public final class Heap implements IdleCentralMemory {
      */
     private void reclaimIdleMemory() {
         StackHeadroom.ensure();
-        caches.flushCurrent();
-        caches.flushStripes();
-        releaseIdleCentralMemory();
+        try {
+            caches.flushCurrent();
+            caches.flushStripes();
+            releaseIdleCentralMemory();
+        } catch (OsMemoryException refused) {
+            // Best effort: a refused madvise on the way leaves those pages to the scavenger, and
+            // whatever came back to the page heap before it is there for the retry.
+        }
     }
 
     /** Like {@link #allocate} but the block reads as zero; released pages are not cleared again. */

@@ -73,9 +73,10 @@
  *       list's lock dropped, since the page heap may call the OS first.</li>
  *   <li>No free run is long enough: commit the next 4 MiB (or more) of the reservation, less the
  *       free run that ends at the frontier, which the growth extends ({@code PageHeap.growAndCarve}).</li>
- *   <li>Past the reservation: give the page heap what sits idle above it (the thread's cache, the
- *       virtual threads' stripes, ended threads' caches, the central lists) and try once more
- *       ({@code Heap.reclaimIdleMemory}); then {@link java.lang.OutOfMemoryError}.</li>
+ *   <li>Past the reservation, or the OS refuses the growth: give the page heap what sits idle above
+ *       it (the thread's cache, the virtual threads' stripes, ended threads' caches, the central
+ *       lists) and try once more ({@code Heap.reclaimIdleMemory}); then
+ *       {@link java.lang.OutOfMemoryError}, or the OS's refusal ({@code OsMemoryException}).</li>
  * </ol>
  * Blocks over 1 MiB, or aligned beyond what a class gives, are spans of whole pages from the page
  * heap. The thread's cache keeps freed spans of up to 1 MiB that are not cut into objects (sampled

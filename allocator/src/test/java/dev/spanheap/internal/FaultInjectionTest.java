@@ -223,6 +223,35 @@ class FaultInjectionTest {
         }
     }
 
+    /**
+     * When the OS refuses the growth a request needs, the memory idle in the caches comes back to
+     * the page heap and serves the request: eight freed 256 KiB blocks, cached by the thread, make
+     * the 2 MiB run a 2 MiB block needs.
+     */
+    @Test
+    void aRefusedGrowthIsServedFromIdleMemory() {
+        InjectedOsFaults os = InjectedOsFaults.none();
+        Heap heap = new Heap(new HeapConfig(os, 1L << 30, COMMIT_STEP_PAGES, 16 << 20, 32 << 20, false,
+                HeapConfig.Scavenging.manual(() -> 0L)));
+        try {
+            long[] blocks = new long[8];
+            for (int i = 0; i < blocks.length; i++) {
+                blocks[i] = heap.allocate(256 << 10, 1);
+            }
+            for (long block : blocks) {
+                heap.free(block);
+            }
+            os.failNextCall();
+            long big = heap.allocate(2 << 20, 1);
+            assertThat(os.injected()).as("the growth was tried and refused").isEqualTo(1);
+            heap.segment(big, 2 << 20).fill((byte) 1);
+            heap.free(big);
+            heap.verify();
+        } finally {
+            heap.close();
+        }
+    }
+
     /** The background scavenger meets a refused madvise in every cycle and goes on cycling. */
     @Test
     void theBackgroundScavengerOutlivesRefusedReleases() throws InterruptedException {
