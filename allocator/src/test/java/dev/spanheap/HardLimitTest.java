@@ -7,6 +7,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -89,6 +91,38 @@ class HardLimitTest {
         }
     }
 
+    /**
+     * Another live thread's cache is its own until it flushes it: the refusal then says that no
+     * block is handed out, so what stands in the way is idle.
+     */
+    @Test
+    void theCacheOfALiveThreadStaysAndTheRefusalSaysSo() throws Exception {
+        try (Spanheap heap = heap(false)) {
+            CountDownLatch cached = new CountDownLatch(1);
+            CountDownLatch done = new CountDownLatch(1);
+            Thread keeper = Thread.ofPlatform().start(() -> {
+                heap.free(heap.allocate(256 << 10));
+                cached.countDown();
+                try {
+                    done.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                heap.flushThreadCache();
+            });
+            cached.await();
+            try {
+                assertThatThrownBy(() -> heap.allocate(LIMIT))
+                        .isInstanceOf(OutOfMemoryError.class)
+                        .hasMessageEndingWith("bytes are in use (0 in blocks handed out)");
+            } finally {
+                done.countDown();
+                keeper.join();
+            }
+            heap.free(allocateTheWholeLimit(heap));
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(booleans = {false, true})
     void whatUsersHoldIsStillRefusedWithTheFigures(boolean checked) {
@@ -96,8 +130,8 @@ class HardLimitTest {
             MemorySegment held = heap.allocate(LIMIT / 2);
             assertThatThrownBy(() -> heap.allocate(LIMIT / 2 + 1))
                     .isInstanceOf(OutOfMemoryError.class)
-                    .hasMessage("Spanheap cannot allocate %d bytes: the heap's limit is %d bytes and %d bytes are in use",
-                            LIMIT / 2 + 1, LIMIT, LIMIT / 2);
+                    .hasMessage("Spanheap cannot allocate %d bytes: the heap's limit is %d bytes and %d bytes are in use "
+                            + "(%d in blocks handed out)", LIMIT / 2 + 1, LIMIT, LIMIT / 2, LIMIT / 2);
             assertThatThrownBy(() -> heap.allocate(0, LIMIT))
                     .isInstanceOf(OutOfMemoryError.class)
                     .hasMessageStartingWith("Spanheap cannot allocate 0 bytes aligned to %d: the heap's limit".formatted(LIMIT));

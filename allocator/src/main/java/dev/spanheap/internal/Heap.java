@@ -430,9 +430,13 @@ public final class Heap implements IdleCentralMemory {
         PageHeap.PageCounts counts = pageHeap.counts();
         // The alignment only where it may be why: every block is 16-byte aligned anyway.
         String aligned = alignment > 16 ? " aligned to " + alignment : "";
+        // What the callers hold, beside the pages in use: far below them, the rest is other live
+        // threads' caches, or free space split into runs too short for the request.
+        long handedOut = new HeapStatistics(this).snapshot().heapAlloc();
         return new OutOfMemoryError(String.format(
-                "Spanheap cannot allocate %d bytes%s: the heap's limit is %d bytes and %d bytes are in use",
-                size, aligned, reservedBytes, (long) counts.inUse() << Pages.SHIFT));
+                "Spanheap cannot allocate %d bytes%s: the heap's limit is %d bytes and %d bytes are in use "
+                        + "(%d in blocks handed out)",
+                size, aligned, reservedBytes, (long) counts.inUse() << Pages.SHIFT, handedOut));
     }
 
     // ---- free ----
