@@ -1,8 +1,7 @@
 package dev.spanheap.internal;
 
-import dev.spanheap.OsMemoryException;
-
 import dev.spanheap.MemStats;
+import dev.spanheap.OsMemoryException;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.lang.foreign.Arena;
@@ -684,7 +683,8 @@ public final class Heap implements IdleCentralMemory {
     public IllegalArgumentException zeroAddressRefusal(String operation, MemorySegment segment) {
         checkOpen();
         return new IllegalArgumentException(segment.isNative() ? operation + " of MemorySegment.NULL"
-                : operation + " of a heap segment (over a Java array or buffer): only native memory from this heap can be freed");
+                : operation + " of a heap segment (over a Java array or buffer): "
+                        + "only native memory from this heap can be freed");
     }
 
     /** {@link #segmentAddress} in checked mode: refuses a segment that is not its block's live one. */
