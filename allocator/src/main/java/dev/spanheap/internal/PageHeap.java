@@ -98,17 +98,14 @@ public final class PageHeap {
                 if (closed) {
                     return 0;
                 }
-                int run = freeRuns.bestFit(need);
-                if (run != 0) {
-                    return carve(run, pages, alignBytes, state);
-                }
-                int shortfall = shortfallLocked(need);
-                if (growthStep(shortfall) < shortfall) {
-                    return 0;
+                int span = carveFromFreeRunLocked(need, pages, alignBytes, state);
+                int step = span != 0 ? 0 : growthLocked(need);
+                if (span != 0 || step == 0) {
+                    return span;
                 }
                 // No caller holds a lock that other allocating threads need (a central list cuts its
                 // span with its own lock dropped), so any growth may release for the goal first.
-                excess = releasedBeforeGrowth ? 0 : releaseBeforeGrowth(shortfall);
+                excess = releasedBeforeGrowth ? 0 : releaseBeforeGrowth(step);
             } finally {
                 lock.unlock();
             }
@@ -144,14 +141,10 @@ public final class PageHeap {
                     if (closed) {
                         return 0;
                     }
-                    int run = freeRuns.bestFit(need);
-                    if (run != 0) {
-                        return carve(run, pages, alignBytes, state);
-                    }
-                    int shortfall = shortfallLocked(need);
-                    step = growthStep(shortfall);
-                    if (step < shortfall) {
-                        return 0;
+                    int span = carveFromFreeRunLocked(need, pages, alignBytes, state);
+                    step = span != 0 ? 0 : growthLocked(need);
+                    if (span != 0 || step == 0) {
+                        return span;
                     }
                 } finally {
                     lock.unlock();
@@ -164,9 +157,9 @@ public final class PageHeap {
                         return 0;
                     }
                     publishGrowth(step);
-                    int run = freeRuns.bestFit(need);
-                    if (run != 0) {
-                        return carve(run, pages, alignBytes, state);
+                    int span = carveFromFreeRunLocked(need, pages, alignBytes, state);
+                    if (span != 0) {
+                        return span;
                     }
                     // The free run below the frontier that the growth was to extend went to another
                     // thread meanwhile: grow again, or find the reservation full.
@@ -179,32 +172,38 @@ public final class PageHeap {
         }
     }
 
-    /**
-     * The pages a growth must add for a run of {@code need} pages that no free run holds: the free
-     * run ending at the frontier, if there is one, merges with the growth and counts towards it.
-     * Lock held.
-     */
-    private int shortfallLocked(int need) {
-        if (committedPages > 0) {
-            int last = pageMap.spanAt(committedPages - 1);
-            if (spans.state(last) == SpanTable.FREE) {
-                return need - spans.pages(last);
-            }
-        }
-        return need;
+    /** A span carved from the free run that fits {@code need} pages best, or 0 if none holds them. Lock held. */
+    private int carveFromFreeRunLocked(int need, int pages, long alignBytes, byte state) {
+        int run = freeRuns.bestFit(need);
+        return run != 0 ? carve(run, pages, alignBytes, state) : 0;
     }
 
     /**
-     * Bytes of free pages to release before growing by at least {@code minPages}, for the soft limit
-     * and the scavenger's goal; 0 if none. Lock held.
+     * The pages to commit for a run of {@code need} pages that no free run holds, or 0 when the
+     * reservation cannot hold it: the free run ending at the frontier, if there is one, merges
+     * with the growth and counts towards it. Lock held.
      */
-    private long releaseBeforeGrowth(int minPages) {
+    private int growthLocked(int need) {
+        int shortfall = need;
+        if (committedPages > 0) {
+            int last = pageMap.spanAt(committedPages - 1);
+            if (spans.state(last) == SpanTable.FREE) {
+                shortfall = need - spans.pages(last);
+            }
+        }
+        int step = growthStep(shortfall);
+        return step < shortfall ? 0 : step;
+    }
+
+    /**
+     * Bytes of free pages to release before growing by {@code step} pages, for the soft limit and
+     * the scavenger's goal; 0 if none. Lock held.
+     */
+    private long releaseBeforeGrowth(int step) {
         if (inlineScavenging == null) {
             return 0;
         }
-        int step = growthStep(minPages);
-        return step < minPages ? 0 : inlineScavenging.beforeGrowth(retainedBytesLocked(), (long) step << Pages.SHIFT,
-                inUseBytesLocked());
+        return inlineScavenging.beforeGrowth(retainedBytesLocked(), (long) step << Pages.SHIFT, inUseBytesLocked());
     }
 
     private long retainedBytesLocked() {
