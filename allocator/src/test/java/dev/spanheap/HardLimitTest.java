@@ -40,9 +40,9 @@ class HardLimitTest {
 
     @ParameterizedTest
     @ValueSource(booleans = {false, true})
-    void aLargeSpanKeptInTheThreadsCacheDoesNotStandInTheWay(boolean checked) {
+    void blocksKeptInTheThreadsCacheDoNotStandInTheWay(boolean checked) {
         try (Spanheap heap = heap(checked)) {
-            // Freed, these stay in the thread's cache as whole spans, scattered over the reservation.
+            // Freed, these stay in the thread's cache, and their classes' spans stay cut, over the reservation.
             List<MemorySegment> blocks = new ArrayList<>();
             for (int i = 0; i < 8; i++) {
                 blocks.add(heap.allocate((i + 1) * 64L << 10));
