@@ -4,7 +4,6 @@ import dev.spanheap.internal.Heap;
 import dev.spanheap.internal.ThreadCache;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
-import java.util.Objects;
 
 /**
  * A handle on a {@link Spanheap} for one platform thread: the same operations as the heap's, minus
@@ -51,10 +50,6 @@ public final class LocalHeap implements SegmentAllocator {
     }
 
     public void free(MemorySegment segment) {
-        Objects.requireNonNull(segment, "segment");
-        if (segment.address() == 0) {
-            throw heap.zeroAddressRefusal("free", segment);
-        }
-        free(heap.segmentAddress(segment));
+        free(heap.segmentAddress(segment, "free"));
     }
 }

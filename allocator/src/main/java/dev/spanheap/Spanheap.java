@@ -127,11 +127,7 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
      * as a stale segment whose block was freed and handed out again.
      */
     public void free(MemorySegment segment) {
-        Objects.requireNonNull(segment, "segment");
-        if (segment.address() == 0) {
-            throw heap.zeroAddressRefusal("free", segment);
-        }
-        heap.free(slotTable, heap.segmentAddress(segment));
+        heap.free(slotTable, heap.segmentAddress(segment, "free"));
     }
 
     /**
@@ -144,11 +140,7 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
      * mode the old segment stops working, whether or not the block moved.
      */
     public MemorySegment reallocate(MemorySegment segment, long newByteSize) {
-        Objects.requireNonNull(segment, "segment");
-        if (segment.address() == 0) {
-            throw heap.zeroAddressRefusal("reallocate", segment);
-        }
-        long address = heap.reallocate(heap.segmentAddress(segment), newByteSize);
+        long address = heap.reallocate(heap.segmentAddress(segment, "reallocate"), newByteSize);
         return heap.segment(address, newByteSize);
     }
 

@@ -8,6 +8,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.ref.Reference;
+import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
@@ -662,15 +663,20 @@ public final class Heap implements IdleCentralMemory {
     }
 
     /**
-     * The address of {@code segment} (not {@code NULL}) for a free or a reallocation through the
-     * segment API. Unchecked, the address is all there is to check, and the free checks it. In
+     * The address of {@code segment} for a free or a reallocation ({@code operation}) through the
+     * segment API. {@code MemorySegment.NULL} and heap segments over a Java array's start (address
+     * 0) are refused. Unchecked, the address is all there is to check, and the free checks it. In
      * checked mode the segment must also be the live segment of its block, or a raw address wrapped
      * in a global segment ({@code MemorySegment.ofAddress}): a stale segment is then refused even
      * after its block went to a new owner, and so is any segment of another scope.
      */
-    public long segmentAddress(MemorySegment segment) {
+    public long segmentAddress(MemorySegment segment, String operation) {
+        long address = Objects.requireNonNull(segment, "segment").address();
+        if (address == 0) {
+            throw zeroAddressRefusal(operation, segment);
+        }
         if (sliceableMemory != null) {
-            return segment.address();
+            return address;
         }
         return checkedSegmentAddress(segment);
     }
@@ -678,9 +684,9 @@ public final class Heap implements IdleCentralMemory {
     /**
      * Why a free or reallocate ({@code operation}) of {@code segment}, whose address is 0, is
      * refused: it is {@link MemorySegment#NULL}, or a heap segment over the start of a Java array or
-     * buffer. Thrown by the facades, which test the address on their way in.
+     * buffer.
      */
-    public IllegalArgumentException zeroAddressRefusal(String operation, MemorySegment segment) {
+    private IllegalArgumentException zeroAddressRefusal(String operation, MemorySegment segment) {
         checkOpen();
         return new IllegalArgumentException(segment.isNative() ? operation + " of MemorySegment.NULL"
                 : operation + " of a heap segment (over a Java array or buffer): "

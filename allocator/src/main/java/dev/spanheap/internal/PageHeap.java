@@ -99,9 +99,12 @@ public final class PageHeap {
                     return 0;
                 }
                 int span = carveFromFreeRunLocked(need, pages, alignBytes, state);
-                int step = span != 0 ? 0 : growthLocked(need);
-                if (span != 0 || step == 0) {
+                if (span != 0) {
                     return span;
+                }
+                int step = growthLocked(need);
+                if (step == 0) {
+                    return 0;
                 }
                 // No caller holds a lock that other allocating threads need (a central list cuts its
                 // span with its own lock dropped), so any growth may release for the goal first.
@@ -142,9 +145,12 @@ public final class PageHeap {
                         return 0;
                     }
                     int span = carveFromFreeRunLocked(need, pages, alignBytes, state);
-                    step = span != 0 ? 0 : growthLocked(need);
-                    if (span != 0 || step == 0) {
+                    if (span != 0) {
                         return span;
+                    }
+                    step = growthLocked(need);
+                    if (step == 0) {
+                        return 0;
                     }
                 } finally {
                     lock.unlock();
