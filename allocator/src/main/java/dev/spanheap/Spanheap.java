@@ -244,6 +244,13 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
     /**
      * Walks every internal structure and checks its invariants, throwing
      * {@link IllegalStateException} naming the first broken one. Slow; for tests and diagnosis.
+     *
+     * <p>Call it while no other thread uses the heap (allocates, frees, or opens or closes an
+     * arena). It reads other threads' caches and the structures their operations update step by
+     * step without stopping them, so an operation in flight can read as a broken invariant: a
+     * span being cut whose page map is not yet written, or a sample counted by the profiler but
+     * not yet by its span. A report from a busy heap may be such an operation: verify again once
+     * the other threads have stopped using it.
      */
     public void verify() {
         heap.verify();

@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
 /**
  * An operation racing {@link Spanheap#close()} either completes or throws
  * {@link IllegalStateException} saying the heap is closed; never another exception (issue 16: a
- * racing free used to report that its address "lies in free pages"), and never hangs (a racing
+ * racing free used to report that its address lies in free pages), and never hangs (a racing
  * release used to walk a central list that the close had turned into a cycle, for ever).
  */
 class CloseRaceTest {

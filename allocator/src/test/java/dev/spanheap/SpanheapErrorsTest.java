@@ -179,14 +179,6 @@ class SpanheapErrorsTest {
     }
 
     @Test
-    void freeOfAnAddressInFreePagesOfTheHeap() {
-        long neverHandedOut = large.address() + (1 << 20);
-        assertThatThrownBy(() -> heap.free(neverHandedOut))
-                .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("no block of this heap starts there");
-    }
-
-    @Test
     void freeOfAnInteriorAddress() {
         assertThatThrownBy(() -> heap.free(small.address() + 16))
                 .isInstanceOf(IllegalArgumentException.class)
@@ -205,6 +197,32 @@ class SpanheapErrorsTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessage("free of MemorySegment.NULL");
         assertThatThrownBy(() -> heap.free(0L))
                 .isInstanceOf(IllegalArgumentException.class).hasMessage("free of the NULL address");
+    }
+
+    @Test
+    void queriesOfNullNameTheirOperation() {
+        assertThatThrownBy(() -> heap.usableSize(0L))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("usableSize of the NULL address");
+        assertThatThrownBy(() -> heap.reallocate(0L, 10))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("reallocate of the NULL address");
+    }
+
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void addressesInFreePagesAreRefusedByEveryOperation(boolean onceHandedOut) {
+        long inFreePages;
+        if (onceHandedOut) {
+            long block = heap.malloc(5L << 20);
+            heap.free(block);
+            heap.flushThreadCache();
+            inFreePages = block + (64 << 10);
+        } else {
+            inFreePages = large.address() + (1 << 20);
+        }
+        String refusal = String.format("0x%x is not a block of this heap: it lies in free pages", inFreePages);
+        assertThatThrownBy(() -> heap.free(inFreePages)).isInstanceOf(IllegalArgumentException.class).hasMessage(refusal);
+        assertThatThrownBy(() -> heap.usableSize(inFreePages)).isInstanceOf(IllegalArgumentException.class).hasMessage(refusal);
+        assertThatThrownBy(() -> heap.reallocate(inFreePages, 1)).isInstanceOf(IllegalArgumentException.class).hasMessage(refusal);
     }
 
     @Test

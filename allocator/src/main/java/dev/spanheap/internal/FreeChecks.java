@@ -22,11 +22,12 @@ final class FreeChecks {
     /**
      * The page-map entry of {@code address} after checking that it can be a block of this heap and,
      * for a small object, that it is an object's start; throws the exception that explains why not.
+     * {@code operation} ("free", "usableSize", "reallocate") names the call in the refusal of 0.
      */
-    long checkedEntry(long address, boolean closed) {
+    long checkedEntry(long address, boolean closed, String operation) {
         long offset = address - base;
         if (closed || offset < 0 || offset >= pageHeap.committedBytes() || (address & 7) != 0) {
-            throw invalidAddress(address, offset, closed);
+            throw invalidAddress(address, offset, closed, operation);
         }
         long entry = pageHeap.pageMap.entry((int) (offset >>> Pages.SHIFT));
         int c = PageMap.sizeClass(entry);
@@ -39,12 +40,12 @@ final class FreeChecks {
         return entry;
     }
 
-    private RuntimeException invalidAddress(long address, long offset, boolean closed) {
+    private RuntimeException invalidAddress(long address, long offset, boolean closed, String operation) {
         if (closed) {
             return closed();
         }
         if (address == 0) {
-            return new IllegalArgumentException("free of the NULL address");
+            return new IllegalArgumentException(operation + " of the NULL address");
         }
         if (offset < 0 || offset >= limitBytes) {
             return new IllegalArgumentException(String.format(
@@ -70,7 +71,7 @@ final class FreeChecks {
 
     static IllegalArgumentException inFreePages(long address) {
         return new IllegalArgumentException(String.format(
-                "free of 0x%x: no block of this heap starts there (it lies in free pages)", address));
+                "0x%x is not a block of this heap: it lies in free pages", address));
     }
 
     static IllegalStateException notAllocated(long address) {

@@ -549,7 +549,7 @@ public final class Heap implements IdleCentralMemory {
     }
 
     private void freeChecked(long address, boolean largeChecked) {
-        long entry = freeChecks.checkedEntry(address, closed);
+        long entry = freeChecks.checkedEntry(address, closed, "free");
         if (checked) {
             // Before the block can be handed out again: its old segment must stop working first.
             blockScopes.end(address);
@@ -594,15 +594,20 @@ public final class Heap implements IdleCentralMemory {
 
     /** The usable size of the live block at {@code address}: at least what was asked for. */
     public long usableSize(long address) {
+        return usableSize(address, "usableSize");
+    }
+
+    /** {@link #usableSize(long)} for {@code operation}, which a refusal of address 0 names. */
+    private long usableSize(long address, String operation) {
         try {
-            return usableSizeChecked(address);
+            return usableSizeChecked(address, operation);
         } catch (RuntimeException e) {
             throw closedOr(e);
         }
     }
 
-    private long usableSizeChecked(long address) {
-        long entry = freeChecks.checkedEntry(address, closed);
+    private long usableSizeChecked(long address, String operation) {
+        long entry = freeChecks.checkedEntry(address, closed, operation);
         long offset = address - base;
         int span = PageMap.span(entry);
         int c = PageMap.sizeClass(entry);
@@ -628,7 +633,7 @@ public final class Heap implements IdleCentralMemory {
      * The new block has the alignment {@code allocate(newSize)} gives, not the old block's.
      */
     public long reallocate(long address, long newSize) {
-        long usable = usableSize(address);
+        long usable = usableSize(address, "reallocate");
         if (newSize < 0) {
             throw new IllegalArgumentException("negative size: " + newSize);
         }
