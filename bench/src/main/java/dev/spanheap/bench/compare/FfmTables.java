@@ -11,7 +11,7 @@ import java.util.Map;
 /**
  * The comparison's FFM tables: Spanheap's segment API against its raw addresses (and the cost of
  * checked mode), and an arena's lifetime for Spanheap's arenas against the JDK's, the floor and
- * the JDK scope alone. Both from one JMH run of {@link SegmentApiBenchmark} and
+ * the JDK scope alone, and Spanheap's arena alone. Both from one JMH run of {@link SegmentApiBenchmark} and
  * {@link ArenaLifetimeBenchmark}.
  */
 final class FfmTables {
@@ -31,6 +31,7 @@ final class FfmTables {
             "jdkConfined", "Arena.ofConfined()",
             "slicingFloor", "floor: slicing a preallocated buffer",
             "jdkScopeOnly", "JDK scope alone (no allocation)",
+            "spanheapConfinedEmpty", "Spanheap newConfinedArena() alone (no allocation)",
             "spanheapShared", "Spanheap newSharedArena()",
             "jdkShared", "Arena.ofShared()");
 

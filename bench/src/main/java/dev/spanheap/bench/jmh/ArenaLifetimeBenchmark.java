@@ -19,7 +19,8 @@ import org.openjdk.jmh.annotations.TearDown;
  * A jextract-style arena lifetime, as FFM code around a native call is written: open an arena,
  * allocate four zeroed segments of 16-256 bytes, write each, close. Measured for Spanheap's arenas,
  * the JDK's, a floor (a slicing allocator over a buffer allocated once, zeroing the same bytes) and
- * the JDK scope alone (open and close an arena that allocates nothing).
+ * the JDK scope alone (open and close an arena that allocates nothing), and a Spanheap arena that
+ * allocates nothing.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -87,6 +88,17 @@ public class ArenaLifetimeBenchmark {
     public long slicingFloor() {
         SegmentAllocator slicing = SegmentAllocator.slicingAllocator(buffer);
         return useFourSegments((byteSize, byteAlignment) -> slicing.allocate(byteSize, byteAlignment).fill((byte) 0));
+    }
+
+    /**
+     * A Spanheap arena opened and closed with no allocation: the JDK scope, re-binding the heap's
+     * memory to it, and the heap block of the first chunk. What the arena adds to the floor.
+     */
+    @Benchmark
+    public Arena spanheapConfinedEmpty() {
+        Arena arena = heap.newConfinedArena();
+        arena.close();
+        return arena;
     }
 
     /** The JDK scope alone: what every arena-bound segment's lifetime costs at least. */
