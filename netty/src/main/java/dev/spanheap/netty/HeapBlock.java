@@ -36,8 +36,7 @@ final class HeapBlock implements CleanableDirectBuffer {
 
     @Override
     public void clean() {
-        allocator.heap().free(address);
-        allocator.freed(capacity);
+        allocator.freeBlock(address, capacity);
     }
 
     /**

@@ -121,8 +121,21 @@ public final class SpanheapByteBufAllocator extends AbstractByteBufAllocator imp
         return block;
     }
 
-    void freed(int capacity) {
-        usedDirect.add(-capacity);
+    /**
+     * Frees a direct buffer's block. A heap closed before or during the free has taken all of its
+     * memory back already, so the release of a buffer that outlived its heap (a pipeline drained
+     * after shutdown) succeeds quietly instead of throwing out of {@code ByteBuf.release()}.
+     */
+    void freeBlock(long address, int capacity) {
+        try {
+            heap.free(address);
+        } catch (IllegalStateException closed) {
+            if (!internalHeap.isClosed()) {
+                throw closed;
+            }
+        } finally {
+            usedDirect.add(-capacity);
+        }
     }
 
     void heapArrayAllocated(int length) {

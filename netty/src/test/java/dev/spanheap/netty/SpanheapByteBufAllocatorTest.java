@@ -8,6 +8,7 @@ import dev.spanheap.Spanheap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.UnpooledByteBufAllocator;
+import io.netty.util.IllegalReferenceCountException;
 import io.netty.util.ResourceLeakDetector;
 import java.util.ArrayList;
 import java.util.List;
@@ -123,6 +124,19 @@ class SpanheapByteBufAllocatorTest {
         heap.close();
         assertThatThrownBy(() -> allocator.directBuffer(16)).isInstanceOf(IllegalStateException.class)
                 .hasMessage("Spanheap is closed");
+    }
+
+    /** A buffer that outlives its heap (released after shutdown) releases quietly, and stops being counted. */
+    @Test
+    void buffersReleasedAfterTheHeapClosedReleaseQuietly() {
+        ByteBuf small = allocator.directBuffer(100);
+        ByteBuf large = allocator.directBuffer(1 << 20);
+        heap.close();
+        assertThat(small.release()).isTrue();
+        assertThat(large.release()).isTrue();
+        assertThat(small.refCnt()).isZero();
+        assertThat(allocator.metric().usedDirectMemory()).isZero();
+        assertThatThrownBy(small::release).isInstanceOf(IllegalReferenceCountException.class);
     }
 
     /**
