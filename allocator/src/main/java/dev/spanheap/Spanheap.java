@@ -257,7 +257,10 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
     }
 
     /**
-     * Unmaps all memory. Segments handed out become inaccessible. Idempotent. Blocks still in use
+     * Gives all memory back to the OS at once. Segments handed out become inaccessible; the
+     * address space the heap never used is unmapped now, and the rest once this object is
+     * collected (until then a raw address of the heap reads zeros rather than faulting), so a
+     * closed heap costs no memory and little address space. Idempotent. Blocks still in use
      * are reported first, at WARNING, through the {@code dev.spanheap} {@link System.Logger} (see
      * {@link #leakReport()}), and the MXBean, if any, is unregistered. The
      * {@linkplain #global() global heap} cannot be closed: its close throws

@@ -179,6 +179,39 @@ final class AddressSpace {
     }
 
     /**
+     * Unmaps the reservation above the committed frontier at once, so that a closed heap keeps
+     * only what it committed until it is collected. Without this, each closed but not yet collected
+     * heap held its whole reservation (64 GiB by default): a program that made and closed heaps
+     * faster than the GC collected them (a heap per test, say) ran the process out of address
+     * space after about 2000, and every later mmap failed, the JVM's own included. No access can
+     * reach those pages: they were never committed ({@code PROT_NONE}), so no block, view or page
+     * map entry points there, and no growth is in flight to commit them ({@link PageHeap#close()}
+     * waits for it). Called by the page heap's close, under its locks.
+     */
+    private void unmapUncommittedTail() {
+        long tail = reservedBytes - committedBytes;
+        if (tail == 0) {
+            return;
+        }
+        try {
+            os.unmap(base + committedBytes, tail);
+        } catch (RuntimeException refused) {
+            // The tail stays reserved until the heap is collected, as the whole reservation did.
+            return;
+        }
+        for (int i = 0; i < mappings.size(); i++) {
+            if (mappings.get(i)[0] == base) {
+                if (committedBytes == 0) {
+                    mappings.remove(i);
+                } else {
+                    mappings.set(i, new long[] {base, committedBytes});
+                }
+                return;
+            }
+        }
+    }
+
+    /**
      * Invalidates every segment handed out, gives all physical memory back at once by mapping fresh
      * zero pages over every mapping (or, where the OS refuses, by {@code madvise}), and arranges for
      * the address space to be unmapped when this object and every view of {@link #unscopedHeap()}
@@ -186,6 +219,7 @@ final class AddressSpace {
      */
     void close() {
         arena.close();
+        unmapUncommittedTail();
         List<long[]> toUnmap = List.copyOf(mappings);
         for (long[] mapping : toUnmap) {
             try {

@@ -657,18 +657,28 @@ public final class PageHeap {
         }
     }
 
-    /** Gives the address space up (see {@link AddressSpace#close()}); every later request finds nothing. */
+    /**
+     * Gives the address space up (see {@link AddressSpace#close()}); every later request finds
+     * nothing. Waits for a growth in flight first ({@link #growLock}): the close unmaps the
+     * reservation above the frontier, and a commit there after the unmapping would map pages over
+     * whatever the process had mapped there meanwhile.
+     */
     void close() {
-        lock.lock();
+        growLock.lock();
         try {
-            closed = true;
-            // The scavenger holds the heap: a closed page heap that something still reaches (a
-            // thread's cache cleaner) must not keep the rest of the heap from being collected.
-            inlineScavenging = null;
-            releaseEnded.signalAll();
-            space.close();
+            lock.lock();
+            try {
+                closed = true;
+                // The scavenger holds the heap: a closed page heap that something still reaches (a
+                // thread's cache cleaner) must not keep the rest of the heap from being collected.
+                inlineScavenging = null;
+                releaseEnded.signalAll();
+                space.close();
+            } finally {
+                lock.unlock();
+            }
         } finally {
-            lock.unlock();
+            growLock.unlock();
         }
     }
 

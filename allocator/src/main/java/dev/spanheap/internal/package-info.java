@@ -108,7 +108,9 @@
  *                                        ^                                               |
  *                                        +-------------- release (madvise) --------------+
  * </pre>
- * Committed pages never go back to reserved while the heap lives; {@code close} unmaps everything.
+ * Committed pages never go back to reserved while the heap lives. {@code close} unmaps the pages
+ * never committed at once and swaps the committed ones for zero pages, unmapped when the heap is
+ * collected (see the decisions below).
  * A released page reads as zero, so {@code allocateZeroed} skips clearing spans made only of released
  * pages. Freshly committed pages count as released: they cost no RSS until touched. While a release
  * runs, the runs it gives back are taken out of the free runs (span state {@code RELEASING}) and the
@@ -134,7 +136,10 @@
  *   <li>Segments handed to users belong to one shared arena that {@code close} closes, so a use after
  *       close throws. The allocator's own fast-path accesses go through a constant global segment
  *       ({@link dev.spanheap.internal.RawMemory}), measurably faster per pair; close therefore maps zero
- *       pages over everything and unmaps only when the heap object is unreachable: the unmapping is
+ *       pages over what was committed and unmaps it only when the heap object is unreachable (the
+ *       never-committed rest of the reservation, which nothing can point into, goes at once: a heap
+ *       made and closed over and over otherwise ran the process out of address space, 64 GiB per
+ *       closed heap the GC had not yet collected); the unmapping is
  *       the cleanup of an automatic arena, so views bound to it (the Netty adapter's buffers, made
  *       through {@link dev.spanheap.internal.HeapAccess}, which only Spanheap's adapter modules can
  *       reach) keep the mapping alive without a scope check or an atomic per I/O. A heap-backed
