@@ -322,6 +322,61 @@ class ScavengerTest {
                 Scavenger.MAX_SLEEP_NANOS, Scavenger.MAX_SLEEP_NANOS, Scavenger.IDLE_SLEEP_NANOS);
     }
 
+    /**
+     * Cycles that find nothing to release sleep twice as long each time, up to a second; a cycle that
+     * releases starts the idle pace again. With a fixed idle sleep, every idle heap woke 20 times a
+     * second for nothing.
+     */
+    @Test
+    void idleCyclesBackOffAndAReleaseStartsThemAgain() throws Exception {
+        long tick = 1_000_000;
+        List<Long> sleeps = new ArrayList<>();
+        AtomicLong clock = new AtomicLong();
+        CountDownLatch sixthSleep = new CountDownLatch(1);
+        CountDownLatch freed = new CountDownLatch(1);
+        CountDownLatch tenSleeps = new CountDownLatch(1);
+        HeapConfig.Scavenging paced = new HeapConfig.Scavenging(false, 110, 0, SECOND,
+                () -> clock.addAndGet(tick), nanos -> {
+                    int count;
+                    synchronized (sleeps) {
+                        sleeps.add(nanos);
+                        count = sleeps.size();
+                    }
+                    if (count == 6) {
+                        sixthSleep.countDown();
+                        if (!freed.await(TestThreads.BOUND.toSeconds(), java.util.concurrent.TimeUnit.SECONDS)) {
+                            throw new InterruptedException("the test never freed");
+                        }
+                    } else if (count == 10) {
+                        tenSleeps.countDown();
+                        throw new InterruptedException("enough");
+                    }
+                });
+        Heap heap = heap(paced);
+        try {
+            List<Long> blocks = allocateTouched(heap, 40, MIB);
+            heap.scavenger().start(paced.sleeper());
+            assertThat(sixthSleep.await(TestThreads.BOUND.toSeconds(), java.util.concurrent.TimeUnit.SECONDS))
+                    .as("six idle cycles").isTrue();
+            blocks.forEach(heap::free);
+            heap.flushThreadCache();
+            // The peak leaves the window: the next cycles release the 40 MiB, 16 MiB at a time.
+            clock.addAndGet(10 * SECOND);
+            freed.countDown();
+            assertThat(tenSleeps.await(TestThreads.BOUND.toSeconds(), java.util.concurrent.TimeUnit.SECONDS))
+                    .as("ten scavenger cycles").isTrue();
+            heap.scavenger().stop();
+            long idle = Scavenger.IDLE_SLEEP_NANOS;
+            long working = 99 * 2 * tick;
+            synchronized (sleeps) {
+                assertThat(sleeps).containsExactly(idle, 2 * idle, 4 * idle, 8 * idle, 16 * idle,
+                        Scavenger.MAX_SLEEP_NANOS, working, working, working, idle);
+            }
+        } finally {
+            heap.close();
+        }
+    }
+
     /** The background thread's first four sleeps, on a clock that advances {@code tick} at every reading. */
     private List<Long> sleepsOfFourCycles(long tick) throws Exception {
         List<Long> sleeps = new ArrayList<>();
