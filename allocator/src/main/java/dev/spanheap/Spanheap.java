@@ -78,20 +78,31 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
         heap.mirrorSlotTable(table -> slotTable = table);
     }
 
-    /** Created on first use: the JVM's class initialisation makes it once, safely, without a lock after. */
-    private static final class Global {
-        static final Spanheap HEAP = new Spanheap(new Builder().newHeap(), true);
-    }
+    /**
+     * The global heap once made. Not a holder class: a class whose initialisation fails stays
+     * failed, and every later call would have thrown a bare {@link NoClassDefFoundError} instead
+     * of the reason.
+     */
+    private static volatile Spanheap globalHeap;
 
     /**
      * The process-wide heap, created with the defaults on first use, for code that wants
      * {@code malloc}-like convenience without owning a heap. It lives as long as the process; its
      * {@link #close()} throws {@link UnsupportedOperationException}. A system property that sets one
-     * of its defaults and does not parse fails its creation (an {@link ExceptionInInitializerError}
-     * whose cause names the property).
+     * of its defaults and does not parse fails its creation with the {@link IllegalArgumentException}
+     * that {@link #create()} would throw, naming the property; so does every later call, until the
+     * heap can be made.
      */
     public static Spanheap global() {
-        return Global.HEAP;
+        Spanheap heap = globalHeap;
+        return heap != null ? heap : createGlobal();
+    }
+
+    private static synchronized Spanheap createGlobal() {
+        if (globalHeap == null) {
+            globalHeap = new Spanheap(new Builder().newHeap(), true);
+        }
+        return globalHeap;
     }
 
     /**

@@ -7,7 +7,7 @@ import java.lang.foreign.ValueLayout;
 /**
  * Run in a JVM of its own by {@link GlobalHeapTest}: prints the defaults the global heap was
  * created with (its profile rate, and whether a segment stops working when its block is freed,
- * which is checked mode), or the reason it could not be created.
+ * which is checked mode), or the reason it could not be created, which a second call must give too.
  */
 public final class GlobalHeapProbe {
 
@@ -18,8 +18,15 @@ public final class GlobalHeapProbe {
         Spanheap global;
         try {
             global = Spanheap.global();
-        } catch (ExceptionInInitializerError refused) {
-            System.out.println("refused: " + refused.getCause().getMessage());
+        } catch (IllegalArgumentException refused) {
+            // A second call must say the same, not that a class could not be initialised.
+            try {
+                Spanheap.global();
+                System.out.println("refused once, then made");
+            } catch (IllegalArgumentException again) {
+                System.out.println("refused: " + refused.getMessage()
+                        + (again.getMessage().equals(refused.getMessage()) ? "" : " / then: " + again.getMessage()));
+            }
             return;
         }
         MemorySegment segment = global.allocate(64);
