@@ -7,7 +7,7 @@ import java.util.concurrent.TimeUnit;
  * Linux's calls, except that the chosen one ({@code commit} or {@code decommit}), once armed,
  * announces itself and then waits until the test lets it go.
  */
-final class BlockingOsMemory implements OsMemory {
+final class BlockingOsMemory extends ForwardingOsMemory {
     final CountDownLatch entered = new CountDownLatch(1);
     final CountDownLatch proceed = new CountDownLatch(1);
     private final boolean blockCommit;
@@ -33,24 +33,14 @@ final class BlockingOsMemory implements OsMemory {
     }
 
     @Override
-    public long reserve(long bytes) {
-        return LinuxOsMemory.INSTANCE.reserve(bytes);
-    }
-
-    @Override
     public void commit(long address, long bytes) {
         maybeWait(true);
-        LinuxOsMemory.INSTANCE.commit(address, bytes);
+        super.commit(address, bytes);
     }
 
     @Override
     public void decommit(long address, long bytes) {
         maybeWait(false);
-        LinuxOsMemory.INSTANCE.decommit(address, bytes);
-    }
-
-    @Override
-    public void unmap(long address, long bytes) {
-        LinuxOsMemory.INSTANCE.unmap(address, bytes);
+        super.decommit(address, bytes);
     }
 }

@@ -21,17 +21,12 @@ class CloseUnmapTest {
     private static final int STEP = 16;
 
     /** Linux's calls, recorded in order; a commit can be held at its start by the test. */
-    private static final class RecordingOs implements OsMemory {
+    private static final class RecordingOs extends ForwardingOsMemory {
         final List<String> calls = new CopyOnWriteArrayList<>();
         final CountDownLatch commitEntered = new CountDownLatch(1);
         final CountDownLatch commitProceed = new CountDownLatch(1);
         volatile boolean holdNextCommit;
         volatile long base;
-
-        @Override
-        public long reserve(long bytes) {
-            return LinuxOsMemory.INSTANCE.reserve(bytes);
-        }
 
         @Override
         public void commit(long address, long bytes) {
@@ -44,18 +39,13 @@ class CloseUnmapTest {
                     throw new AssertionError(e);
                 }
             }
-            LinuxOsMemory.INSTANCE.commit(address, bytes);
+            super.commit(address, bytes);
             calls.add("commit " + pages(address) + "+" + bytes / Pages.SIZE);
         }
 
         @Override
-        public void decommit(long address, long bytes) {
-            LinuxOsMemory.INSTANCE.decommit(address, bytes);
-        }
-
-        @Override
         public void unmap(long address, long bytes) {
-            LinuxOsMemory.INSTANCE.unmap(address, bytes);
+            super.unmap(address, bytes);
             calls.add("unmap " + pages(address) + "+" + bytes / Pages.SIZE);
         }
 

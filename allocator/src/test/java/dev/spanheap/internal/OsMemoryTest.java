@@ -14,7 +14,7 @@ class OsMemoryTest {
     private static final int EINVAL = 22;
 
     /** Passes calls to Linux, refusing reservations above a size and commits after a count. */
-    static final class FaultyOsMemory implements OsMemory {
+    static final class FaultyOsMemory extends ForwardingOsMemory {
         final List<Long> reserveRequests = new ArrayList<>();
         long largestReservation = Long.MAX_VALUE;
         int commitsAllowed = Integer.MAX_VALUE;
@@ -25,7 +25,7 @@ class OsMemoryTest {
             if (bytes > largestReservation) {
                 throw new OsMemoryException("mmap", bytes, ENOMEM, "Cannot allocate memory");
             }
-            return LinuxOsMemory.INSTANCE.reserve(bytes);
+            return super.reserve(bytes);
         }
 
         @Override
@@ -33,17 +33,7 @@ class OsMemoryTest {
             if (commitsAllowed-- <= 0) {
                 throw new OsMemoryException("mmap", bytes, ENOMEM, "Cannot allocate memory");
             }
-            LinuxOsMemory.INSTANCE.commit(address, bytes);
-        }
-
-        @Override
-        public void decommit(long address, long bytes) {
-            LinuxOsMemory.INSTANCE.decommit(address, bytes);
-        }
-
-        @Override
-        public void unmap(long address, long bytes) {
-            LinuxOsMemory.INSTANCE.unmap(address, bytes);
+            super.commit(address, bytes);
         }
     }
 

@@ -32,7 +32,7 @@ class OutOfMemoryTest {
     }
 
     /** The real OS layer, except that the first {@code failures} decommits throw OutOfMemoryError. */
-    private static final class FullJavaHeapAtDecommit implements OsMemory {
+    private static final class FullJavaHeapAtDecommit extends ForwardingOsMemory {
         private final AtomicInteger failuresLeft;
         private final AtomicInteger decommitsDone = new AtomicInteger();
 
@@ -41,27 +41,12 @@ class OutOfMemoryTest {
         }
 
         @Override
-        public long reserve(long bytes) {
-            return LinuxOsMemory.INSTANCE.reserve(bytes);
-        }
-
-        @Override
-        public void commit(long address, long bytes) {
-            LinuxOsMemory.INSTANCE.commit(address, bytes);
-        }
-
-        @Override
         public void decommit(long address, long bytes) {
             if (failuresLeft.getAndDecrement() > 0) {
                 throw new OutOfMemoryError("Java heap space (injected)");
             }
-            LinuxOsMemory.INSTANCE.decommit(address, bytes);
+            super.decommit(address, bytes);
             decommitsDone.incrementAndGet();
-        }
-
-        @Override
-        public void unmap(long address, long bytes) {
-            LinuxOsMemory.INSTANCE.unmap(address, bytes);
         }
     }
 
