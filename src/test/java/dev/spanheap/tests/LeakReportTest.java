@@ -1,6 +1,7 @@
 package dev.spanheap.tests;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.spanheap.Spanheap;
 import java.util.ArrayList;
@@ -99,6 +100,36 @@ class LeakReportTest {
         assertThat(heap.leakReport()).isEqualTo("Spanheap 'leak-report-empty' has 0 blocks (0 bytes) in use.");
         heap.close();
         assertThat(reportsAbout("leak-report-empty")).isEmpty();
+    }
+
+    /** A logging backend that throws cannot keep a heap open: close gives the memory back all the same. */
+    @Test
+    void aLoggingBackendThatThrowsDoesNotStopTheClose() {
+        Handler broken = new Handler() {
+            @Override
+            public void publish(LogRecord record) {
+                throw new IllegalStateException("logging backend down");
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        logger.addHandler(broken);
+        try {
+            Spanheap heap = Spanheap.builder().jmxName("leak-report-broken-logger").build();
+            leakingCache(heap);
+            heap.close();
+            assertThatThrownBy(() -> heap.malloc(16)).isInstanceOf(IllegalStateException.class)
+                    .hasMessage("Spanheap is closed");
+            heap.close();
+        } finally {
+            logger.removeHandler(broken);
+        }
     }
 
     @Test

@@ -788,10 +788,7 @@ public final class Heap implements IdleCentralMemory {
             if (closed) {
                 return;
             }
-            MemStats stats = new HeapStatistics(this).snapshot();
-            if (stats.heapObjects() > 0) {
-                LOG.log(System.Logger.Level.WARNING, LeakReport.describe(name, stats, profiler, true));
-            }
+            reportLeaks();
             SpanheapEvents.closed(this);
             closed = true;
             enableFastPaths(false);
@@ -808,6 +805,22 @@ public final class Heap implements IdleCentralMemory {
             pageHeap.close();
         } finally {
             closeLock.unlock();
+        }
+    }
+
+    /**
+     * {@link #close()}'s leak report: logged when blocks are still in use. Nothing in it may stop
+     * the close: a logging backend that threw, or a Java heap too full to build the text, used to
+     * leave the heap open, every later close throwing the same.
+     */
+    private void reportLeaks() {
+        try {
+            MemStats stats = new HeapStatistics(this).snapshot();
+            if (stats.heapObjects() > 0) {
+                LOG.log(System.Logger.Level.WARNING, LeakReport.describe(name, stats, profiler, true));
+            }
+        } catch (RuntimeException | OutOfMemoryError unreported) {
+            // The memory goes back all the same; leakReport() can still be asked before a close.
         }
     }
 

@@ -167,6 +167,8 @@ public final class Scavenger implements InlineScavenging {
                     + why + "; retrying every " + IDLE_SLEEP_NANOS / 1_000_000 + " ms");
         } catch (OutOfMemoryError stillFull) {
             // Nothing to say it with; the next streak will.
+        } catch (RuntimeException loggingFailed) {
+            // A logging backend that throws must not end the background thread.
         }
     }
 
