@@ -46,9 +46,10 @@ public final class Scavenger implements InlineScavenging {
     /**
      * The first sleep after a cycle with nothing to release; it doubles with each further idle
      * cycle, up to {@link #MAX_SLEEP_NANOS}. At a fixed 50 ms, idle heaps woke 20 times a second
-     * for cycles that found nothing to do: one idle heap took 4.5% of a core in its first seconds
-     * (while the cycle still ran in the interpreter), 100 idle heaps 13.8% (12.8% over an empty
-     * JVM). Backing off, 1.0% and 6.7%, most of the latter the JVM's cost of 100 sleeping threads.
+     * for cycles that found nothing to do. Over an empty JVM's own use, one idle heap took 4.5% of
+     * a core in its first seconds (while the cycle still ran in the interpreter), and 100 idle
+     * heaps 12.8% once compiled. Backing off: 1.0% and 5.7%, most of the latter the JVM's cost of
+     * 100 sleeping threads (3.1% for 100 plain threads that sleep a second at a time).
      * Large frees and growths release on users' threads meanwhile ({@link InlineScavenging}), so a
      * heap busy again does not wait for the background thread to wake.
      */
