@@ -110,41 +110,54 @@ public final class Heap implements IdleCentralMemory {
 
     public Heap(HeapConfig config) {
         this.pageHeap = new PageHeap(config.os(), config.maxHeapBytes(), config.commitStepPages());
-        this.pageMap = pageHeap.pageMap;
-        this.pageMapAddress = pageMap.address();
-        this.spans = pageHeap.spans;
-        this.memory = pageHeap.space().heap();
-        this.unscopedMemory = pageHeap.space().unscopedHeap();
-        MemorySegment mapping = unscopedMemory;
-        this.keepMapped = closing -> Reference.reachabilityFence(mapping);
-        this.base = pageHeap.base();
-        this.reservedBytes = pageHeap.reservedBytes();
-        for (int c = 1; c < SizeClasses.COUNT; c++) {
-            centrals[c] = new CentralList(c, pageHeap, cookies);
+        // A failure past this point (the allocation bitmap's mmap in checked mode, a full Java heap,
+        // no thread for the scavenger) gives the reservation back: nothing else would, and each
+        // failed attempt kept its whole address range.
+        Scavenger created = null;
+        try {
+            this.pageMap = pageHeap.pageMap;
+            this.pageMapAddress = pageMap.address();
+            this.spans = pageHeap.spans;
+            this.memory = pageHeap.space().heap();
+            this.unscopedMemory = pageHeap.space().unscopedHeap();
+            MemorySegment mapping = unscopedMemory;
+            this.keepMapped = closing -> Reference.reachabilityFence(mapping);
+            this.base = pageHeap.base();
+            this.reservedBytes = pageHeap.reservedBytes();
+            for (int c = 1; c < SizeClasses.COUNT; c++) {
+                centrals[c] = new CentralList(c, pageHeap, cookies);
+            }
+            this.budget = new CacheBudget(config.totalCacheBytes(), config.threadCacheBytes());
+            this.profiler = new HeapProfiler(config.profileRate());
+            this.caches = new ThreadCaches(centrals, budget, VIRTUAL_THREAD_STRIPES, pageHeap, this::publishSlots,
+                    profiler);
+            this.localCache = caches.local;
+            this.large = new LargeBlocks(pageHeap, profiler);
+            this.freeChecks = new FreeChecks(pageHeap);
+            this.checked = config.checked();
+            this.allocationBits = checked
+                    ? new AllocationBits(pageHeap.space().mapMetadata(AllocationBits.bytesFor(reservedBytes)))
+                    : null;
+            this.blockScopes = checked ? new BlockScopes() : null;
+            this.sliceableMemory = checked ? null : memory;
+            enableFastPaths(!checked);
+            HeapConfig.Scavenging scavenging = config.scavenging();
+            this.name = config.name() != null ? config.name() : "spanheap-" + HEAPS_CREATED.incrementAndGet();
+            this.sampled = new SampledAllocations(profiler, large, scavenging.clock(), name);
+            created = new Scavenger(this, pageHeap, scavenging, name, profiler::resolvePending);
+            this.scavenger = created;
+            pageHeap.setInlineScavenging(scavenger);
+            if (scavenging.background()) {
+                scavenger.start(scavenging.sleeper());
+            }
+            SpanheapEvents.opened(this);
+        } catch (RuntimeException | Error failed) {
+            if (created != null) {
+                created.stop();
+            }
+            pageHeap.close();
+            throw failed;
         }
-        this.budget = new CacheBudget(config.totalCacheBytes(), config.threadCacheBytes());
-        this.profiler = new HeapProfiler(config.profileRate());
-        this.caches = new ThreadCaches(centrals, budget, VIRTUAL_THREAD_STRIPES, pageHeap, this::publishSlots,
-                profiler);
-        this.localCache = caches.local;
-        this.large = new LargeBlocks(pageHeap, profiler);
-        this.freeChecks = new FreeChecks(pageHeap);
-        this.checked = config.checked();
-        this.allocationBits = checked
-                ? new AllocationBits(pageHeap.space().mapMetadata(AllocationBits.bytesFor(reservedBytes)))
-                : null;
-        this.blockScopes = checked ? new BlockScopes() : null;
-        this.sliceableMemory = checked ? null : memory;
-        enableFastPaths(!checked);
-        HeapConfig.Scavenging scavenging = config.scavenging();
-        this.name = config.name() != null ? config.name() : "spanheap-" + HEAPS_CREATED.incrementAndGet();
-        this.sampled = new SampledAllocations(profiler, large, scavenging.clock(), name);
-        this.scavenger = new Scavenger(this, pageHeap, scavenging, name, profiler::resolvePending);
-        pageHeap.setInlineScavenging(scavenger);
-        if (scavenging.background()) {
-            scavenger.start(scavenging.sleeper());
-        }
-        SpanheapEvents.opened(this);
     }
 
     // ---- allocation ----

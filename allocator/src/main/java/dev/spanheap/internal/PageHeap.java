@@ -65,9 +65,15 @@ public final class PageHeap {
 
     PageHeap(OsMemory os, long maxBytes, int commitStepPages) {
         this.space = new AddressSpace(os, maxBytes);
-        this.pageMap = new PageMap(space.pageMap());
-        this.spans = new SpanTable(space.spanRecords());
-        this.freeRuns = new FreeRuns(spans);
+        try {
+            this.pageMap = new PageMap(space.pageMap());
+            this.spans = new SpanTable(space.spanRecords());
+            this.freeRuns = new FreeRuns(spans);
+        } catch (RuntimeException | Error failed) {
+            // A full Java heap here must not keep the reservation: nothing else would give it back.
+            space.close();
+            throw failed;
+        }
         this.commitStepPages = commitStepPages;
         this.reservedPages = Math.toIntExact(space.reservedBytes() >>> Pages.SHIFT);
         this.releaseEnded = lock.newCondition();
