@@ -323,9 +323,9 @@ class ScavengerTest {
     }
 
     /**
-     * Cycles that find nothing to release sleep twice as long each time, up to a second; a cycle that
-     * releases starts the idle pace again. With a fixed idle sleep, every idle heap woke 20 times a
-     * second for nothing.
+     * Cycles that find nothing to release sleep twice as long each time, up to a quarter of the
+     * window (here 250 ms); a cycle that releases starts the idle pace again. With a fixed idle
+     * sleep, every idle heap woke 20 times a second for nothing.
      */
     @Test
     void idleCyclesBackOffAndAReleaseStartsThemAgain() throws Exception {
@@ -369,8 +369,9 @@ class ScavengerTest {
             long idle = Scavenger.IDLE_SLEEP_NANOS;
             long working = 99 * 2 * tick;
             synchronized (sleeps) {
-                assertThat(sleeps).containsExactly(idle, 2 * idle, 4 * idle, 8 * idle, 16 * idle,
-                        Scavenger.MAX_SLEEP_NANOS, working, working, working, idle);
+                long quarterWindow = SECOND / 4;
+                assertThat(sleeps).containsExactly(idle, 2 * idle, 4 * idle, quarterWindow, quarterWindow,
+                        quarterWindow, working, working, working, idle);
             }
         } finally {
             heap.close();
