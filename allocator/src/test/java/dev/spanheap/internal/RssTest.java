@@ -2,10 +2,12 @@ package dev.spanheap.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
 import dev.spanheap.MemStats;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,33 +22,35 @@ class RssTest {
 
     static final long MIB = 1 << 20;
 
+    private static final MethodHandle MINCORE = Linker.nativeLinker().downcallHandle(
+            Linker.nativeLinker().defaultLookup().find("mincore").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS));
+
     /**
-     * The resident bytes of {@code heap}'s address range, summed over its mappings in
-     * /proc/self/smaps. Not the process's RSS: the JVM's own memory moves meanwhile, by tens of
-     * MiB either way (class loading and compiled code when this test runs first in its JVM; the
-     * Java heap shrinking after an earlier test's System.gc()), which failed checks of 16 MiB.
+     * The resident bytes of {@code heap}'s committed pages, page by page from {@code mincore}. Not
+     * the process's RSS: the JVM's own memory moves meanwhile, by tens of MiB either way (class
+     * loading and compiled code when this test runs first in its JVM; the Java heap shrinking after
+     * an earlier test's System.gc()), which failed checks of 16 MiB. Nor /proc/self/smaps: the
+     * kernel may merge the heap's mapping with a neighbour's, whose pages it would then count.
      */
     static long rssBytes(Heap heap) {
-        long from = heap.base();
-        long to = from + heap.reservedBytes();
-        long residentKib = 0;
-        boolean inHeap = false;
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/smaps"))) {
-                int dash = line.indexOf('-');
-                int space = line.indexOf(' ');
-                if (dash > 0 && space > dash && line.substring(0, dash).chars().allMatch(c -> Character.digit(c, 16) >= 0)) {
-                    long start = Long.parseUnsignedLong(line.substring(0, dash), 16);
-                    long end = Long.parseUnsignedLong(line.substring(dash + 1, space), 16);
-                    inHeap = start < to && end > from;
-                } else if (inHeap && line.startsWith("Rss:")) {
-                    residentKib += Long.parseLong(line.substring(4).replace("kB", "").trim());
-                }
+        long bytes = heap.pageHeap().committedBytes();
+        if (bytes == 0) {
+            return 0;
+        }
+        long osPage = 4096;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment vector = arena.allocate(bytes / osPage);
+            int result = (int) MINCORE.invokeExact(MemorySegment.ofAddress(heap.base()), bytes, vector);
+            assertThat(result).as("mincore").isZero();
+            long resident = 0;
+            for (long i = 0; i < vector.byteSize(); i++) {
+                resident += vector.get(ValueLayout.JAVA_BYTE, i) & 1;
             }
-        } catch (IOException e) {
+            return resident * osPage;
+        } catch (Throwable e) {
             throw new IllegalStateException(e);
         }
-        return residentKib * 1024;
     }
 
     @Test
