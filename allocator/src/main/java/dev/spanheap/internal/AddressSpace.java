@@ -199,15 +199,11 @@ final class AddressSpace {
             // The tail stays reserved until the heap is collected, as the whole reservation did.
             return;
         }
-        for (int i = 0; i < mappings.size(); i++) {
-            if (mappings.get(i)[0] == base) {
-                if (committedBytes == 0) {
-                    mappings.remove(i);
-                } else {
-                    mappings.set(i, new long[] {base, committedBytes});
-                }
-                return;
-            }
+        // The reservation is the first mapping: the constructor adds it before any other.
+        if (committedBytes == 0) {
+            mappings.remove(0);
+        } else {
+            mappings.set(0, new long[] {base, committedBytes});
         }
     }
 
