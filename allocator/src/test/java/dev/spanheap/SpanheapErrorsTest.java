@@ -294,6 +294,51 @@ class SpanheapErrorsTest {
         }
     }
 
+    /**
+     * A block of a page or more is marked free by a flag beside the heap, not in its memory, so a
+     * write into it after its free (a use after free) no longer hides a second free, as it does
+     * for blocks under a page (see BuilderTest); its memory is neither read nor written by a free.
+     */
+    @ParameterizedTest(name = "{0} bytes")
+    @ValueSource(longs = {8192, 9000, 65536, 300_000, 1 << 20})
+    void doubleFreeOfABlockOfAPageOrMoreIsCaughtAfterAWriteIntoIt(long size) {
+        long block = heap.malloc(size);
+        MemorySegment memory = MemorySegment.ofAddress(block).reinterpret(64);
+        memory.fill((byte) 0x5a);
+        heap.free(block);
+        assertThat(memory.get(ValueLayout.JAVA_LONG, 0)).as("the free left the block's memory alone")
+                .isEqualTo(0x5a5a5a5a5a5a5a5aL);
+        memory.fill((byte) 0x33);
+        assertThatThrownBy(() -> heap.free(block))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith("double free of 0x" + Long.toHexString(block));
+        assertThatThrownBy(() -> heap.usableSize(block)).isInstanceOf(IllegalStateException.class);
+        long again = heap.malloc(size);
+        assertThat(again).as("the block is handed out once more, and only once").isEqualTo(block);
+        assertThat(heap.usableSize(again)).isGreaterThanOrEqualTo(size);
+        long other = heap.malloc(size);
+        assertThat(other).isNotEqualTo(again);
+        heap.free(other);
+        heap.free(again);
+    }
+
+    @Test
+    void doubleFreeOfBlocksOfAPageOrMoreAfterTheyWentBackToTheCentralList() {
+        long[] blocks = new long[600];
+        for (int i = 0; i < blocks.length; i++) {
+            blocks[i] = heap.malloc(40_000 + 997L * (i % 30));
+        }
+        for (long block : blocks) {
+            heap.free(block);
+        }
+        // 29 MiB in all, more than a thread's cache holds: most sit in their spans or transfer stacks.
+        for (int i = 0; i < blocks.length; i += 7) {
+            long block = blocks[i];
+            assertThatThrownBy(() -> heap.free(block)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageStartingWith("double free");
+        }
+    }
+
     @Test
     void usableSizeOfAFreedBlock() {
         MemorySegment block = heap.allocate(48);

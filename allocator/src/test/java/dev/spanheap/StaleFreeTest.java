@@ -68,6 +68,29 @@ class StaleFreeTest {
         }
     }
 
+    /** The same for objects of a page or more, whose free marks are flags beside the heap (FreeMarks). */
+    @Test
+    void staleFreeOfABlockOfAPageOrMoreAfterItsSpanIsCutAgain() {
+        try (Spanheap heap = Spanheap.builder().scavenger(false).profileRate(0).build()) {
+            // 9000 bytes: the 9472-byte class, six objects to a span of seven pages.
+            List<Long> old = freedAndReturned(heap, 9000, 6);
+            long reused = heap.malloc(9000);
+            assertThat(old).as("the span is cut again in the same pages").contains(reused);
+            for (long stale : old) {
+                if (stale != reused) {
+                    assertThatThrownBy(() -> heap.free(stale)).isInstanceOf(IllegalStateException.class)
+                            .hasMessageStartingWith("double free of 0x" + Long.toHexString(stale));
+                }
+            }
+            heap.verify();
+            heap.free(reused);
+            heap.flushThreadCache();
+            heap.releaseMemory();
+            heap.verify();
+            assertThat(heap.memStats().heapObjects()).isZero();
+        }
+    }
+
     @Test
     void staleFreeOfASmallBlockInsideALaterLargeBlock() {
         try (Spanheap heap = Spanheap.builder().scavenger(false).build()) {

@@ -71,10 +71,10 @@ final class CentralList {
     private final long[] transfer;
     private int transferCount;
 
-    private final FreeCookie cookies;
+    private final FreeMarks marks;
 
-    CentralList(int sizeClass, PageHeap pageHeap, FreeCookie cookies) {
-        this.cookies = cookies;
+    CentralList(int sizeClass, PageHeap pageHeap, FreeMarks marks) {
+        this.marks = marks;
         this.sizeClass = sizeClass;
         this.objectSize = SizeClasses.SIZE[sizeClass];
         this.spanPages = SizeClasses.PAGES[sizeClass];
@@ -308,7 +308,7 @@ final class CentralList {
     }
 
     /**
-     * A new span of this class from the page heap, its objects all free and stamped, or 0 when the
+     * A new span of this class from the page heap, its objects all free and marked, or 0 when the
      * page heap is out of space. Called without this list's lock: nothing else knows the span until
      * the page map names it, which happens last, so a free that finds its pages finds it complete;
      * the caller then adds it to the list under the lock.
@@ -321,10 +321,10 @@ final class CentralList {
         spans.setSizeClass(span, sizeClass);
         spans.setObjects(span, spanObjects);
         spans.setFreeObjects(span, spanObjects);
-        // No object of the new span is allocated, so each must hold its cookie: a stale free of an
+        // No object of the new span is allocated, so each must carry its mark: a stale free of an
         // address from the pages' earlier life then fails as a double free instead of adding an
         // object that is already in the bitmap a second time.
-        cookies.stampSpan(heapBase + ((long) spans.start(span) << Pages.SHIFT), spanObjects, objectSize);
+        marks.markSpanFree(heapBase + ((long) spans.start(span) << Pages.SHIFT), sizeClass, spanObjects);
         for (int word = 0; word < SpanTable.BITMAP_WORDS; word++) {
             int first = word << 6;
             int inWord = Math.clamp(spanObjects - first, 0, 64);

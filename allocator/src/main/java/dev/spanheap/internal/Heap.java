@@ -20,17 +20,19 @@ import java.util.function.Consumer;
  *
  * <p>Small blocks (up to 1 MiB, alignment up to 8, which every class gives) take the fast path:
  * the thread's cache from a table indexed by thread id, size to class by table, one pop, and one
- * store that clears the free-block cookie. Every other case goes through {@link #allocateSlow}.
+ * store that clears the block's free mark. Every other case goes through {@link #allocateSlow}.
  *
- * <p>Double frees of small blocks: a block that is not allocated holds its {@link FreeCookie}, and
- * allocation clears it. A free that finds the cookie already there throws, at the cost of one load
+ * <p>Double frees of small blocks: a block that is not allocated carries its mark (a cookie in its
+ * first word, or for blocks of a page or more a flag in a side table, see {@link FreeMarks}), and
+ * allocation clears it. A free that finds the mark already there throws, at the cost of one load
  * and one compare; package-info lists the double frees this misses
  * and checked mode ({@link AllocationBits}) catches. Large blocks are checked exactly against
  * their span's state, always.
  */
 public final class Heap implements IdleCentralMemory {
 
-    private static final ValueLayout.OfLong WORD = FreeCookie.WORD;
+    private static final ValueLayout.OfLong WORD = FreeMarks.WORD;
+    private static final ValueLayout.OfByte FLAG = FreeMarks.FLAG;
     /** Bit {@code a} is set for each alignment {@code a} that every size class gives: 1, 2, 4, 8. */
     private static final long FAST_ALIGNMENTS = (1L << 1) | (1L << 2) | (1L << 4) | (1L << 8);
     /**
@@ -75,9 +77,10 @@ public final class Heap implements IdleCentralMemory {
     private long[][] slotsByThreadId;
     /** Where {@link #slotsByThreadId} is copied as well, for a facade that keeps it (see {@link #mirrorSlotTable}). */
     private volatile Consumer<long[][]> slotTableMirror = table -> { };
-    private final FreeCookie cookies = new FreeCookie();
-    /** {@code cookies.key}, held here so that the fast free path reads it from this object. */
-    private final long cookieKey = cookies.key;
+    private final FreeMarks marks;
+    /** {@code marks.key} and {@code marks.flagBias}, held here so that the fast paths read them from this object. */
+    private final long cookieKey;
+    private final long flagBias;
     private final boolean checked;
     private final AllocationBits allocationBits;
     /** Checked mode's per-segment scopes, which catch use after free; null when unchecked. */
@@ -123,9 +126,12 @@ public final class Heap implements IdleCentralMemory {
             MemorySegment mapping = unscopedMemory;
             this.keepMapped = closing -> Reference.reachabilityFence(mapping);
             this.base = pageHeap.base();
+            this.marks = new FreeMarks(pageHeap);
+            this.cookieKey = marks.key;
+            this.flagBias = marks.flagBias;
             this.reservedBytes = pageHeap.reservedBytes();
             for (int c = 1; c < SizeClasses.COUNT; c++) {
-                centrals[c] = new CentralList(c, pageHeap, cookies);
+                centrals[c] = new CentralList(c, pageHeap, marks);
             }
             this.budget = new CacheBudget(config.totalCacheBytes(), config.threadCacheBytes());
             this.profiler = new HeapProfiler(config.profileRate());
@@ -258,9 +264,14 @@ public final class Heap implements IdleCentralMemory {
     private long allocate(long[] slots, long size, long alignment) {
         // The profiler's countdown: a subtraction and a compare; see HeapProfiler.
         if (isFastRequest(size, alignment) && ThreadCache.countDownToSample(slots, size) >= 0) {
-            long address = ThreadCache.allocate(slots, SizeClassLookup.sizeClassOf(size));
+            int c = SizeClassLookup.sizeClassOf(size);
+            long address = ThreadCache.allocate(slots, c);
             if (address != 0) {
-                RawMemory.ALL.set(WORD, address, 0L);
+                if (FreeMarks.isFlagged(c)) {
+                    RawMemory.ALL.set(FLAG, flagBias + (address >>> Pages.SHIFT), FreeMarks.ALLOCATED);
+                } else {
+                    RawMemory.ALL.set(WORD, address, 0L);
+                }
                 return address;
             }
         }
@@ -384,7 +395,7 @@ public final class Heap implements IdleCentralMemory {
         if (address == 0) {
             return 0;
         }
-        RawMemory.ALL.set(WORD, address, 0L);
+        marks.markAllocated(address, c);
         if (checked) {
             allocationBits.markAllocated(address - base);
         }
@@ -457,8 +468,8 @@ public final class Heap implements IdleCentralMemory {
     /**
      * Frees the block at {@code address}, which must be the start of a live block of this heap.
      *
-     * <p>The fast path: a small object's start on a platform thread, with no cookie in its first word.
-     * It writes the cookie and pushes the object on the thread's cache; every other case, and every
+     * <p>The fast path: a small object's start on a platform thread, without its free mark. It marks
+     * the object free and pushes it on the thread's cache; every other case, and every
      * failed check, goes to {@link #freeSlow}, which repeats the checks with messages.
      */
     public void free(long address) {
@@ -497,11 +508,16 @@ public final class Heap implements IdleCentralMemory {
             int c = PageMap.sizeClass(entry);
             long spanOffset = (offset & (Pages.SIZE - 1)) + (entry & PageMap.PAGE_OFFSET_MASK);
             long cookie = address ^ cookieKey;
-            if (SizeClassLookup.isBlockStart(c, spanOffset) && RawMemory.ALL.get(WORD, address) != cookie) {
-                if (ThreadCache.free(slots, c, address, cookie)) {
+            long flag = flagBias + (address >>> Pages.SHIFT);
+            // A flagged block's own memory is not read: a buffer freed long after its last use is
+            // cold, and that read was a cache miss on every free (see FreeMarks).
+            if (SizeClassLookup.isBlockStart(c, spanOffset) && (FreeMarks.isFlagged(c)
+                    ? RawMemory.ALL.get(FLAG, flag) != FreeMarks.FREE
+                    : RawMemory.ALL.get(WORD, address) != cookie)) {
+                if (ThreadCache.free(slots, c, address, cookie, flag)) {
                     return;
                 }
-                // Not freed yet, not even its cookie: the slow half writes it once it has checked the stack.
+                // Not freed yet, not even marked: the slow half marks it once it has checked the stack.
                 overflowClass = c;
             }
         }
@@ -511,14 +527,14 @@ public final class Heap implements IdleCentralMemory {
     /**
      * The rest of {@link #free(ThreadCache, long)}, given the page-map {@code entry} it read (0 if
      * the address is outside the fast paths' range): a checked small free whose class
-     * {@code overflowClass} is full in the cache (its cookie not yet written), a large block the
+     * {@code overflowClass} is full in the cache (not yet marked free), a large block the
      * cache may keep, or anything else, which {@link #freeSlow} checks again and explains.
      * {@code cache} is the calling thread's, or null if the fast path did not load it.
      */
     private void freeOffFastPath(ThreadCache cache, long address, long entry, int overflowClass) {
         if (overflowClass != 0) {
             StackHeadroom.ensure();
-            cookies.stamp(address);
+            marks.markFree(address, overflowClass);
             ownCache(cache).overflow(overflowClass, address);
             return;
         }
@@ -581,13 +597,13 @@ public final class Heap implements IdleCentralMemory {
             }
             return;
         }
-        if (cookies.isFree(address)) {
+        if (marks.isFree(address, c)) {
             throw FreeChecks.doubleFree(address);
         }
         Thread thread = Thread.currentThread();
         ThreadCache cache = thread.isVirtual() ? null : localCache.get();
         if (cache != null && cache.isFull(c)) {
-            // Before the block is marked free (its cookie, and in checked mode its allocation bit):
+            // Before the block is marked free (its mark, and in checked mode its allocation bit):
             // the overflow calls out, and a StackOverflowError there would leave it marked free but
             // in no cache.
             StackHeadroom.ensure();
@@ -596,12 +612,12 @@ public final class Heap implements IdleCentralMemory {
             throw FreeChecks.doubleFree(address);
         }
         if (cache != null) {
-            if (!cache.free(c, address, cookies.of(address))) {
-                cookies.stamp(address);
+            if (!cache.free(c, address, marks)) {
+                marks.markFree(address, c);
                 cache.overflow(c, address);
             }
         } else {
-            caches.freeShared(thread, c, address, cookies);
+            caches.freeShared(thread, c, address, marks);
         }
     }
 
@@ -625,7 +641,7 @@ public final class Heap implements IdleCentralMemory {
         int span = PageMap.span(entry);
         int c = PageMap.sizeClass(entry);
         if (c != 0) {
-            if (cookies.isFree(address)) {
+            if (marks.isFree(address, c)) {
                 throw FreeChecks.notAllocated(address);
             }
             return SizeClasses.SIZE[c];

@@ -220,26 +220,38 @@ public final class ThreadCache {
     }
 
     /**
-     * Frees an object of class {@code c}: writes its free-block cookie ({@link FreeCookie}), then
-     * pushes it; false, with the cookie taken back, when the class is at its limit. Nothing between
-     * the cookie and the push calls out, even in code not yet compiled (where {@code free} itself is
-     * a call), so a {@link StackOverflowError} cannot leave the object marked free but in no cache:
-     * lost, and its second free refused as a double free. That is why the push is written out here
+     * Frees an object of class {@code c}: marks it free ({@link FreeMarks}), then pushes it; false,
+     * with the mark taken back, when the class is at its limit. Nothing between the mark and the
+     * push calls out, even in code not yet compiled (where {@code free} itself is a call), so a
+     * {@link StackOverflowError} cannot leave the object marked free but in no cache: lost, and its
+     * second free refused as a double free. That is why the marks and the push are written out here
      * again rather than called.
      */
-    boolean free(int c, long address, long cookie) {
-        return free(slots, c, address, cookie);
+    boolean free(int c, long address, FreeMarks marks) {
+        return free(slots, c, address, marks.cookieOf(address), marks.flagAddress(address));
     }
 
-    /** {@link #free(int, long, long)} on a cache's {@link #fastSlots()}. */
-    static boolean free(long[] slots, int c, long address, long cookie) {
-        // The cookie first, as the fast path always wrote it, and taken back in the rare full case:
+    /**
+     * {@link #free(int, long, FreeMarks)} on a cache's {@link #fastSlots()}, given the object's
+     * cookie and the address of its flag ({@link FreeMarks#cookieOf}, {@link FreeMarks#flagAddress}).
+     */
+    static boolean free(long[] slots, int c, long address, long cookie, long flag) {
+        // The mark first, as the fast path always wrote it, and taken back in the rare full case:
         // with the cookie after the full check, a 16 B pair took 0.6-0.8 ns longer (JMH, 2 x 2 forks).
-        RawMemory.ALL.set(FreeCookie.WORD, address, cookie);
+        boolean flagged = FreeMarks.isFlagged(c);
+        if (flagged) {
+            RawMemory.ALL.set(FreeMarks.FLAG, flag, FreeMarks.FREE);
+        } else {
+            RawMemory.ALL.set(FreeMarks.WORD, address, cookie);
+        }
         long ends = slots[PAD + 2 * c];
         int top = (int) ends + 1;
         if (top == (int) (ends >>> 32)) {
-            RawMemory.ALL.set(FreeCookie.WORD, address, 0L);
+            if (flagged) {
+                RawMemory.ALL.set(FreeMarks.FLAG, flag, FreeMarks.ALLOCATED);
+            } else {
+                RawMemory.ALL.set(FreeMarks.WORD, address, 0L);
+            }
             return false;
         }
         slots[top] = address;
@@ -248,7 +260,7 @@ public final class ThreadCache {
         return true;
     }
 
-    /** Pushes an object of class {@code c}, its cookie already written; false when the class is at its limit. */
+    /** Pushes an object of class {@code c}, already marked free; false when the class is at its limit. */
     boolean free(int c, long address) {
         long ends = slots[PAD + 2 * c];
         int top = (int) ends + 1;

@@ -160,17 +160,17 @@ final class ThreadCaches {
     }
 
     /** Frees an object of class {@code c} for virtual thread {@code thread}, into its stripe. */
-    void freeShared(Thread thread, int c, long address, FreeCookie cookies) {
+    void freeShared(Thread thread, int c, long address, FreeMarks marks) {
         int stripe = stripeOf(thread);
         boolean scavengeOwed;
         stripeLocks[stripe].lock();
         try {
             ThreadCache cache = stripes[stripe];
-            if (!cache.free(c, address, cookies.of(address))) {
-                // The cookie only now, with the stack checked: a StackOverflowError at a call before
+            if (!cache.free(c, address, marks)) {
+                // The mark only now, with the stack checked: a StackOverflowError at a call before
                 // it leaves the block allocated, to be freed again, not marked free in no cache.
                 StackHeadroom.ensure();
-                cookies.stamp(address);
+                marks.markFree(address, c);
                 cache.overflow(c, address);
             }
             scavengeOwed = cache.takeScavengeOwed();

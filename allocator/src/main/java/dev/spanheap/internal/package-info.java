@@ -36,7 +36,7 @@
  * malloc.go). Beside it: {@link dev.spanheap.internal.LargeBlocks}, the path of blocks over 1 MiB (or aligned past a page) and
  * their counters, with each thread's {@link dev.spanheap.internal.LargeSpanCache} of freed spans up
  * to 1 MiB (Go's per-P page cache); {@link dev.spanheap.internal.FreeChecks}, the validation of freed addresses and every
- * message that refuses one; {@link dev.spanheap.internal.FreeCookie}, the double-free cookie;
+ * message that refuses one; {@link dev.spanheap.internal.FreeMarks}, the marks of free objects that catch double frees;
  * {@link dev.spanheap.internal.ThreadCaches}, finding a thread's cache (platform threads through
  * {@code ThreadSlots}, virtual threads through locked stripes) and reaping ended threads' caches;
  * {@link dev.spanheap.internal.HeapArena}, the heap-backed {@code java.lang.foreign.Arena} (a region
@@ -64,8 +64,9 @@
  *       against the owner id that the array keeps; {@code Spanheap} keeps the table in a field of its
  *       own ({@code Heap.mirrorSlotTable}), one load from the caller's reference (a
  *       {@link java.lang.ThreadLocal} behind it for a thread's first call; virtual threads go to striped
- *       shared caches). Pop an object for the class ({@code ThreadCache.allocate}) and clear its first
- *       word, where a freed object keeps its cookie.</li>
+ *       shared caches). Pop an object for the class ({@code ThreadCache.allocate}) and clear its free
+ *       mark: its first word, where an object under a page keeps its cookie, or for larger objects
+ *       its flag in a side table, so that their memory is not touched.</li>
  *   <li>Cache empty: grow the class's limit if the cache's byte budget allows, and take a batch from
  *       the central list, from its transfer stack if it holds one ({@code ThreadCache.refill},
  *       {@code CentralList.take}).</li>
@@ -90,8 +91,9 @@
  *   <li>Large block of up to 1 MiB: move its span from LARGE to CACHED by compare-and-set (so a second
  *       free fails, on any thread) and keep it in the thread's cache if its large budget allows;
  *       otherwise, and for longer blocks, the page heap frees it under its lock.</li>
- *   <li>Small object: check and write the cookie (its address XOR a per-heap key; finding it already
- *       there is a double free), then push it on the <em>freeing</em> thread's cache. Objects of one
+ *   <li>Small object: check and write its free mark (under a page, a cookie in its first word: its
+ *       address XOR a per-heap key; from a page up, a flag byte per page in a side table, so that a
+ *       cold buffer's memory is not read; finding the mark already there is a double free), then push it on the <em>freeing</em> thread's cache. Objects of one
  *       class are interchangeable, so a cross-thread free costs the same as a local one and needs no
  *       atomic (TCMalloc's choice; mimalloc's per-page atomic lists were the alternative).</li>
  *   <li>Cache over its limit: drain the oldest batch to the central list: into its transfer stack if
@@ -182,11 +184,12 @@
  *       moves only on the owner's slow paths, never from another thread). A cache of an ended
  *       thread goes, as it is, to the next platform thread that needs one, or is flushed by a
  *       {@link java.lang.ref.Cleaner} or the next registry sweep, whichever comes first.</li>
- *   <li>Double frees: large blocks always (span state, swapped atomically). Small blocks by cookie
- *       ({@link dev.spanheap.internal.FreeCookie}): every object not allocated holds it, those of a
- *       freshly cut span included, so a stale free into pages cut again for any class is refused too;
- *       missed only when the block was reallocated in between, its first word was overwritten after the
- *       first free (a use after free), or the two frees race on two threads; every one in checked
+ *   <li>Double frees: large blocks always (span state, swapped atomically). Small blocks by their
+ *       free mark ({@link dev.spanheap.internal.FreeMarks}): every object not allocated carries it,
+ *       those of a freshly cut span included, so a stale free into pages cut again for any class is
+ *       refused too; missed only when the block was reallocated in between, the two frees race on two
+ *       threads, or (objects under a page) its first word was overwritten after the first free (a use
+ *       after free); every one in checked
  *       mode ({@link dev.spanheap.internal.AllocationBits}, an atomic bit per object).</li>
  *   <li>Stack overflow: before any update of shared structures that takes more than one step
  *       (refilling or draining a cache, a large block, a sample, making a thread's cache, and the
@@ -195,7 +198,7 @@
  *       a {@link StackOverflowError} from a caller already deep in its stack strikes before anything
  *       changed instead of halfway through a page-heap or central-list update (about 12 ns, on those
  *       paths only). A cache's pop or push is one store and needs no check. A free writes the
- *       block's cookie in the same step as its push ({@code ThreadCache.free(c, address, cookie)}),
+ *       block's mark in the same step as its push ({@code ThreadCache.free}),
  *       and for a full class only after the check, so an overflow during a free leaves the block
  *       allocated, to be freed again. Left: in code not yet compiled, checked mode's allocation bit
  *       is cleared before a call, and a virtual thread's stripe lock is taken and released by calls

@@ -23,7 +23,7 @@ public class CentralListLincheckTest {
     private static final int SIZE_CLASS = SizeClassLookup.sizeClassOf(2048);
 
     private final PageHeap pageHeap = new PageHeap(LinuxOsMemory.INSTANCE, 1L << 20, 16);
-    private final CentralList central = new CentralList(SIZE_CLASS, pageHeap, new FreeCookie());
+    private final CentralList central = new CentralList(SIZE_CLASS, pageHeap, new FreeMarks(pageHeap));
     private final AtomicLongArray slots = new AtomicLongArray(2);
 
     @Operation

@@ -203,7 +203,7 @@ class FaultInjectionTest {
         PageHeap pageHeap = new PageHeap(os, 1L << 30, 1);
         try {
             int c = SizeClassLookup.sizeClassOf(2048);
-            CentralList central = new CentralList(c, pageHeap, new FreeCookie());
+            CentralList central = new CentralList(c, pageHeap, new FreeMarks(pageHeap));
             int perSpan = SizeClasses.OBJECTS[c];
             long[] first = new long[perSpan];
             assertThat(central.take(first, 0, perSpan)).isEqualTo(perSpan);

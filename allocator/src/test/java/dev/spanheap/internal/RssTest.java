@@ -86,6 +86,34 @@ class RssTest {
         }
     }
 
+    /**
+     * Allocating and freeing a block of a page or more touches none of its memory (its free mark is
+     * a flag beside the heap, see FreeMarks), so pages that no user writes never become resident:
+     * before, cutting a span wrote a cookie into each of its objects and each allocation cleared it.
+     */
+    @Test
+    void blocksOfAPageOrMoreStayUntouchedUntilTheirUserWrites() {
+        Heap heap = new Heap(HeapConfig.defaults());
+        try {
+            List<Long> blocks = new ArrayList<>();
+            for (long size = 8192; size <= MIB; size += 12_345) {
+                for (int i = 0; i < 4; i++) {
+                    blocks.add(heap.allocate(size, 1));
+                }
+            }
+            assertThat(new HeapStatistics(heap).snapshot().heapAlloc()).isGreaterThan(100 * MIB);
+            assertThat(rssBytes(heap)).as("resident after %d allocations", blocks.size()).isZero();
+            for (long address : blocks) {
+                heap.free(address);
+            }
+            assertThat(rssBytes(heap)).as("resident after the frees").isZero();
+            heap.segment(heap.allocate(20_000, 1), 8).set(ValueLayout.JAVA_LONG, 0, 1L);
+            assertThat(rssBytes(heap)).as("one word written").isEqualTo(4096);
+        } finally {
+            heap.close();
+        }
+    }
+
     /** Allocates about 512 MiB in sizes from 16 bytes to 1 MiB, touching every block. */
     private static List<Long> allocateMixed(Heap heap) {
         SplittableRandom random = new SplittableRandom(512);
