@@ -29,6 +29,16 @@ class StaleFreeTest {
         return blocks;
     }
 
+    /** Frees {@code reused}, the one live block, and checks the heap, before and after its release. */
+    private static void freeAndCheckConsistent(Spanheap heap, long reused) {
+        heap.verify();
+        heap.free(reused);
+        heap.flushThreadCache();
+        heap.releaseMemory();
+        heap.verify();
+        assertThat(heap.memStats().heapObjects()).isZero();
+    }
+
     @ParameterizedTest(name = "checked = {0}")
     @ValueSource(booleans = {false, true})
     void staleFreeAfterTheSpanIsCutForAnotherClass(boolean checked) {
@@ -43,12 +53,7 @@ class StaleFreeTest {
             assertThatThrownBy(() -> heap.free(stale))
                     .isInstanceOf(IllegalStateException.class)
                     .hasMessageStartingWith("double free of 0x" + Long.toHexString(stale));
-            heap.verify();
-            heap.free(reused);
-            heap.flushThreadCache();
-            heap.releaseMemory();
-            heap.verify();
-            assertThat(heap.memStats().heapObjects()).isZero();
+            freeAndCheckConsistent(heap, reused);
         }
     }
 
@@ -82,12 +87,7 @@ class StaleFreeTest {
                             .hasMessageStartingWith("double free of 0x" + Long.toHexString(stale));
                 }
             }
-            heap.verify();
-            heap.free(reused);
-            heap.flushThreadCache();
-            heap.releaseMemory();
-            heap.verify();
-            assertThat(heap.memStats().heapObjects()).isZero();
+            freeAndCheckConsistent(heap, reused);
         }
     }
 
