@@ -377,6 +377,12 @@ final class CentralList {
      * Checks this class's spans: every span on the partial list has free objects and a bitmap that
      * agrees with its count, and the list's links are consistent.
      */
+    /** Checks that the free object at {@code address} carries its free mark ({@link FreeMarks}). */
+    private void verifyMarked(long address) {
+        Invariants.check(marks.isFree(address, sizeClass), "free object 0x%x of class %d is not marked free", address,
+                sizeClass);
+    }
+
     void verify() {
         lock.lock();
         try {
@@ -386,14 +392,22 @@ final class CentralList {
             int empty = 0;
             Invariants.check(transferCount >= 0 && transferCount <= transfer.length,
                     "class %d's transfer stack holds %d", sizeClass, transferCount);
+            for (int i = 0; i < transferCount; i++) {
+                verifyMarked(transfer[i]);
+            }
             for (int span = partialHead; span != 0; span = spans.listNext(span)) {
                 Invariants.check(spans.state(span) == SpanTable.SMALL && spans.sizeClass(span) == sizeClass,
                         "span %d on class %d's list has state %d class %d", span, sizeClass,
                         spans.state(span), spans.sizeClass(span));
                 Invariants.check(spans.listPrev(span) == previous, "span %d has a broken back link", span);
                 int counted = 0;
+                long spanBase = heapBase + ((long) spans.start(span) << Pages.SHIFT);
                 for (int word = 0; word < SpanTable.BITMAP_WORDS; word++) {
-                    counted += Long.bitCount(spans.freeBits(span, word));
+                    long bits = spans.freeBits(span, word);
+                    counted += Long.bitCount(bits);
+                    for (; bits != 0; bits &= bits - 1) {
+                        verifyMarked(spanBase + (long) ((word << 6) + Long.numberOfTrailingZeros(bits)) * objectSize);
+                    }
                 }
                 int free = spans.freeObjects(span);
                 if (free == spanObjects) {

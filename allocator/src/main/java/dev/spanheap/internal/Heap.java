@@ -970,12 +970,17 @@ public final class Heap implements IdleCentralMemory {
         for (int c = 1; c < SizeClasses.COUNT; c++) {
             centrals[c].verify();
         }
-        caches.forEachCache(ThreadCache::verify);
+        caches.forEachCache(cache -> cache.verify(marks));
         int sampledSpans = pageHeap.spansInState(SpanTable.SAMPLED);
         Invariants.check(sampledSpans == profiler.liveSamples(), "%d sampled spans, but the profiler has %d live samples",
                 sampledSpans, profiler.liveSamples());
         Invariants.check(budget.granted() <= budget.totalBytes(), "cache budget overdrawn: %d > %d",
                 budget.granted(), budget.totalBytes());
+    }
+
+    /** How this heap marks free objects; for tests that verify a cache on its own thread. */
+    FreeMarks freeMarks() {
+        return marks;
     }
 
     /** The page states as text; see {@link PageHeap#describe()}. */

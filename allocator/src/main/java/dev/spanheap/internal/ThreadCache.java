@@ -589,7 +589,8 @@ public final class ThreadCache {
     }
 
     /** Checks {@code depth <= limit} per class and that the limits fit the budget. */
-    void verify() {
+    /** Checks this cache's bounds and budget, and that every object it holds carries its free mark. */
+    void verify(FreeMarks marks) {
         Invariants.check(slots[OWNER] == ownerId, "cache of thread %d names thread %d as its owner", ownerId, slots[OWNER]);
         long bytes = 0;
         for (int c = 1; c < SizeClasses.COUNT; c++) {
@@ -597,6 +598,10 @@ public final class ThreadCache {
             int limit = limit(c);
             Invariants.check(depth >= 0 && depth <= limit && limit >= 0 && limit <= MAX_DEPTH[c] && slots[REGION[c]] == 0,
                     "cache class %d: depth %d, limit %d, stack ends %x", c, depth, limit, slots[PAD + 2 * c]);
+            for (int i = 1; i <= depth; i++) {
+                long address = slots[REGION[c] + i];
+                Invariants.check(marks.isFree(address, c), "cached object 0x%x of class %d is not marked free", address, c);
+            }
             bytes += (long) limit * SizeClasses.SIZE[c];
         }
         large.verify();

@@ -56,7 +56,7 @@ class ThreadCacheTest {
         for (long block : blocks) {
             heap.free(cache, block);
         }
-        cache.verify();
+        cache.verify(heap.freeMarks());
     }
 
     /** One block of each size, allocated and freed in turn, {@code rounds} times. */
@@ -99,7 +99,7 @@ class ThreadCacheTest {
         assertThat(total(classes, cache::received)).as("nothing came from the central lists").isEqualTo(receivedBefore);
         assertThat(cache.budgetBytes()).isGreaterThanOrEqualTo(11L << 20)
                 .isLessThanOrEqualTo(HeapConfig.DEFAULT_THREAD_CACHE_BYTES);
-        cache.verify();
+        cache.verify(heap.freeMarks());
     }
 
     @Test
@@ -122,7 +122,7 @@ class ThreadCacheTest {
                     long before = total(classes, cache::received);
                     largeRounds(heap, cache, sizes, 8);
                     fromCentral[index] = total(classes, cache::received) - before;
-                    cache.verify();
+                    cache.verify(heap.freeMarks());
                 } catch (Throwable e) {
                     failure.set(e);
                 }
@@ -179,7 +179,7 @@ class ThreadCacheTest {
             largeRounds(heap, cache, sizes, 6);
             assertThat(cache.budgetBytes()).isGreaterThan(4L << 20)
                     .isLessThanOrEqualTo(HeapConfig.DEFAULT_TOTAL_CACHE_BYTES / 4);
-            cache.verify();
+            cache.verify(heap.freeMarks());
         }
     }
 
@@ -230,7 +230,7 @@ class ThreadCacheTest {
             assertThat(cache.depth(blocks64k)).isLessThanOrEqualTo(8);
             // Without that, about 100 (the 512 KiB left); with it, nearly the whole round.
             assertThat(cache.depth(blocks4k)).isGreaterThanOrEqualTo(224);
-            cache.verify();
+            cache.verify(small.freeMarks());
             small.verify();
         } finally {
             small.close();
@@ -251,7 +251,7 @@ class ThreadCacheTest {
             assertThat(cache.budgetBytes()).isLessThanOrEqualTo(HeapConfig.DEFAULT_TOTAL_CACHE_BYTES / 4);
             assertThat(heap.budget().granted()).as("what it gave up went back to the pool")
                     .isEqualTo(grantedBefore - (heldBefore - cache.budgetBytes()));
-            cache.verify();
+            cache.verify(heap.freeMarks());
             heap.verify();
         }
     }
@@ -273,7 +273,7 @@ class ThreadCacheTest {
             assertThat(cache.received(c) - receivedBefore).as("objects taken from the central list")
                     .isLessThan((cache.mallocs(c) - mallocsBefore) / 10);
             assertThat(cache.budgetBytes()).isPositive().isLessThanOrEqualTo(budget.shareCap());
-            cache.verify();
+            cache.verify(heap.freeMarks());
         } finally {
             for (int i = 0; i < 99; i++) {
                 budget.stopHolding();
