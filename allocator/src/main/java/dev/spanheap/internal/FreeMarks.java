@@ -26,7 +26,11 @@ import java.util.concurrent.ThreadLocalRandom;
  * an earlier life of those pages among them, is refused like any double free. A flag byte whose
  * page starts no object of a flagged span means nothing: nothing reads it.
  *
- * <p>The fast paths inline the same reads and writes through {@link #key} and {@link #flagBias}.
+ * <p>The fast paths ({@code Heap}'s allocate and free, {@code ThreadCache}'s free) write the same
+ * reads and writes out themselves, through {@link #key} and {@link #flagBias}. As static helpers
+ * they were 37-55 bytes of bytecode, past C2's 35-byte limit for call sites it does not find hot,
+ * and {@code -XX:+PrintInlining} showed the take-back in a full class's free left as a call: a
+ * call on a rare branch of an allocation loop costs the whole loop its registers.
  */
 final class FreeMarks {
 
