@@ -45,6 +45,8 @@ public record HeapConfig(OsMemory os, long maxHeapBytes, int commitStepPages, lo
          * window, so allocations that come back within it find their pages resident), and the 3%
          * is slack for free runs too small for the next requests. Measured on the garbage workload
          * of {@code ./compare memory}: RSS / live 1.06 mean, 1.13-1.14 max, against 1.12 and 1.21 at 110%.
+         * The max varies far more between runs than those figures show: ten runs of that workload
+         * later gave 1.19-1.27 (README, Memory).
          */
         public static final int DEFAULT_RETAIN_PERCENT = 103;
         /** One second: RSS follows a drop in use within about a second, without thrashing on bursts. */
