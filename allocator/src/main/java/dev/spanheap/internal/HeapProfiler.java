@@ -7,7 +7,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Sampled heap profiling, Go's way ({@code runtime.MemProfileRate}): on average one allocation per
@@ -15,7 +14,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * allocated it until it is freed.
  *
  * <p>Which allocations: each thread counts down the bytes it allocates
- * ({@link ThreadCache#countDownToSample}; virtual threads share {@link #sharedCountdown}) and
+ * ({@link ThreadCache#countDownToSample}; virtual threads count in {@link #sharedCountdown}, one
+ * countdown per stripe of thread ids) and
  * samples the allocation that takes the count below zero, then draws the next distance from an
  * exponential distribution with mean {@code rate}: the heap's, or longer while the thread
  * allocates so fast that sampling would cost it over 1% of its time ({@link SampleRate}). The
@@ -59,8 +59,8 @@ public final class HeapProfiler {
     static final int HELPING_BATCH = 8;
 
     private final long rate;
-    /** The countdown of threads without a cache of their own (virtual threads). */
-    private final AtomicLong sharedCountdown;
+    /** The countdowns of threads without a cache of their own (virtual threads). */
+    private final StripedCountdown sharedCountdown;
     /** The rate in effect for {@link #sharedCountdown}; under this object's monitor. */
     private final SampleRate sharedRate;
     private final Map<Long, Sample> live = new HashMap<>();
@@ -79,7 +79,7 @@ public final class HeapProfiler {
         }
         this.rate = rate;
         this.sharedRate = new SampleRate(rate);
-        this.sharedCountdown = new AtomicLong(nextSampleDistance(rate));
+        this.sharedCountdown = new StripedCountdown(() -> nextSampleDistance(sharedRateNow()));
     }
 
     public long rate() {
@@ -110,18 +110,12 @@ public final class HeapProfiler {
     }
 
     /**
-     * Counts {@code size} bytes against the shared countdown; true when this allocation is sampled,
-     * with the countdown already restarted, so that concurrent allocations do not all sample.
+     * Counts {@code size} bytes allocated by the thread with id {@code threadId} against its stripe's
+     * shared countdown; true when this allocation is sampled, with the countdown already restarted,
+     * so that concurrent allocations do not all sample.
      */
-    boolean sampleShared(long size) {
-        if (rate == 0) {
-            return false;
-        }
-        if (sharedCountdown.addAndGet(-size) >= 0) {
-            return false;
-        }
-        sharedCountdown.set(nextSampleDistance(sharedRateNow()));
-        return true;
+    boolean sampleShared(long threadId, long size) {
+        return rate != 0 && sharedCountdown.countDown(threadId, size);
     }
 
     synchronized long sharedRateNow() {

@@ -25,15 +25,15 @@ final class SampledAllocations {
 
     /**
      * Counts {@code size} bytes towards the next sample of the owner of {@code own} (its cache's
-     * countdown), or of a virtual thread when {@code own} is null (the profiler's shared countdown);
-     * true when this allocation is the sample.
+     * countdown), or of a virtual thread when {@code own} is null (its stripe of the profiler's
+     * shared countdowns, see {@link StripedCountdown}); true when this allocation is the sample.
      */
     boolean countTowardsSample(ThreadCache own, long size) {
         if (profiler.rate() == 0) {
             return false;
         }
         if (own == null) {
-            return profiler.sampleShared(size);
+            return profiler.sampleShared(Thread.currentThread().threadId(), size);
         }
         return own.countDownToSample(size) < 0;
     }

@@ -35,7 +35,7 @@ final class ThreadCaches {
     /** Every registered platform thread's cache by thread id, for the fast paths. */
     private final ThreadSlots slots;
     final ThreadLocal<ThreadCache> local = ThreadLocal.withInitial(this::register);
-    private final ReentrantLock[] stripeLocks;
+    private final StripeLock[] stripeLocks;
     private final ThreadCache[] stripes;
     private final ReentrantLock registryLock = new ReentrantLock();
     private final List<Owned> owned = new ArrayList<>();
@@ -82,10 +82,10 @@ final class ThreadCaches {
         this.pageHeap = pageHeap;
         this.centrals = centrals;
         this.budget = budget;
-        this.stripeLocks = new ReentrantLock[stripeCount];
+        this.stripeLocks = new StripeLock[stripeCount];
         this.stripes = new ThreadCache[stripeCount];
         for (int i = 0; i < stripeCount; i++) {
-            stripeLocks[i] = new ReentrantLock();
+            stripeLocks[i] = new StripeLock();
             // Virtual threads count towards samples in the profiler's shared countdown, not here.
             stripes[i] = new ThreadCache(centrals, budget, 0, pageHeap, null, Long.MAX_VALUE);
         }
@@ -137,7 +137,7 @@ final class ThreadCaches {
             wanted = cache.refillCount(c);
             scavengeOwed = cache.takeScavengeOwed();
         } finally {
-            stripeLocks[stripe].unlock();
+            stripeLocks[stripe].held = 0;
         }
         scavengeIfOwed(scavengeOwed);
         StackHeadroom.ensure();
@@ -151,7 +151,7 @@ final class ThreadCaches {
         try {
             left = cache.stash(c, batch, got);
         } finally {
-            stripeLocks[stripe].unlock();
+            stripeLocks[stripe].held = 0;
         }
         if (left > 0) {
             centrals[c].giveFromFree(batch, got - left, left);
@@ -175,7 +175,7 @@ final class ThreadCaches {
             }
             scavengeOwed = cache.takeScavengeOwed();
         } finally {
-            stripeLocks[stripe].unlock();
+            stripeLocks[stripe].held = 0;
         }
         scavengeIfOwed(scavengeOwed);
     }
@@ -336,7 +336,7 @@ final class ThreadCaches {
                 stripes[i].flush();
                 scavengeOwed = stripes[i].takeScavengeOwed();
             } finally {
-                stripeLocks[i].unlock();
+                stripeLocks[i].held = 0;
             }
             scavengeIfOwed(scavengeOwed);
         }
@@ -358,7 +358,7 @@ final class ThreadCaches {
                 try {
                     visitor.accept(stripes[i]);
                 } finally {
-                    stripeLocks[i].unlock();
+                    stripeLocks[i].held = 0;
                 }
             }
         } finally {

@@ -200,9 +200,10 @@
  *       paths only). A cache's pop or push is one store and needs no check. A free writes the
  *       block's mark in the same step as its push ({@code ThreadCache.free}),
  *       and for a full class only after the check, so an overflow during a free leaves the block
- *       allocated, to be freed again. Left: in code not yet compiled, checked mode's allocation bit
- *       is cleared before a call, and a virtual thread's stripe lock is taken and released by calls
- *       with no check of their own.</li>
+ *       allocated, to be freed again. A virtual threads' stripe lock ({@code StripeLock}) is taken
+ *       by a compare-and-set that is the last step of its call and released by a field write, which
+ *       calls nothing, so an overflow cannot leave a stripe locked. Left: in code not yet compiled,
+ *       checked mode's allocation bit is cleared before a call.</li>
  *   <li>A full Java heap: the page heap's updates allocate (plans, page bitmaps) before they change
  *       anything or not at all (span records), a release puts its runs back whatever its
  *       {@code madvise} throws, a sample that cannot be recorded gives its span back, and the

@@ -143,6 +143,36 @@ class ProfileAccuracyTest {
     }
 
     @Test
+    void allocatedSpaceOnVirtualThreadsCountingInTheirStripes() throws InterruptedException {
+        // Virtual threads count in their stripe's countdown (StripedCountdown): eight of them, side by
+        // side, cover several stripes, and the estimates must be as good as one thread's. 3.2 GiB at
+        // one sample per 32 KiB: about 10 000 samples at the 10% site.
+        Heap heap = heap(32 << 10, () -> 0);
+        try {
+            List<Thread> threads = new ArrayList<>();
+            java.util.Set<Integer> stripes = new java.util.HashSet<>();
+            for (int i = 0; i < 8; i++) {
+                Thread thread = Thread.ofVirtual().unstarted(() -> allocateInShares(heap, 400L << 20, 0));
+                stripes.add(StripedCountdown.stripeOf(thread.threadId()));
+                threads.add(thread);
+            }
+            assertThat(stripes).as("stripes the threads count in").hasSizeGreaterThan(1);
+            threads.forEach(Thread::start);
+            for (Thread thread : threads) {
+                thread.join();
+            }
+            Map<Long, double[]> totals = byLeaf(heap);
+            assertShares(totals, 0, "alloc_space (virtual threads)");
+            MemStats stats = new HeapStatistics(heap).snapshot();
+            double allocated = totals.values().stream().mapToDouble(t -> t[0]).sum();
+            System.out.printf("alloc_space %.0f, totalAlloc %d (virtual threads)%n", allocated, stats.totalAlloc());
+            assertThat(allocated).isCloseTo(stats.totalAlloc(), within(0.1 * stats.totalAlloc()));
+        } finally {
+            heap.close();
+        }
+    }
+
+    @Test
     void estimatesStayUnbiasedWhileTheRateAdapts() {
         // Each sample reads the clock twice; a sample costs 1 ns and the gap before it is 1 ns (one time
         // in four) or 10 000 ns, so after each sample the rate doubles or halves (SampleRate's rules):
