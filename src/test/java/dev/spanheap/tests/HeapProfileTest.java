@@ -63,6 +63,11 @@ class HeapProfileTest {
         return heap.malloc(100_000);
     }
 
+    /** A block past the largest size class (1 MiB): no cache holds it. */
+    private static long hugeSite(Spanheap heap) {
+        return heap.malloc(3 << 20);
+    }
+
     @Test
     void withRateOneEveryAllocationIsInTheProfileExactly() {
         try (Spanheap heap = Spanheap.builder().profileRate(1).build()) {
@@ -170,12 +175,17 @@ class HeapProfileTest {
     @Test
     void virtualThreadsAreSampledToo() throws Exception {
         try (Spanheap heap = Spanheap.builder().profileRate(1).build()) {
-            long[] block = new long[1];
-            Thread thread = Thread.ofVirtual().start(() -> block[0] = mediumSite(heap));
+            long[] block = new long[2];
+            Thread thread = Thread.ofVirtual().start(() -> {
+                block[0] = mediumSite(heap);
+                block[1] = hugeSite(heap);
+            });
             assertThat(thread.join(java.time.Duration.ofSeconds(60))).as("the virtual thread ended").isTrue();
             PprofProfile profile = profileOf(heap);
             assertThat(profile.total("inuse_objects", TEST_CLASS + ".mediumSite")).isEqualTo(1);
+            assertThat(profile.total("inuse_objects", TEST_CLASS + ".hugeSite")).isEqualTo(1);
             heap.free(block[0]);
+            heap.free(block[1]);
         }
     }
 

@@ -340,13 +340,31 @@ public final class Heap implements IdleCentralMemory {
         int c = SizeClassLookup.smallClassFor(request, effectiveAlignment);
         Thread thread = Thread.currentThread();
         ThreadCache own = thread.isVirtual() ? null : localCache.get();
+        // A virtual thread's sample is weighed with the rate its stripe's countdown was drawn at.
+        long sharedSampleRate = 0;
+        if (sampling == COUNT_TOWARDS_SAMPLE && own == null && c != 0) {
+            // A virtual thread's small request counts in its stripe's countdown under the lock of its
+            // pop: one lock for both, and no line that every carrier writes.
+            long popped = caches.allocateShared(thread, c, profiler.rate() != 0 ? request : 0);
+            if (popped > 0) {
+                return handedOut(popped, c);
+            }
+            sharedSampleRate = -popped;
+            sampling = popped < 0 ? SAMPLE : COUNTED;
+        }
         if (sampling == COUNT_TOWARDS_SAMPLE) {
-            sampling = sampled.countTowardsSample(own, request) ? SAMPLE : COUNTED;
+            if (own != null) {
+                sampling = sampled.countTowardsSample(own, request) ? SAMPLE : COUNTED;
+            } else {
+                sharedSampleRate = caches.countTowardsSample(thread, request);
+                sampling = sharedSampleRate != 0 ? SAMPLE : COUNTED;
+            }
         }
         long address;
         OsMemoryException growthRefused = null;
         try {
-            address = allocateFromCachesOrPages(request, effectiveAlignment, c, thread, own, sampling == SAMPLE);
+            address = allocateFromCachesOrPages(request, effectiveAlignment, c, thread, own, sampling == SAMPLE,
+                    sharedSampleRate);
         } catch (OsMemoryException e) {
             address = 0;
             growthRefused = e;
@@ -357,7 +375,8 @@ public final class Heap implements IdleCentralMemory {
             // garbage before it gives up. Only live platform threads' caches keep theirs. Likewise
             // when the OS refused more memory: the idle memory may hold the request without it.
             reclaimIdleMemory();
-            address = allocateFromCachesOrPages(request, effectiveAlignment, c, thread, own, sampling == SAMPLE);
+            address = allocateFromCachesOrPages(request, effectiveAlignment, c, thread, own, sampling == SAMPLE,
+                    sharedSampleRate);
             if (address == 0) {
                 if (growthRefused != null) {
                     throw growthRefused;
@@ -371,20 +390,21 @@ public final class Heap implements IdleCentralMemory {
     /**
      * {@link #allocateChecked}'s checked request: a sample, a large block, or an object of class
      * {@code c} from the thread's cache ({@code own}, null on a virtual thread) or its stripe.
-     * Returns 0 when the page heap cannot hold what it needs.
+     * Returns 0 when the page heap cannot hold what it needs. {@code sharedSampleRate}: for a virtual
+     * thread's sample, the rate its stripe's countdown was drawn at.
      */
     private long allocateFromCachesOrPages(long request, long alignment, int c, Thread thread, ThreadCache own,
-            boolean sample) {
+            boolean sample, long sharedSampleRate) {
         if (sample) {
             StackHeadroom.ensure();
-            return sampled.allocate(request, alignment, c, own, fastPaths());
+            return sampled.allocate(request, alignment, c, own, fastPaths(), sharedSampleRate);
         }
         if (c == 0) {
             return allocateLarge(request, alignment);
         }
         long address;
         if (thread.isVirtual()) {
-            address = caches.allocateShared(thread, c);
+            address = caches.allocateShared(thread, c, 0);
         } else {
             address = own.allocate(c);
             if (address == 0) {
@@ -392,9 +412,11 @@ public final class Heap implements IdleCentralMemory {
                 address = own.refill(c);
             }
         }
-        if (address == 0) {
-            return 0;
-        }
+        return address == 0 ? 0 : handedOut(address, c);
+    }
+
+    /** Object {@code address} of class {@code c}, just taken from a cache, marked as handed out. */
+    private long handedOut(long address, int c) {
         marks.markAllocated(address, c);
         if (checked) {
             allocationBits.markAllocated(address - base);

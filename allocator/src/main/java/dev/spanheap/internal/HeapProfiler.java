@@ -14,8 +14,8 @@ import java.util.concurrent.ThreadLocalRandom;
  * allocated it until it is freed.
  *
  * <p>Which allocations: each thread counts down the bytes it allocates
- * ({@link ThreadCache#countDownToSample}; virtual threads count in {@link #sharedCountdown}, one
- * countdown per stripe of thread ids) and
+ * ({@link ThreadCache#countDownToSample}; virtual threads count in their stripe's cache, see
+ * {@link ThreadCaches#allocateShared}) and
  * samples the allocation that takes the count below zero, then draws the next distance from an
  * exponential distribution with mean {@code rate}: the heap's, or longer while the thread
  * allocates so fast that sampling would cost it over 1% of its time ({@link SampleRate}). The
@@ -59,9 +59,7 @@ public final class HeapProfiler {
     static final int HELPING_BATCH = 8;
 
     private final long rate;
-    /** The countdowns of threads without a cache of their own (virtual threads). */
-    private final StripedCountdown sharedCountdown;
-    /** The rate in effect for {@link #sharedCountdown}; under this object's monitor. */
+    /** The rate in effect for the virtual threads' stripes' countdowns; under this object's monitor. */
     private final SampleRate sharedRate;
     private final Map<Long, Sample> live = new HashMap<>();
     private final ArrayDeque<Sample> pendingFreed = new ArrayDeque<>();
@@ -79,7 +77,6 @@ public final class HeapProfiler {
         }
         this.rate = rate;
         this.sharedRate = new SampleRate(rate);
-        this.sharedCountdown = new StripedCountdown(() -> nextSampleDistance(sharedRateNow()));
     }
 
     public long rate() {
@@ -107,15 +104,6 @@ public final class HeapProfiler {
     /** A thread's own {@link SampleRate}, starting at the heap's rate. */
     SampleRate newSampleRate() {
         return new SampleRate(rate);
-    }
-
-    /**
-     * Counts {@code size} bytes allocated by the thread with id {@code threadId} against its stripe's
-     * shared countdown; true when this allocation is sampled, with the countdown already restarted,
-     * so that concurrent allocations do not all sample.
-     */
-    boolean sampleShared(long threadId, long size) {
-        return rate != 0 && sharedCountdown.countDown(threadId, size);
     }
 
     synchronized long sharedRateNow() {

@@ -24,28 +24,24 @@ final class SampledAllocations {
     }
 
     /**
-     * Counts {@code size} bytes towards the next sample of the owner of {@code own} (its cache's
-     * countdown), or of a virtual thread when {@code own} is null (its stripe of the profiler's
-     * shared countdowns, see {@link StripedCountdown}); true when this allocation is the sample.
+     * Counts {@code size} bytes towards the next sample of the owner of {@code own} in its cache's
+     * countdown; true when this allocation is the sample. (Virtual threads count in their stripe's:
+     * {@link ThreadCaches#allocateShared}.)
      */
     boolean countTowardsSample(ThreadCache own, long size) {
-        if (profiler.rate() == 0) {
-            return false;
-        }
-        if (own == null) {
-            return profiler.sampleShared(Thread.currentThread().threadId(), size);
-        }
-        return own.countDownToSample(size) < 0;
+        return profiler.rate() != 0 && own.countDownToSample(size) < 0;
     }
 
     /**
      * A sampled allocation of {@code size} bytes (class {@code c}, or 0 for a large block) for the
      * owner of {@code own} (null on a virtual thread): its address, or 0 when the heap cannot hold
      * it. {@code keptSpans}: whether {@code own}'s kept large spans may serve it (the fast paths run).
+     * {@code sharedRate}: on a virtual thread, the rate its stripe's countdown was drawn at, which the
+     * sample's weight must use: the shared rate may have moved since, with other stripes' samples.
      */
-    long allocate(long size, long alignment, int c, ThreadCache own, boolean keptSpans) {
+    long allocate(long size, long alignment, int c, ThreadCache own, boolean keptSpans, long sharedRate) {
         long start = clock.getAsLong();
-        long rate = own != null ? own.sampleRate.current() : profiler.sharedRateNow();
+        long rate = own != null ? own.sampleRate.current() : sharedRate;
         // A small block's span holds its whole class size, which past 128 KiB is more pages than
         // the request needs (classes step by 16 KiB there).
         long spanned = c != 0 ? SizeClasses.SIZE[c] : size;

@@ -37,6 +37,8 @@ final class ThreadCaches {
     final ThreadLocal<ThreadCache> local = ThreadLocal.withInitial(this::register);
     private final StripeLock[] stripeLocks;
     private final ThreadCache[] stripes;
+    /** The rate each stripe's countdown to a sample was drawn at; under the stripe's lock. */
+    private final long[] countdownRates;
     private final ReentrantLock registryLock = new ReentrantLock();
     private final List<Owned> owned = new ArrayList<>();
     /** Counters of caches whose threads have ended, folded in when they were flushed. */
@@ -84,10 +86,12 @@ final class ThreadCaches {
         this.budget = budget;
         this.stripeLocks = new StripeLock[stripeCount];
         this.stripes = new ThreadCache[stripeCount];
+        this.countdownRates = new long[stripeCount];
         for (int i = 0; i < stripeCount; i++) {
             stripeLocks[i] = new StripeLock();
-            // Virtual threads count towards samples in the profiler's shared countdown, not here.
-            stripes[i] = new ThreadCache(centrals, budget, 0, pageHeap, null, Long.MAX_VALUE);
+            // Virtual threads count towards samples in their stripe's countdown (see allocateShared).
+            stripes[i] = new ThreadCache(centrals, budget, 0, pageHeap, null, profiler.nextSampleDistance());
+            countdownRates[i] = profiler.rate();
         }
     }
 
@@ -122,14 +126,24 @@ final class ThreadCaches {
      * memory. When the stripe is empty, the batch comes from the central list with the stripe's lock
      * dropped: the central list may call the OS for a new span, and the stripe's other virtual
      * threads must not wait behind that.
+     *
+     * <p>With {@code countedBytes} above 0, the request first counts that many bytes towards the
+     * profile's next sample in the stripe's countdown; if this request is the sample, the countdown
+     * restarts and what comes back instead of an object is minus the rate the ended countdown was
+     * drawn at (addresses are positive). The stripes' countdowns, each drawn from an exponential
+     * distribution over the bytes of its own virtual threads, add up to a Poisson process over all
+     * their bytes, as one countdown would; a sample is weighed with its own countdown's rate.
      */
-    long allocateShared(Thread thread, int c) {
+    long allocateShared(Thread thread, int c, long countedBytes) {
         int stripe = stripeOf(thread);
         ThreadCache cache = stripes[stripe];
         int wanted;
         boolean scavengeOwed;
         stripeLocks[stripe].lock();
         try {
+            if (countedBytes != 0 && cache.countDownToSample(countedBytes) < 0) {
+                return -restartCountdown(stripe);
+            }
             long address = cache.allocate(c);
             if (address != 0) {
                 return address;
@@ -157,6 +171,36 @@ final class ThreadCaches {
             centrals[c].giveFromFree(batch, got - left, left);
         }
         return batch[0];
+    }
+
+    /**
+     * Counts a virtual thread's request of {@code size} bytes that no stripe serves (a large block)
+     * towards the profile's next sample, in its stripe's countdown: 0 when it is not the sample, else
+     * the rate the ended countdown was drawn at.
+     */
+    long countTowardsSample(Thread thread, long size) {
+        if (profiler.rate() == 0) {
+            return 0;
+        }
+        int stripe = stripeOf(thread);
+        stripeLocks[stripe].lock();
+        try {
+            return stripes[stripe].countDownToSample(size) < 0 ? restartCountdown(stripe) : 0;
+        } finally {
+            stripeLocks[stripe].held = 0;
+        }
+    }
+
+    /**
+     * Restarts stripe {@code stripe}'s countdown, which a sample just ended, at the shared rate now;
+     * returns the rate the ended one was drawn at. Under the stripe's lock.
+     */
+    private long restartCountdown(int stripe) {
+        long drawnAt = countdownRates[stripe];
+        long rate = profiler.sharedRateNow();
+        countdownRates[stripe] = rate;
+        stripes[stripe].setBytesUntilSample(profiler.nextSampleDistance(rate));
+        return drawnAt;
     }
 
     /** Frees an object of class {@code c} for virtual thread {@code thread}, into its stripe. */

@@ -144,16 +144,16 @@ class ProfileAccuracyTest {
 
     @Test
     void allocatedSpaceOnVirtualThreadsCountingInTheirStripes() throws InterruptedException {
-        // Virtual threads count in their stripe's countdown (StripedCountdown): eight of them, side by
-        // side, cover several stripes, and the estimates must be as good as one thread's. 3.2 GiB at
-        // one sample per 32 KiB: about 10 000 samples at the 10% site.
+        // Virtual threads count in their stripe's countdown (ThreadCaches.allocateShared): eight of
+        // them, side by side, cover several stripes, and the estimates must be as good as one
+        // thread's. 3.2 GiB at one sample per 32 KiB: about 10 000 samples at the 10% site.
         Heap heap = heap(32 << 10, () -> 0);
         try {
             List<Thread> threads = new ArrayList<>();
             java.util.Set<Integer> stripes = new java.util.HashSet<>();
             for (int i = 0; i < 8; i++) {
                 Thread thread = Thread.ofVirtual().unstarted(() -> allocateInShares(heap, 400L << 20, 0));
-                stripes.add(StripedCountdown.stripeOf(thread.threadId()));
+                stripes.add(heap.caches().stripeOf(thread));
                 threads.add(thread);
             }
             assertThat(stripes).as("stripes the threads count in").hasSizeGreaterThan(1);
@@ -167,6 +167,59 @@ class ProfileAccuracyTest {
             double allocated = totals.values().stream().mapToDouble(t -> t[0]).sum();
             System.out.printf("alloc_space %.0f, totalAlloc %d (virtual threads)%n", allocated, stats.totalAlloc());
             assertThat(allocated).isCloseTo(stats.totalAlloc(), within(0.1 * stats.totalAlloc()));
+        } finally {
+            heap.close();
+        }
+    }
+
+    @Test
+    void virtualThreadsEstimatesStayUnbiasedWhileTheSharedRateAdapts() throws InterruptedException {
+        // As below, on four virtual threads that take turns, 16 MiB each (a fair lock hands the turn
+        // on): the samples of each stripe move the rate they all share, so a stripe's countdown often
+        // ends at another rate than it was drawn at (StripeSamplingTest pins which one its sample is
+        // weighed with; at this tolerance either would pass). Taking turns keeps the test clock's
+        // start and end reads in pairs.
+        SplittableRandom random = new SplittableRandom(13);
+        long[] now = {0};
+        boolean[] start = {true};
+        Heap heap = heap(64 << 10, () -> {
+            now[0] += start[0] ? (random.nextInt(4) == 0 ? 1 : 10_000) : 1;
+            start[0] = !start[0];
+            return now[0];
+        });
+        java.util.concurrent.locks.ReentrantLock turn = new java.util.concurrent.locks.ReentrantLock(true);
+        try {
+            List<Thread> threads = new ArrayList<>();
+            java.util.Set<Integer> stripes = new java.util.HashSet<>();
+            for (int i = 0; i < 4; i++) {
+                Thread thread = Thread.ofVirtual().unstarted(() -> {
+                    for (int chunk = 0; chunk < 100; chunk++) {
+                        turn.lock();
+                        try {
+                            allocateInShares(heap, 16L << 20, 0);
+                        } finally {
+                            turn.unlock();
+                        }
+                    }
+                });
+                stripes.add(heap.caches().stripeOf(thread));
+                threads.add(thread);
+            }
+            assertThat(stripes).as("stripes the threads count in").hasSizeGreaterThan(1);
+            threads.forEach(Thread::start);
+            for (Thread thread : threads) {
+                thread.join();
+            }
+            Map<Long, double[]> totals = byLeaf(heap);
+            assertShares(totals, 0, "alloc_space (virtual threads, adapting)", 0.15);
+            MemStats stats = new HeapStatistics(heap).snapshot();
+            double allocated = totals.values().stream().mapToDouble(t -> t[0]).sum();
+            int samples = heap.profiler().sites().values().stream().mapToInt(t -> t.samples).sum();
+            System.out.printf("alloc_space %.0f, totalAlloc %d, %d samples (virtual threads, adapting)%n", allocated,
+                    stats.totalAlloc(), samples);
+            assertThat(allocated).isCloseTo(stats.totalAlloc(), within(0.15 * stats.totalAlloc()));
+            assertThat(samples).as("the rate adapted: fewer samples than at the heap's rate")
+                    .isLessThan((int) (stats.totalAlloc() / (64 << 10) * 0.8));
         } finally {
             heap.close();
         }
