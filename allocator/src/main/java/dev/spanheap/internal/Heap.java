@@ -36,9 +36,10 @@ public final class Heap implements IdleCentralMemory {
     /** Bit {@code a} is set for each alignment {@code a} that every size class gives: 1, 2, 4, 8. */
     private static final long FAST_ALIGNMENTS = (1L << 1) | (1L << 2) | (1L << 4) | (1L << 8);
     /**
-     * Shared caches for virtual threads, each behind a lock: more than the carrier threads of a
-     * default scheduler on most machines (one per core), so virtual threads on different carriers
-     * rarely meet on a lock, and few enough that their cache memory stays small and bounded.
+     * Shared caches for virtual threads, each behind a lock, one per carrier thread
+     * ({@link CarrierStripes}): as many as a default scheduler's carriers on machines of up to eight
+     * cores (one per core), whose virtual threads then never meet on a stripe; carriers past that
+     * share stripes. Few enough that their cache memory stays small and bounded.
      */
     private static final int VIRTUAL_THREAD_STRIPES = 8;
     private static final AtomicInteger HEAPS_CREATED = new AtomicInteger();
@@ -345,7 +346,7 @@ public final class Heap implements IdleCentralMemory {
         if (sampling == COUNT_TOWARDS_SAMPLE && own == null && c != 0) {
             // A virtual thread's small request counts in its stripe's countdown under the lock of its
             // pop: one lock for both, and no line that every carrier writes.
-            long popped = caches.allocateShared(thread, c, profiler.rate() != 0 ? request : 0);
+            long popped = caches.allocateShared(c, profiler.rate() != 0 ? request : 0);
             if (popped > 0) {
                 return handedOut(popped, c);
             }
@@ -356,7 +357,7 @@ public final class Heap implements IdleCentralMemory {
             if (own != null) {
                 sampling = sampled.countTowardsSample(own, request) ? SAMPLE : COUNTED;
             } else {
-                sharedSampleRate = caches.countTowardsSample(thread, request);
+                sharedSampleRate = caches.countTowardsSample(request);
                 sampling = sharedSampleRate != 0 ? SAMPLE : COUNTED;
             }
         }
@@ -404,7 +405,7 @@ public final class Heap implements IdleCentralMemory {
         }
         long address;
         if (thread.isVirtual()) {
-            address = caches.allocateShared(thread, c, 0);
+            address = caches.allocateShared(c, 0);
         } else {
             address = own.allocate(c);
             if (address == 0) {
@@ -639,7 +640,7 @@ public final class Heap implements IdleCentralMemory {
                 cache.overflow(c, address);
             }
         } else {
-            caches.freeShared(thread, c, address, marks);
+            caches.freeShared(c, address, marks);
         }
     }
 

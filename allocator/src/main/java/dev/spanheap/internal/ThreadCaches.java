@@ -37,6 +37,8 @@ final class ThreadCaches {
     final ThreadLocal<ThreadCache> local = ThreadLocal.withInitial(this::register);
     private final StripeLock[] stripeLocks;
     private final ThreadCache[] stripes;
+    /** Which stripe each carrier thread's virtual threads use. */
+    private final CarrierStripes carrierStripes;
     /** The rate each stripe's countdown to a sample was drawn at; under the stripe's lock. */
     private final long[] countdownRates;
     private final ReentrantLock registryLock = new ReentrantLock();
@@ -87,6 +89,7 @@ final class ThreadCaches {
         this.stripeLocks = new StripeLock[stripeCount];
         this.stripes = new ThreadCache[stripeCount];
         this.countdownRates = new long[stripeCount];
+        this.carrierStripes = new CarrierStripes(stripeCount);
         for (int i = 0; i < stripeCount; i++) {
             stripeLocks[i] = new StripeLock();
             // Virtual threads count towards samples in their stripe's countdown (see allocateShared).
@@ -115,14 +118,13 @@ final class ThreadCaches {
         return thread.isVirtual() ? null : local.get();
     }
 
-    /** The stripe virtual thread {@code thread} uses. */
-    int stripeOf(Thread thread) {
-        long id = thread.threadId();
-        return (int) ((id ^ (id >>> 16)) & (stripes.length - 1));
+    /** The stripe the calling virtual thread uses now: its carrier's ({@link CarrierStripes}). */
+    int currentStripe() {
+        return carrierStripes.current();
     }
 
     /**
-     * An object of class {@code c} for virtual thread {@code thread}, from its stripe; 0 when out of
+     * An object of class {@code c} for the calling virtual thread, from its stripe; 0 when out of
      * memory. When the stripe is empty, the batch comes from the central list with the stripe's lock
      * dropped: the central list may call the OS for a new span, and the stripe's other virtual
      * threads must not wait behind that.
@@ -134,8 +136,8 @@ final class ThreadCaches {
      * distribution over the bytes of its own virtual threads, add up to a Poisson process over all
      * their bytes, as one countdown would; a sample is weighed with its own countdown's rate.
      */
-    long allocateShared(Thread thread, int c, long countedBytes) {
-        int stripe = stripeOf(thread);
+    long allocateShared(int c, long countedBytes) {
+        int stripe = currentStripe();
         ThreadCache cache = stripes[stripe];
         int wanted;
         boolean scavengeOwed;
@@ -174,15 +176,15 @@ final class ThreadCaches {
     }
 
     /**
-     * Counts a virtual thread's request of {@code size} bytes that no stripe serves (a large block)
-     * towards the profile's next sample, in its stripe's countdown: 0 when it is not the sample, else
-     * the rate the ended countdown was drawn at.
+     * Counts the calling virtual thread's request of {@code size} bytes that no stripe serves (a
+     * large block) towards the profile's next sample, in its stripe's countdown: 0 when it is not the
+     * sample, else the rate the ended countdown was drawn at.
      */
-    long countTowardsSample(Thread thread, long size) {
+    long countTowardsSample(long size) {
         if (profiler.rate() == 0) {
             return 0;
         }
-        int stripe = stripeOf(thread);
+        int stripe = currentStripe();
         stripeLocks[stripe].lock();
         try {
             return stripes[stripe].countDownToSample(size) < 0 ? restartCountdown(stripe) : 0;
@@ -203,9 +205,9 @@ final class ThreadCaches {
         return drawnAt;
     }
 
-    /** Frees an object of class {@code c} for virtual thread {@code thread}, into its stripe. */
-    void freeShared(Thread thread, int c, long address, FreeMarks marks) {
-        int stripe = stripeOf(thread);
+    /** Frees an object of class {@code c} for the calling virtual thread, into its stripe. */
+    void freeShared(int c, long address, FreeMarks marks) {
+        int stripe = currentStripe();
         boolean scavengeOwed;
         stripeLocks[stripe].lock();
         try {

@@ -13,7 +13,9 @@
  *       one large block, or cut into objects of one class.</dd>
  *   <dt>thread cache (mcache)</dt><dd>{@link dev.spanheap.internal.ThreadCache}: per platform thread,
  *       per class, a stack of free objects used with no lock and no atomic. Virtual threads share a few
- *       striped caches behind locks ({@link dev.spanheap.internal.ThreadCaches}).</dd>
+ *       striped caches behind locks ({@link dev.spanheap.internal.ThreadCaches}), one per carrier
+ *       thread ({@link dev.spanheap.internal.CarrierStripes}), where they also count down to the
+ *       profile's next sample.</dd>
  *   <dt>central list (mcentral)</dt><dd>{@link dev.spanheap.internal.CentralList}: per class, the spans
  *       with free objects and a transfer stack of whole batches (TCMalloc's transfer cache); caches
  *       refill from it and drain to it in batches.</dd>

@@ -8,6 +8,8 @@ import org.junit.jupiter.api.Test;
  * Virtual threads count towards the profile's samples in their stripe's countdown, and a sample is
  * weighed with the rate that countdown was drawn at, not the shared rate of the moment (which other
  * stripes' samples move): {@link ThreadCaches#countTowardsSample} and {@code allocateShared} report it.
+ * The test's thread calls them directly; it counts in the stripe of its own native thread, as a
+ * virtual thread would in its carrier's.
  */
 class StripeSamplingTest {
 
@@ -26,18 +28,17 @@ class StripeSamplingTest {
         Heap heap = heap(RATE);
         try {
             ThreadCaches caches = heap.caches();
-            Thread thread = Thread.ofVirtual().unstarted(() -> { });
-            assertThat(caches.countTowardsSample(thread, EVERYTHING)).as("the first countdown, at the heap's rate")
+            assertThat(caches.countTowardsSample(EVERYTHING)).as("the first countdown, at the heap's rate")
                     .isEqualTo(RATE);
             // Two samples 1 ns apart that cost 1 ns each: far over 1% of the time, so the rate doubles.
             heap.profiler().afterSharedSample(0, 1);
             heap.profiler().afterSharedSample(2, 3);
             assertThat(heap.profiler().sharedRateNow()).isEqualTo(2 * RATE);
-            assertThat(caches.countTowardsSample(thread, EVERYTHING))
+            assertThat(caches.countTowardsSample(EVERYTHING))
                     .as("the countdown restarted before the rate moved").isEqualTo(RATE);
-            assertThat(caches.countTowardsSample(thread, EVERYTHING)).as("restarted at the new rate")
+            assertThat(caches.countTowardsSample(EVERYTHING)).as("restarted at the new rate")
                     .isEqualTo(2 * RATE);
-            assertThat(caches.allocateShared(thread, 5, EVERYTHING)).as("a small request that is the sample")
+            assertThat(caches.allocateShared(5, EVERYTHING)).as("a small request that is the sample")
                     .isEqualTo(-2 * RATE);
         } finally {
             heap.close();
@@ -48,8 +49,7 @@ class StripeSamplingTest {
     void withProfilingOffNothingIsCountedOrSampled() {
         Heap heap = heap(0);
         try {
-            Thread thread = Thread.ofVirtual().unstarted(() -> { });
-            assertThat(heap.caches().countTowardsSample(thread, EVERYTHING)).isZero();
+            assertThat(heap.caches().countTowardsSample(EVERYTHING)).isZero();
         } finally {
             heap.close();
         }
