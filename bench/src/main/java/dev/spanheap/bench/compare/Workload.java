@@ -6,6 +6,7 @@ import dev.spanheap.bench.jmh.LargePairsBenchmark;
 import dev.spanheap.bench.jmh.LarsonBenchmark;
 import dev.spanheap.bench.jmh.NettyPatternBenchmark;
 import dev.spanheap.bench.jmh.PairBenchmark;
+import dev.spanheap.bench.jmh.VirtualThreadPairBenchmark;
 import dev.spanheap.bench.peers.Peers;
 import java.util.List;
 import java.util.Map;
@@ -57,7 +58,8 @@ record Workload(String label, Class<?> benchmark, Map<String, String> params, bo
                 new Workload("cross-thread 256 B", CrossThreadBenchmark.class, Map.of("size", "256"), false),
                 new Workload("netty pattern 0-64 KiB", NettyPatternBenchmark.class, Map.of(), false,
                         Map.of(Peers.SPANHEAP, Peers.SPANHEAP_NETTY)),
-                new Workload("larson 8-1000 B", LarsonBenchmark.class, Map.of(), true));
+                new Workload("larson 8-1000 B", LarsonBenchmark.class, Map.of(), true),
+                new Workload("pair 16 B on virtual threads sharing", VirtualThreadPairBenchmark.class, Map.of(), true));
     }
 
     private static Workload pair(String size, long bytes) {
