@@ -62,7 +62,7 @@ class StripeLockTest {
             entered.set(true);
             lock.held = 0;
         });
-        // Long enough for the waiter to spin through to yielding.
+        // Long enough for the waiter to spin through to parking.
         Thread.sleep(50);
         assertThat(entered).as("entered while the lock was held").isFalse();
         lock.held = 0;
