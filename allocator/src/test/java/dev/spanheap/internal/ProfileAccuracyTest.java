@@ -102,18 +102,50 @@ class ProfileAccuracyTest {
         });
     }
 
+    /**
+     * The profile's allocated space against the truth: each site within {@code tolerance} (relative)
+     * of its share, and the total within as much of the statistics' {@code totalAlloc}.
+     */
+    private static void assertAllocatedSpace(Heap heap, String what, double tolerance) {
+        Map<Long, double[]> totals = byLeaf(heap);
+        assertShares(totals, 0, what, tolerance);
+        MemStats stats = new HeapStatistics(heap).snapshot();
+        double allocated = totals.values().stream().mapToDouble(t -> t[0]).sum();
+        System.out.printf("%s %.0f, totalAlloc %d%n", what, allocated, stats.totalAlloc());
+        assertThat(allocated).isCloseTo(stats.totalAlloc(), within(tolerance * stats.totalAlloc()));
+    }
+
+    /** Whether the sampling rate lengthened: fewer samples than {@code rate} would have taken. */
+    private static void assertRateAdapted(Heap heap, long rate) {
+        long totalAlloc = new HeapStatistics(heap).snapshot().totalAlloc();
+        int samples = heap.profiler().sites().values().stream().mapToInt(t -> t.samples).sum();
+        assertThat(samples).as("the rate adapted: fewer samples than at the heap's rate")
+                .isLessThan((int) (totalAlloc / rate * 0.8));
+    }
+
+    /**
+     * A test clock for the adapting-rate tests: read in pairs, a sample's start and end, it advances
+     * 1 ns within a sample and 1 ns (one time in four) or 10 000 ns between samples, so the rate
+     * doubles or comes back down after each (SampleRate's rules). Not for concurrent readers.
+     */
+    private static LongSupplier adaptingClock(long seed) {
+        SplittableRandom random = new SplittableRandom(seed);
+        long[] now = {0};
+        boolean[] start = {true};
+        return () -> {
+            now[0] += start[0] ? (random.nextInt(4) == 0 ? 1 : 10_000) : 1;
+            start[0] = !start[0];
+            return now[0];
+        };
+    }
+
     @Test
     void allocatedSpaceAtGosDefaultRate() {
         Heap heap = heap(HeapProfiler.DEFAULT_RATE, () -> 0);
         try {
             // 12 GiB allocated and freed: about 2400 samples at the 10% site, so 10% is ~5 standard errors.
             allocateInShares(heap, 12L << 30, 0);
-            Map<Long, double[]> totals = byLeaf(heap);
-            assertShares(totals, 0, "alloc_space");
-            MemStats stats = new HeapStatistics(heap).snapshot();
-            double allocated = totals.values().stream().mapToDouble(t -> t[0]).sum();
-            System.out.printf("alloc_space %.0f, totalAlloc %d%n", allocated, stats.totalAlloc());
-            assertThat(allocated).isCloseTo(stats.totalAlloc(), within(0.1 * stats.totalAlloc()));
+            assertAllocatedSpace(heap, "alloc_space", 0.1);
         } finally {
             heap.close();
         }
@@ -157,12 +189,7 @@ class ProfileAccuracyTest {
             for (Thread thread : threads) {
                 thread.join();
             }
-            Map<Long, double[]> totals = byLeaf(heap);
-            assertShares(totals, 0, "alloc_space (virtual threads)");
-            MemStats stats = new HeapStatistics(heap).snapshot();
-            double allocated = totals.values().stream().mapToDouble(t -> t[0]).sum();
-            System.out.printf("alloc_space %.0f, totalAlloc %d (virtual threads)%n", allocated, stats.totalAlloc());
-            assertThat(allocated).isCloseTo(stats.totalAlloc(), within(0.1 * stats.totalAlloc()));
+            assertAllocatedSpace(heap, "alloc_space (virtual threads)", 0.1);
         } finally {
             heap.close();
         }
@@ -175,14 +202,7 @@ class ProfileAccuracyTest {
         // share, so a stripe's countdown may end at another rate than it was drawn at
         // (StripeSamplingTest pins which one its sample is weighed with; at this tolerance either
         // would pass). Taking turns keeps the test clock's start and end reads in pairs.
-        SplittableRandom random = new SplittableRandom(13);
-        long[] now = {0};
-        boolean[] start = {true};
-        Heap heap = heap(64 << 10, () -> {
-            now[0] += start[0] ? (random.nextInt(4) == 0 ? 1 : 10_000) : 1;
-            start[0] = !start[0];
-            return now[0];
-        });
+        Heap heap = heap(64 << 10, adaptingClock(13));
         java.util.concurrent.locks.ReentrantLock turn = new java.util.concurrent.locks.ReentrantLock(true);
         try {
             List<Thread> threads = new ArrayList<>();
@@ -202,16 +222,8 @@ class ProfileAccuracyTest {
             for (Thread thread : threads) {
                 thread.join();
             }
-            Map<Long, double[]> totals = byLeaf(heap);
-            assertShares(totals, 0, "alloc_space (virtual threads, adapting)", 0.15);
-            MemStats stats = new HeapStatistics(heap).snapshot();
-            double allocated = totals.values().stream().mapToDouble(t -> t[0]).sum();
-            int samples = heap.profiler().sites().values().stream().mapToInt(t -> t.samples).sum();
-            System.out.printf("alloc_space %.0f, totalAlloc %d, %d samples (virtual threads, adapting)%n", allocated,
-                    stats.totalAlloc(), samples);
-            assertThat(allocated).isCloseTo(stats.totalAlloc(), within(0.15 * stats.totalAlloc()));
-            assertThat(samples).as("the rate adapted: fewer samples than at the heap's rate")
-                    .isLessThan((int) (stats.totalAlloc() / (64 << 10) * 0.8));
+            assertAllocatedSpace(heap, "alloc_space (virtual threads, adapting)", 0.15);
+            assertRateAdapted(heap, 64 << 10);
         } finally {
             heap.close();
         }
@@ -224,24 +236,11 @@ class ProfileAccuracyTest {
         // it wanders between the heap's rate and a few doublings above it. Fewer samples, heavier
         // weights (a sample taken at 16 times the rate stands for 16 times as much), so the check is
         // looser: 15%. A weight taken from the wrong rate is off by factors of two, which it catches.
-        SplittableRandom random = new SplittableRandom(7);
-        long[] now = {0};
-        boolean[] start = {true};
-        Heap heap = heap(64 << 10, () -> {
-            now[0] += start[0] ? (random.nextInt(4) == 0 ? 1 : 10_000) : 1;
-            start[0] = !start[0];
-            return now[0];
-        });
+        Heap heap = heap(64 << 10, adaptingClock(7));
         try {
             allocateInShares(heap, 6400L << 20, 0);
-            Map<Long, double[]> totals = byLeaf(heap);
-            assertShares(totals, 0, "alloc_space (adapting)", 0.15);
-            MemStats stats = new HeapStatistics(heap).snapshot();
-            double allocated = totals.values().stream().mapToDouble(t -> t[0]).sum();
-            assertThat(allocated).isCloseTo(stats.totalAlloc(), within(0.15 * stats.totalAlloc()));
-            int samples = heap.profiler().sites().values().stream().mapToInt(t -> t.samples).sum();
-            assertThat(samples).as("the rate adapted: fewer samples than at the heap's rate")
-                    .isLessThan((int) (stats.totalAlloc() / (64 << 10) * 0.8));
+            assertAllocatedSpace(heap, "alloc_space (adapting)", 0.15);
+            assertRateAdapted(heap, 64 << 10);
         } finally {
             heap.close();
         }
