@@ -62,8 +62,10 @@ class StripeLockTest {
             entered.set(true);
             lock.held = 0;
         });
-        // Long enough for the waiter to spin through to parking.
-        Thread.sleep(50);
+        // Parked (it has spun through and waits for its turn), or, if the lock let it in, ended.
+        while (waiter.isAlive() && waiter.getState() != Thread.State.TIMED_WAITING) {
+            Thread.onSpinWait();
+        }
         assertThat(entered).as("entered while the lock was held").isFalse();
         lock.held = 0;
         assertThat(waiter.join(Duration.ofSeconds(30))).as("waiter finished").isTrue();
