@@ -55,7 +55,8 @@ final class StripeLock extends StripeLockFlag {
      * Spins a little, then parks for a while at a time, longer each time up to {@link #MAX_PARK_NANOS}:
      * the holder may itself be parked (a virtual thread waiting for a central list's lock), and then
      * it needs a carrier to finish, which a waiter that only yielded would keep busy. Nobody wakes a
-     * waiter: the release is a plain write, so it looks again when its park ends.
+     * waiter: the release writes the flag and looks for no one, so a waiter looks again when its park
+     * ends.
      */
     private void lockContended() {
         long park = MIN_PARK_NANOS;

@@ -41,8 +41,8 @@ public final class ThreadCache {
      * adjacent-line prefetcher moves together), at least one, at most a batch. A first refill then
      * takes whole lines of a new span, and two threads' first objects of a small class do not share
      * a line: starting at one object, two virtual threads' 16 B pairs on two carriers got objects 0
-     * and 1 of one span, and each write went to the other core (110-120 ns a pair against 33-38, in
-     * one run of ten).
+     * and 1 of one span, and each write went to the other core (110-120 ns a pair against 33-38; a
+     * plain loop was slow so in 1 run of 5 before this, in none of 12 after).
      */
     private static final int[] FIRST_LIMIT = new int[SizeClasses.COUNT];
     /** The deepest any class's stack may grow, in objects. */
@@ -395,9 +395,9 @@ public final class ThreadCache {
 
     /**
      * Whether a stripe owes the page heap's inline scavenging check (see {@link #scavengeOwed}); clears
-     * it. Writes only when it was set: every free on a stripe asks, and a collection may copy two
-     * stripes' caches side by side, where a write on every free made the two carriers' lines bounce
-     * (virtual threads' 16 B pairs on two carriers: forks at 100-260 ns against 35, JMH).
+     * it. Writes only when it was set: every free on a stripe asks, and a store on every free to a
+     * field of an object that a collection may place beside another stripe's is work for nothing (no
+     * measured effect: the slow forks of two carriers' pairs turned out to be neighbouring blocks).
      */
     boolean takeScavengeOwed() {
         if (!scavengeOwed) {
