@@ -300,6 +300,7 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
         private Boolean checked;
         private boolean scavenger = true;
         private int retainPercent = HeapConfig.Scavenging.DEFAULT_RETAIN_PERCENT;
+        private int maxRetainPercent = HeapConfig.Scavenging.DEFAULT_MAX_RETAIN_PERCENT;
         private long softLimit;
         /** -1 while not set: the heap then takes {@code -Dspanheap.profileRate}, or Go's default. */
         private long profileRate = -1;
@@ -364,6 +365,22 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
                 throw new IllegalArgumentException("retainPercent must be at least 100: " + percent);
             }
             this.retainPercent = percent;
+            return this;
+        }
+
+        /**
+         * The most memory the scavenger keeps whatever the recent peak, as a percentage of the
+         * memory in use now (default 110, and never less than 8 MiB over it or than
+         * {@link #retainPercent}): a free that takes retained memory past it releases the excess at
+         * once, and so does the next scavenger cycle. Without it a heap whose use just dropped
+         * would hold its old peak for a second. Higher keeps more pages for allocations that come
+         * back soon; {@link Integer#MAX_VALUE} leaves only the window.
+         */
+        public Builder maxRetainPercent(int percent) {
+            if (percent < 100) {
+                throw new IllegalArgumentException("maxRetainPercent must be at least 100: " + percent);
+            }
+            this.maxRetainPercent = percent;
             return this;
         }
 
@@ -457,7 +474,7 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
         private Heap newHeap() {
             HeapConfig.Scavenging defaults = HeapConfig.Scavenging.defaults();
             HeapConfig.Scavenging scavenging = new HeapConfig.Scavenging(scavenger, retainPercent, softLimit,
-                    defaults.windowNanos(), defaults.clock(), defaults.sleeper());
+                    defaults.windowNanos(), defaults.clock(), defaults.sleeper(), maxRetainPercent);
             return new Heap(new HeapConfig(LinuxOsMemory.INSTANCE, maxHeapSize,
                     PageHeap.DEFAULT_COMMIT_STEP_PAGES, threadCacheSize, totalCacheSize,
                     checked != null ? checked : PropertyDefaults.checked(), scavenging,

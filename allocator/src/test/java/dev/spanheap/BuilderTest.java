@@ -21,6 +21,9 @@ class BuilderTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("softLimit");
         assertThatThrownBy(() -> Spanheap.builder().retainPercent(90))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("at least 100");
+        assertThatThrownBy(() -> Spanheap.builder().maxRetainPercent(99))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("maxRetainPercent must be at least 100: 99");
         assertThatThrownBy(() -> Spanheap.builder().threadCacheSize(-1))
                 .isInstanceOf(IllegalArgumentException.class);
     }

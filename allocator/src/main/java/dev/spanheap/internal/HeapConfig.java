@@ -33,11 +33,18 @@ public record HeapConfig(OsMemory os, long maxHeapBytes, int commitStepPages, lo
 
     /**
      * The scavenger's settings: whether its background thread runs, the percentage of the recent
-     * peak of in-use memory to retain, the soft limit (0: none), how far back "recent" reaches, and
-     * its clock and sleep (real ones, or a test's).
+     * peak of in-use memory to retain, the soft limit (0: none), how far back "recent" reaches, its
+     * clock and sleep (real ones, or a test's), and the most it retains whatever the recent peak, as
+     * a percentage of what is in use now (see {@link Scavenger}).
      */
     public record Scavenging(boolean background, int retainPercent, long softLimitBytes, long windowNanos,
-                             LongSupplier clock, Scavenger.Sleeper sleeper) {
+                             LongSupplier clock, Scavenger.Sleeper sleeper, int maxRetainPercent) {
+
+        /** The settings with the default {@link #maxRetainPercent}. */
+        public Scavenging(boolean background, int retainPercent, long softLimitBytes, long windowNanos,
+                          LongSupplier clock, Scavenger.Sleeper sleeper) {
+            this(background, retainPercent, softLimitBytes, windowNanos, clock, sleeper, DEFAULT_MAX_RETAIN_PERCENT);
+        }
 
         /**
          * 3% over the recent peak. Go keeps 10% over its heap goal, but that goal already holds
@@ -45,10 +52,20 @@ public record HeapConfig(OsMemory os, long maxHeapBytes, int commitStepPages, lo
          * window, so allocations that come back within it find their pages resident), and the 3%
          * is slack for free runs too small for the next requests. Measured on the garbage workload
          * of {@code ./compare memory}: RSS / live 1.06 mean, 1.13-1.14 max, against 1.12 and 1.21 at 110%.
-         * The max varies far more between runs than those figures show: ten runs of that workload
-         * later gave 1.19-1.27 (README, Memory).
+         * The max varied far more between runs than those figures show: ten runs of that workload
+         * later gave 1.19-1.27, which {@link #DEFAULT_MAX_RETAIN_PERCENT} bounds (README, Memory).
          */
         public static final int DEFAULT_RETAIN_PERCENT = 103;
+        /**
+         * 110% of what is in use now (or 8 MiB over it, if more: {@link Scavenger#MIN_HEADROOM_BYTES}),
+         * the most retained whatever the recent peak. The window alone let a shrinking pool keep its
+         * old peak for a second: on the garbage workload, RSS / live reached 1.19-1.27 at peak over ten
+         * runs, 1.19-1.27 in five more taken beside five with this ceiling, which gave 1.117-1.118
+         * (means 1.07-1.08 in both). The ceiling leaves about 15 MB free there, more than the next
+         * 5-10 MB buffer needs, so the process faulted in about as many pages as before (345 000
+         * against 328 000-343 000).
+         */
+        public static final int DEFAULT_MAX_RETAIN_PERCENT = 110;
         /** One second: RSS follows a drop in use within about a second, without thrashing on bursts. */
         public static final long DEFAULT_WINDOW_NANOS = 1_000_000_000L;
 
@@ -63,7 +80,11 @@ public record HeapConfig(OsMemory os, long maxHeapBytes, int commitStepPages, lo
         }
 
         public Scavenging withSoftLimit(long bytes) {
-            return new Scavenging(background, retainPercent, bytes, windowNanos, clock, sleeper);
+            return new Scavenging(background, retainPercent, bytes, windowNanos, clock, sleeper, maxRetainPercent);
+        }
+
+        public Scavenging withMaxRetainPercent(int percent) {
+            return new Scavenging(background, retainPercent, softLimitBytes, windowNanos, clock, sleeper, percent);
         }
     }
 

@@ -12,8 +12,10 @@ import java.util.function.LongSupplier;
  * <p>Policy, per cycle:
  * <ol>
  *   <li>goal = {@code retainPercent}% (default 103) of the peak in-use memory over the last
- *       {@code window} (a max over four buckets, so a burst stops counting one window after it ends);
- *       with a soft limit, at most 95% of it (Go's GOMEMLIMIT rule);</li>
+ *       {@code window} (a max over four buckets, so a burst stops counting one window after it ends),
+ *       but at most the ceiling: {@code maxRetainPercent}% (default 110) of what is in use now, or
+ *       {@link #MIN_HEADROOM_BYTES} over it if that is more; with a soft limit, at most 95% of it
+ *       (Go's GOMEMLIMIT rule);</li>
  *   <li>retained = committed pages not released: in use plus free-but-resident;</li>
  *   <li>if retained exceeds the goal: first take back idle memory above the page heap (caches of
  *       ended threads, central transfer stacks and kept empty spans), then note the in-use peak,
@@ -29,8 +31,14 @@ import java.util.function.LongSupplier;
  *
  * <p>Between cycles, users' threads release too ({@link InlineScavenging}): before the heap grows
  * for a large block, and after a free that sends a large span to the page heap, whatever takes retained memory past
- * the last cycle's goal (or past {@code retainPercent}% of what is in use now, if more). Growths
- * note what is in use as a peak, which the next cycle folds into the window.
+ * the last cycle's goal (or past {@code retainPercent}% of what is in use now, if more), and in any
+ * case past the ceiling. Growths note what is in use as a peak, which the next cycle folds into the
+ * window.
+ *
+ * <p>Why a ceiling besides the window: the window keeps a shrinking heap's old peak for a second, so
+ * a pool of large buffers that shrinks by a tenth in a fifth of a second held 1.19-1.27 times its
+ * live bytes at peak (the garbage workload of {@code ./compare memory}). The ceiling releases what is
+ * past it on the free that crosses it, and its headroom still holds the next buffers.
  *
  * <p>With {@code -Dspanheap.scavtrace=1} every cycle that releases memory prints one line to
  * stderr, in the spirit of Go's {@code GODEBUG=scavtrace=1}.
@@ -42,6 +50,12 @@ public final class Scavenger implements InlineScavenging {
     static final int SOFT_LIMIT_TARGET_PERCENT = 95;
 
     static final long MAX_RELEASE_PER_CYCLE = 16L << 20;
+    /**
+     * The least the ceiling leaves free over what is in use: a small heap keeps room for its next
+     * large blocks (10% of 20 MiB would make a 4 MiB buffer that comes and goes fault its pages in
+     * each time).
+     */
+    static final long MIN_HEADROOM_BYTES = 8L << 20;
     static final long MIN_SLEEP_NANOS = 1_000_000L;
     /**
      * The first sleep after a cycle with nothing to release; it doubles with each further idle
@@ -77,6 +91,8 @@ public final class Scavenger implements InlineScavenging {
     private final PageHeap pageHeap;
     private final LongSupplier clock;
     private final int retainPercent;
+    /** The ceiling's share of what is in use now, in percent: at least {@link #retainPercent}. */
+    private final int maxRetainPercent;
     private final long softLimitBytes;
     private final long bucketNanos;
     private final boolean trace;
@@ -106,6 +122,7 @@ public final class Scavenger implements InlineScavenging {
         this.pageHeap = pageHeap;
         this.clock = settings.clock();
         this.retainPercent = settings.retainPercent();
+        this.maxRetainPercent = Math.max(settings.maxRetainPercent(), settings.retainPercent());
         this.softLimitBytes = settings.softLimitBytes();
         this.bucketNanos = Math.max(1, settings.windowNanos() / BUCKETS);
         this.trace = "1".equals(System.getProperty("spanheap.scavtrace"));
@@ -210,17 +227,18 @@ public final class Scavenger implements InlineScavenging {
         PageHeap.PageCounts counts = pageHeap.counts();
         long inUse = inUseBytes(counts);
         long retained = bytes(counts.committed() - counts.releasedFree());
-        long threshold = capped(Math.max(goal(now), inUse / 100 * retainPercent));
+        long threshold = Math.min(capped(Math.max(goal(now), percentOf(inUse, retainPercent))), ceiling(inUse));
         if (retained <= threshold) {
             notePeak(now, inUse);
-            goalOut[0] = goal(now);
+            goalOut[0] = Math.min(goal(now), ceiling(inUse));
             lastGoal = Math.max(threshold, goalOut[0]);
             return 0;
         }
         idle.releaseIdleCentralMemory();
         counts = pageHeap.counts();
-        notePeak(now, inUseBytes(counts));
-        long goal = goal(now);
+        inUse = inUseBytes(counts);
+        notePeak(now, inUse);
+        long goal = Math.min(goal(now), ceiling(inUse));
         goalOut[0] = goal;
         lastGoal = goal;
         retained = bytes(counts.committed() - counts.releasedFree());
@@ -244,7 +262,8 @@ public final class Scavenger implements InlineScavenging {
      *   <li>past the soft limit: free pages until retained memory plus {@code growthBytes} is at
      *       most 95% of the limit, or nothing is left (Go's GOMEMLIMIT);</li>
      *   <li>past the goal (the last cycle's, or {@code retainPercent}% of what is in use now if that
-     *       is more): as many free pages as the growth adds, or the overage if less (Go's
+     *       is more; at most the ceiling over what is in use after the growth): as many free pages
+     *       as the growth adds, or the overage if less (Go's
      *       heap-growth scavenging). Without it, a heap whose free runs are too fragmented for its
      *       requests grows while they stay resident, faster than the paced background thread
      *       releases them: RSS overshoots the goal until it catches up.</li>
@@ -260,15 +279,15 @@ public final class Scavenger implements InlineScavenging {
         }
         long inUse = inUseBytes(inUseBytes);
         grownPeak.accumulateAndGet(inUse, Math::max);
-        goal = inlineGoal(goal, inUse);
+        goal = Math.min(inlineGoal(goal, inUse), ceiling(inUse + growthBytes));
         long overGoal = after > goal ? Math.min(growthBytes, after - goal) : 0;
         return Math.max(forLimit, overGoal);
     }
 
     /**
      * After a free sent a large span to the page heap: the excess of retained memory over the
-     * goal, released on the freeing thread (see {@link InlineScavenging}); nothing until a cycle
-     * has set a goal.
+     * goal, or over the ceiling if that is less, released on the freeing thread (see
+     * {@link InlineScavenging}); nothing until a cycle has set a goal.
      */
     @Override
     public long afterLargeFree(long retainedBytes, long inUseBytes) {
@@ -276,7 +295,26 @@ public final class Scavenger implements InlineScavenging {
         if (goal == 0) {
             return 0;
         }
-        return Math.max(0, retainedBytes - inlineGoal(goal, inUseBytes(inUseBytes)));
+        long inUse = inUseBytes(inUseBytes);
+        return Math.max(0, retainedBytes - Math.min(inlineGoal(goal, inUse), ceiling(inUse)));
+    }
+
+    /**
+     * The most retained with {@code inUse} bytes in use, whatever the recent peak:
+     * {@link #maxRetainPercent}% of it, or {@link #MIN_HEADROOM_BYTES} over it if that is more;
+     * none at {@link Integer#MAX_VALUE}, which leaves the window alone.
+     */
+    private long ceiling(long inUse) {
+        if (maxRetainPercent == Integer.MAX_VALUE) {
+            return Long.MAX_VALUE;
+        }
+        return Math.max(percentOf(inUse, maxRetainPercent), inUse + MIN_HEADROOM_BYTES);
+    }
+
+    /** {@code percent}% of {@code bytes}, divided first and saturating, so that no setting overflows. */
+    private static long percentOf(long bytes, int percent) {
+        long hundredths = bytes / 100;
+        return hundredths > Long.MAX_VALUE / percent ? Long.MAX_VALUE : hundredths * percent;
     }
 
     /**
@@ -284,7 +322,7 @@ public final class Scavenger implements InlineScavenging {
      * growth) if that is more.
      */
     private long inlineGoal(long lastGoal, long inUse) {
-        return capped(Math.max(lastGoal, Math.max(inUse, grownPeak.get()) / 100 * retainPercent));
+        return capped(Math.max(lastGoal, percentOf(Math.max(inUse, grownPeak.get()), retainPercent)));
     }
 
     /** The page heap's in-use bytes less the memory idle in central lists; see {@link #inUseBytes(PageHeap.PageCounts)}. */
@@ -300,7 +338,7 @@ public final class Scavenger implements InlineScavenging {
                 peak = Math.max(peak, bucketPeaks[i]);
             }
         }
-        return capped(peak / 100 * retainPercent);
+        return capped(percentOf(peak, retainPercent));
     }
 
     /**

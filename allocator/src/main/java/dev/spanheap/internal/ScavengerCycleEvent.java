@@ -29,7 +29,7 @@ final class ScavengerCycleEvent extends jdk.jfr.Event {
     long retained;
 
     @Label("Goal")
-    @Description("What the scavenger brings retained memory down to: retainPercent (default 103%) of the recent peak in use, or under the soft limit")
+    @Description("What the scavenger brings retained memory down to: retainPercent (default 103%) of the recent peak in use, at most maxRetainPercent (default 110%) of what is in use now, or under the soft limit")
     @DataAmount
     long goal;
 

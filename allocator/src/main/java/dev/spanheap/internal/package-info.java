@@ -23,9 +23,10 @@
  *       coalesces them on free, grows the committed region, releases free pages to the OS.</dd>
  *   <dt>page map</dt><dd>{@link dev.spanheap.internal.PageMap}: page number to span id, O(1).</dd>
  *   <dt>scavenger</dt><dd>{@link dev.spanheap.internal.Scavenger}: releases free pages beyond 103% of
- *       the recent peak in use, paced to about 1% of a CPU; and on users' threads, before the heap
- *       grows for a large block or after a free sends a span of 256 KiB or more to the page heap,
- *       what is over that goal then.</dd>
+ *       the recent peak in use, and in any case beyond 110% of what is in use now (8 MiB over it at
+ *       least), paced to about 1% of a CPU; and on users' threads, before the heap grows for a large
+ *       block or after a free sends a span of 256 KiB or more to the page heap, what is over that
+ *       goal then.</dd>
  *   <dt>sample</dt><dd>an allocation the heap profiler ({@link dev.spanheap.internal.HeapProfiler})
  *       picked, on average one per {@code profileRate} bytes (Go's 512 KiB): it remembers its stack
  *       until freed, in a span of its own (state SAMPLED).</dd>

@@ -43,6 +43,14 @@ class ScavengerTest {
         return heap;
     }
 
+    /**
+     * Manual cycles on the test's clock without the ceiling: the tests of the window alone, whose
+     * drops in use would otherwise pass the ceiling (see the ceiling's own tests).
+     */
+    private HeapConfig.Scavenging windowOnly() {
+        return HeapConfig.Scavenging.manual(now::get).withMaxRetainPercent(Integer.MAX_VALUE);
+    }
+
     private static List<Long> allocateTouched(Heap heap, int blocks, long size) {
         List<Long> addresses = new ArrayList<>();
         for (int i = 0; i < blocks; i++) {
@@ -55,7 +63,7 @@ class ScavengerTest {
 
     @Test
     void keepsFreePagesWithinTheWindowAndReleasesThemAfterIt() {
-        Heap heap = heap(HeapConfig.Scavenging.manual(now::get));
+        Heap heap = heap(windowOnly());
         HeapStatistics statistics = new HeapStatistics(heap);
         List<Long> blocks = allocateTouched(heap, 64, MIB);
         assertThat(heap.scavenger().cycle()).isZero();
@@ -149,7 +157,7 @@ class ScavengerTest {
 
     @Test
     void growthFirstReleasesFreePagesOverTheGoal() {
-        Heap heap = heap(HeapConfig.Scavenging.manual(now::get));
+        Heap heap = heap(windowOnly());
         HeapStatistics statistics = new HeapStatistics(heap);
         // 40 MiB in use, then every other MiB freed: 1 MiB holes, resident, within the goal
         // (103% of the 40 MiB peak), so the cycle keeps them.
@@ -176,7 +184,7 @@ class ScavengerTest {
 
     @Test
     void growthForAClassSpanFirstReleasesFreePagesOverTheGoal() {
-        Heap heap = heap(HeapConfig.Scavenging.manual(now::get));
+        Heap heap = heap(windowOnly());
         HeapStatistics statistics = new HeapStatistics(heap);
         // 20 MiB of 512 KiB objects (a span each), then every other one freed: 512 KiB holes.
         List<Long> blocks = allocateTouched(heap, 40, 512 << 10);
@@ -262,7 +270,7 @@ class ScavengerTest {
 
     @Test
     void aBurstThatGrowsTheHeapCountsAsAPeak() {
-        Heap heap = heap(HeapConfig.Scavenging.manual(now::get));
+        Heap heap = heap(windowOnly());
         HeapStatistics statistics = new HeapStatistics(heap);
         List<Long> steady = allocateTouched(heap, 10, 2 * MIB);
         heap.scavenger().cycle();
@@ -280,7 +288,7 @@ class ScavengerTest {
 
     @Test
     void largeFreeWithinTheWindowKeepsItsPages() {
-        Heap heap = heap(HeapConfig.Scavenging.manual(now::get));
+        Heap heap = heap(windowOnly());
         HeapStatistics statistics = new HeapStatistics(heap);
         List<Long> blocks = allocateTouched(heap, 20, 2 * MIB);
         heap.scavenger().cycle();
@@ -291,6 +299,93 @@ class ScavengerTest {
         }
         assertThat(statistics.snapshot().heapReleased()).isLessThan(MIB);
         blocks.forEach(heap::free);
+    }
+
+    @Test
+    void aLargeFreeThatPassesTheCeilingReleasesTheExcessAtOnce() {
+        Heap heap = heap(HeapConfig.Scavenging.manual(now::get));
+        HeapStatistics statistics = new HeapStatistics(heap);
+        List<Long> blocks = allocateTouched(heap, 200, MIB);
+        heap.scavenger().cycle();
+        // 200 MiB was in use a moment ago, so the window alone would keep every page; the ceiling
+        // keeps 110% of the 100 MiB still in use, released by the frees themselves (no cycle runs).
+        for (int i = 0; i < 100; i++) {
+            heap.free(blocks.removeLast());
+        }
+        MemStats stats = statistics.snapshot();
+        assertThat(stats.heapSys() - stats.heapReleased())
+                .isLessThanOrEqualTo(100 * MIB / 100 * HeapConfig.Scavenging.DEFAULT_MAX_RETAIN_PERCENT)
+                .isGreaterThanOrEqualTo(100 * MIB + Scavenger.MIN_HEADROOM_BYTES);
+        blocks.forEach(heap::free);
+        heap.verify();
+    }
+
+    @Test
+    void theCeilingLeavesASmallHeapItsMinimumHeadroom() {
+        Heap heap = heap(HeapConfig.Scavenging.manual(now::get));
+        HeapStatistics statistics = new HeapStatistics(heap);
+        List<Long> blocks = allocateTouched(heap, 20, MIB);
+        heap.scavenger().cycle();
+        // 8 MiB freed of 20: past 110% of the 12 MiB left, but not past 8 MiB over it.
+        for (int i = 0; i < 8; i++) {
+            heap.free(blocks.removeLast());
+        }
+        assertThat(statistics.snapshot().heapReleased()).isLessThan(MIB);
+        // One more MiB passes the headroom: that much goes.
+        heap.free(blocks.removeLast());
+        MemStats stats = statistics.snapshot();
+        assertThat(stats.heapSys() - stats.heapReleased()).isLessThanOrEqualTo(11 * MIB + Scavenger.MIN_HEADROOM_BYTES);
+        assertThat(stats.heapReleased()).isGreaterThanOrEqualTo(MIB);
+        blocks.forEach(heap::free);
+        heap.verify();
+    }
+
+    @Test
+    void aCycleBringsMemoryThatNoLargeFreeReleasedDownToTheCeiling() {
+        Heap heap = heap(HeapConfig.Scavenging.manual(now::get));
+        HeapStatistics statistics = new HeapStatistics(heap);
+        // 64 KiB blocks: every other one freed, so no span empties, nothing reaches the page heap
+        // and no free releases inline; only the cycle can apply the ceiling, to idle central memory.
+        List<Long> blocks = allocateTouched(heap, 3200, 64 << 10);
+        heap.scavenger().cycle();
+        for (int i = 0; i < blocks.size(); i += 2) {
+            heap.free(blocks.get(i));
+        }
+        assertThat(statistics.snapshot().heapReleased()).isLessThan(MIB);
+        now.addAndGet(SECOND / 10);
+        while (heap.scavenger().cycle() > 0) {
+            now.addAndGet(1_000_000);
+        }
+        // Still within the window of the 200 MiB peak: the ceiling, not the window, released it.
+        MemStats stats = statistics.snapshot();
+        assertThat(stats.heapReleased()).isGreaterThan(0);
+        for (int i = 1; i < blocks.size(); i += 2) {
+            heap.free(blocks.get(i));
+        }
+        heap.verify();
+    }
+
+    @Test
+    void aRetainPercentAboveTheCeilingRaisesIt() {
+        Heap ceiling = heap(HeapConfig.Scavenging.manual(now::get));
+        Heap generous = heap(new HeapConfig.Scavenging(false, 150, 0, HeapConfig.Scavenging.DEFAULT_WINDOW_NANOS,
+                now::get, nanos -> { }));
+        for (Heap heap : List.of(ceiling, generous)) {
+            List<Long> blocks = allocateTouched(heap, 200, MIB);
+            heap.scavenger().cycle();
+            // 140 MiB left in use: the default ceiling keeps 154 MiB of the 200 retained, while
+            // retainPercent 150 (210 MiB) keeps them all.
+            for (int i = 0; i < 60; i++) {
+                heap.free(blocks.removeLast());
+            }
+            long released = new HeapStatistics(heap).snapshot().heapReleased();
+            if (heap == ceiling) {
+                assertThat(released).isGreaterThanOrEqualTo(200 * MIB - 140 * MIB / 100 * 110);
+            } else {
+                assertThat(released).isLessThan(MIB);
+            }
+            blocks.forEach(heap::free);
+        }
     }
 
     @Test
@@ -351,7 +446,7 @@ class ScavengerTest {
                         tenSleeps.countDown();
                         throw new InterruptedException("enough");
                     }
-                });
+                }, Integer.MAX_VALUE);
         Heap heap = heap(paced);
         try {
             List<Long> blocks = allocateTouched(heap, 40, MIB);
@@ -360,7 +455,8 @@ class ScavengerTest {
                     .as("six idle cycles").isTrue();
             blocks.forEach(heap::free);
             heap.flushThreadCache();
-            // The peak leaves the window: the next cycles release the 40 MiB, 16 MiB at a time.
+            // The peak leaves the window: the next cycles release the 40 MiB, 16 MiB at a time (no
+            // ceiling, which would have released most of it at the frees).
             clock.addAndGet(10 * SECOND);
             freed.countDown();
             assertThat(tenSleeps.await(TestThreads.BOUND.toSeconds(), java.util.concurrent.TimeUnit.SECONDS))
