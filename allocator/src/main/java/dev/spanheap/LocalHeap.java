@@ -1,6 +1,7 @@
 package dev.spanheap;
 
 import dev.spanheap.internal.Heap;
+import dev.spanheap.internal.HeapSegments;
 import dev.spanheap.internal.ThreadCache;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
@@ -17,11 +18,13 @@ import java.lang.foreign.SegmentAllocator;
 public final class LocalHeap implements SegmentAllocator {
 
     private final Heap heap;
+    private final HeapSegments segments;
     private final ThreadCache cache;
     private final Thread owner;
 
     LocalHeap(Heap heap) {
         this.heap = heap;
+        this.segments = heap.segments();
         this.cache = heap.currentThreadCache();
         this.owner = Thread.currentThread();
     }
@@ -36,7 +39,7 @@ public final class LocalHeap implements SegmentAllocator {
     public MemorySegment allocate(long byteSize, long byteAlignment) {
         checkOwner();
         long address = heap.allocate(cache, byteSize, byteAlignment);
-        return heap.segment(address, byteSize);
+        return segments.segment(address, byteSize);
     }
 
     public long malloc(long byteSize) {
@@ -50,6 +53,6 @@ public final class LocalHeap implements SegmentAllocator {
     }
 
     public void free(MemorySegment segment) {
-        free(heap.segmentAddress(segment, "free"));
+        free(segments.segmentAddress(segment, "free"));
     }
 }

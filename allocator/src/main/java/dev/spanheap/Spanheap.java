@@ -4,6 +4,7 @@ import dev.spanheap.internal.Heap;
 import dev.spanheap.internal.HeapAccess;
 import dev.spanheap.internal.HeapArena;
 import dev.spanheap.internal.HeapConfig;
+import dev.spanheap.internal.HeapSegments;
 import dev.spanheap.internal.HeapStatistics;
 import dev.spanheap.internal.LinuxOsMemory;
 import dev.spanheap.internal.PageHeap;
@@ -59,6 +60,8 @@ import java.util.Objects;
 public final class Spanheap implements SegmentAllocator, AutoCloseable {
 
     private final Heap heap;
+    /** The heap's segments, held here so that the segment API reaches them with one load. */
+    private final HeapSegments segments;
     /** The heap's slot table, kept here so that the fast paths reach it in one load (see Heap#mirrorSlotTable). */
     private long[][] slotTable;
     private final HeapStatistics statistics;
@@ -72,6 +75,7 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
 
     private Spanheap(Heap heap, boolean global) {
         this.heap = heap;
+        this.segments = heap.segments();
         this.statistics = new HeapStatistics(heap);
         this.global = global;
         // Last: the table's growth on another thread may call back as soon as this is registered.
@@ -121,13 +125,13 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
     @Override
     public MemorySegment allocate(long byteSize, long byteAlignment) {
         long address = heap.allocate(slotTable, byteSize, byteAlignment);
-        return heap.segment(address, byteSize);
+        return segments.segment(address, byteSize);
     }
 
     /** Allocates {@code byteSize} bytes that read as zero. */
     public MemorySegment allocateZeroed(long byteSize) {
         long address = heap.allocateZeroed(byteSize);
-        return heap.segment(address, byteSize);
+        return segments.segment(address, byteSize);
     }
 
     /**
@@ -138,7 +142,7 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
      * as a stale segment whose block was freed and handed out again.
      */
     public void free(MemorySegment segment) {
-        heap.free(slotTable, heap.segmentAddress(segment, "free"));
+        heap.free(slotTable, segments.segmentAddress(segment, "free"));
     }
 
     /**
@@ -151,8 +155,8 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
      * mode the old segment stops working, whether or not the block moved.
      */
     public MemorySegment reallocate(MemorySegment segment, long newByteSize) {
-        long address = heap.reallocate(heap.segmentAddress(segment, "reallocate"), newByteSize);
-        return heap.segment(address, newByteSize);
+        long address = heap.reallocate(segments.segmentAddress(segment, "reallocate"), newByteSize);
+        return segments.segment(address, newByteSize);
     }
 
     /** {@link #reallocate(MemorySegment, long)} for a raw address; returns the block's address. */

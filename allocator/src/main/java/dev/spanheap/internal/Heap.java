@@ -4,11 +4,8 @@ import dev.spanheap.MemStats;
 import dev.spanheap.OsMemoryException;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.ref.Reference;
-import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
@@ -45,23 +42,13 @@ public final class Heap implements IdleCentralMemory {
     private static final AtomicInteger HEAPS_CREATED = new AtomicInteger();
     private static final System.Logger LOG = System.getLogger("dev.spanheap");
     /** The scope of {@code MemorySegment.ofAddress}: a raw address wrapped in a segment. */
-    private static final MemorySegment.Scope GLOBAL_SCOPE = Arena.global().scope();
 
     private final PageHeap pageHeap;
     private final PageMap pageMap;
     /** {@link PageMap#address()}, held here so that a free's page-map read is one load. */
     private final long pageMapAddress;
     private final SpanTable spans;
-    private final MemorySegment memory;
-    /**
-     * {@link #memory} when segments are its slices (not checked mode), else null: {@link #segment}
-     * tests this field, which it loads anyway, instead of loading {@link #checked} too.
-     */
-    private final MemorySegment sliceableMemory;
-    /** The reservation bound to the scope that keeps the mapping alive; see {@link #unscopedByteBuffer}. */
-    private final MemorySegment unscopedMemory;
-    /** See {@link #keepMappedWhileOpen()}; one per heap, so that an arena's scope costs one registration. */
-    private final Consumer<MemorySegment> keepMapped;
+    private final HeapSegments segments;
     private final long base;
     /** The reservation's size: the builder's maxHeapSize in whole pages, the hard limit messages name. */
     private final long reservedBytes;
@@ -122,10 +109,6 @@ public final class Heap implements IdleCentralMemory {
             this.pageMap = pageHeap.pageMap;
             this.pageMapAddress = pageMap.address();
             this.spans = pageHeap.spans;
-            this.memory = pageHeap.space().heap();
-            this.unscopedMemory = pageHeap.space().unscopedHeap();
-            MemorySegment mapping = unscopedMemory;
-            this.keepMapped = closing -> Reference.reachabilityFence(mapping);
             this.base = pageHeap.base();
             this.marks = new FreeMarks(pageHeap);
             this.cookieKey = marks.key;
@@ -146,7 +129,7 @@ public final class Heap implements IdleCentralMemory {
                     ? new AllocationBits(pageHeap.space().mapMetadata(AllocationBits.bytesFor(reservedBytes)))
                     : null;
             this.blockScopes = checked ? new BlockScopes() : null;
-            this.sliceableMemory = checked ? null : memory;
+            this.segments = new HeapSegments(this, pageHeap.space(), base, reservedBytes, blockScopes);
             enableFastPaths(!checked);
             HeapConfig.Scavenging scavenging = config.scavenging();
             this.name = config.name() != null ? config.name() : "spanheap-" + HEAPS_CREATED.incrementAndGet();
@@ -465,7 +448,7 @@ public final class Heap implements IdleCentralMemory {
             return address;
         }
         try {
-            memory.asSlice(offset, Math.max(size, 1)).fill((byte) 0);
+            segments.memory().asSlice(offset, Math.max(size, 1)).fill((byte) 0);
         } catch (IllegalStateException segmentClosed) {
             throw closedException();
         }
@@ -697,6 +680,7 @@ public final class Heap implements IdleCentralMemory {
         }
         long moved = allocate(newSize, 1);
         try {
+            MemorySegment memory = segments.memory();
             MemorySegment.copy(memory, address - base, memory, moved - base, Math.min(usable, newSize));
         } catch (IllegalStateException segmentClosed) {
             throw closedException();
@@ -707,99 +691,12 @@ public final class Heap implements IdleCentralMemory {
 
     // ---- segments, lifecycle ----
 
-    /**
-     * A segment over {@code [address, address + size)}: valid until the heap is closed, or, in
-     * checked mode, until the block is freed or reallocated (see {@link BlockScopes}).
-     */
-    public MemorySegment segment(long address, long size) {
-        MemorySegment sliceable = sliceableMemory;
-        if (sliceable != null) {
-            return sliceable.asSlice(address - base, size);
-        }
-        return blockScopes.open(address, size);
+    /** The heap's memory as segments: its blocks', and the views adapters wrap or re-bind. */
+    public HeapSegments segments() {
+        return segments;
     }
 
-    /**
-     * The address of {@code segment} for a free or a reallocation ({@code operation}) through the
-     * segment API. {@code MemorySegment.NULL} and heap segments over a Java array's start (address
-     * 0) are refused. Unchecked, the address is all there is to check, and the free checks it. In
-     * checked mode the segment must also be the live segment of its block, or a raw address wrapped
-     * in a global segment ({@code MemorySegment.ofAddress}): a stale segment is then refused even
-     * after its block went to a new owner, and so is any segment of another scope.
-     */
-    public long segmentAddress(MemorySegment segment, String operation) {
-        long address = Objects.requireNonNull(segment, "segment").address();
-        if (address == 0) {
-            throw zeroAddressRefusal(operation, segment);
-        }
-        if (sliceableMemory != null) {
-            return address;
-        }
-        return checkedSegmentAddress(segment);
-    }
-
-    /**
-     * Why a free or reallocate ({@code operation}) of {@code segment}, whose address is 0, is
-     * refused: it is {@link MemorySegment#NULL}, or a heap segment over the start of a Java array or
-     * buffer.
-     */
-    private IllegalArgumentException zeroAddressRefusal(String operation, MemorySegment segment) {
-        checkOpen();
-        return new IllegalArgumentException(segment.isNative() ? operation + " of MemorySegment.NULL"
-                : operation + " of a heap segment (over a Java array or buffer): "
-                        + "only native memory from this heap can be freed");
-    }
-
-    /** {@link #segmentAddress} in checked mode: refuses a segment that is not its block's live one. */
-    private long checkedSegmentAddress(MemorySegment segment) {
-        checkOpen();
-        long address = segment.address();
-        MemorySegment.Scope scope = segment.scope();
-        if (scope.equals(GLOBAL_SCOPE) || blockScopes.isScopeOf(address, scope)) {
-            return address;
-        }
-        if (Long.compareUnsigned(address - base, reservedBytes) >= 0) {
-            // Outside the heap: the free's own checks refuse it as foreign.
-            return address;
-        }
-        // A close racing this check has closed the segment's scope too: that is the close, not a double free.
-        if (!scope.isAlive()) {
-            throw closedOr(new IllegalStateException(String.format("double free of 0x%x: the segment's scope is "
-                    + "closed (its block was freed or reallocated, or its arena closed)", address)));
-        }
-        throw closedOr(new IllegalArgumentException(String.format("segment at 0x%x did not come from this heap's "
-                + "allocate or reallocate, nor wraps a raw address: an arena's segments go back when the arena "
-                + "closes", address)));
-    }
-
-    /**
-     * A cleanup for a scope that re-binds this heap's memory ({@link HeapArena}): it does nothing
-     * when the scope closes, but while the scope holds it, it holds the view that keeps the heap's
-     * memory mapped after close (see {@link AddressSpace#unscopedHeap()}). Without it, a segment of
-     * an arena never closed, used after its heap was closed and dropped, read unmapped memory and
-     * crashed the JVM (ArenaOutlivesHeapTest).
-     */
-    Consumer<MemorySegment> keepMappedWhileOpen() {
-        return keepMapped;
-    }
-
-    /** The whole reservation as one segment bound to the heap's lifetime, for re-binding to other scopes. */
-    public MemorySegment memory() {
-        return memory;
-    }
-
-    /**
-     * A direct {@link java.nio.ByteBuffer} over {@code [address, address + size)} of this heap with no
-     * scope to check or acquire: the buffer keeps the heap's mapping alive, so it can never fault,
-     * but it does not stop working when the block is freed or the heap closes (it then reads
-     * another block, or zero pages). For adapters whose buffers have their own lifetime checks
-     * (Netty's reference counts); NIO operations on it pay no atomic per call.
-     */
-    public java.nio.ByteBuffer unscopedByteBuffer(long address, int size) {
-        return unscopedMemory.asSlice(address - base, size).asByteBuffer();
-    }
-
-    /** The address of the reservation's first byte: {@code memory()}'s offset 0. */
+    /** The address of the reservation's first byte: {@link HeapSegments#memory()}'s offset 0. */
     public long base() {
         return base;
     }
@@ -820,7 +717,7 @@ public final class Heap implements IdleCentralMemory {
     }
 
     /** {@code failure}, or the close if the heap is closed: what an operation that raced close() reports. */
-    private RuntimeException closedOr(RuntimeException failure) {
+    RuntimeException closedOr(RuntimeException failure) {
         return closed ? closedException() : failure;
     }
 

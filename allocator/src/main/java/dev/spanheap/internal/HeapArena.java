@@ -80,9 +80,9 @@ public final class HeapArena implements Arena {
         this.lock = owner == null ? new ReentrantLock() : null;
         this.base = heap.base();
         // The cleanup keeps the heap's memory mapped while the arena's scope, which every segment
-        // of the arena holds, is alive (see Heap.keepMappedWhileOpen).
+        // of the arena holds, is alive (see HeapSegments.keepMappedWhileOpen).
         try {
-            this.view = heap.memory().reinterpret(scope, heap.keepMappedWhileOpen());
+            this.view = heap.segments().memory().reinterpret(scope, heap.segments().keepMappedWhileOpen());
         } catch (IllegalStateException heapClosed) {
             scope.close();
             throw FreeChecks.closed();

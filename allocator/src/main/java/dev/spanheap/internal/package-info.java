@@ -44,8 +44,9 @@
  * {@code ThreadSlots}, virtual threads through locked stripes) and reaping ended threads' caches;
  * {@link dev.spanheap.internal.HeapArena}, the heap-backed {@code java.lang.foreign.Arena} (a region
  * allocator over heap blocks, its scope a JDK arena, no segment of it starting where a heap block
- * does, so the heap's free refuses them all); {@link dev.spanheap.internal.BlockScopes},
- * checked mode's scope per segment, closed at free; {@link dev.spanheap.internal.HeapProfiler}, the
+ * does, so the heap's free refuses them all); {@link dev.spanheap.internal.HeapSegments}, the
+ * heap's memory as segments (a block's, and the address a segment names at its free), with
+ * {@link dev.spanheap.internal.BlockScopes}, checked mode's scope per segment, closed at free; {@link dev.spanheap.internal.HeapProfiler}, the
  * sampled heap profile (with {@link dev.spanheap.internal.SampledAllocations}, the heap's side of a
  * sample, {@link dev.spanheap.internal.SampleRate}, each thread's rate, and
  * {@link dev.spanheap.internal.PprofWriter}, its pprof encoding), {@link dev.spanheap.internal.LeakReport}

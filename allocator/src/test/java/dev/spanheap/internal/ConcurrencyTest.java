@@ -42,7 +42,7 @@ class ConcurrencyTest {
         long size = kind < 85 ? 8 + random.nextInt(1024) : kind < 98 ? 1024 + random.nextInt(31 << 10)
                 : (32 << 10) + random.nextInt(256 << 10);
         long address = heap.allocate(size, 8);
-        MemorySegment block = heap.segment(address, size);
+        MemorySegment block = heap.segments().segment(address, size);
         block.set(ValueLayout.JAVA_LONG, 0, cookie(address, size));
         if (size >= 16) {
             block.set(ValueLayout.JAVA_LONG_UNALIGNED, size - 8, cookie(address, size));
@@ -52,7 +52,7 @@ class ConcurrencyTest {
 
     private void checkAndFree(long address) {
         long usable = heap.usableSize(address);
-        MemorySegment block = heap.segment(address, usable);
+        MemorySegment block = heap.segments().segment(address, usable);
         long first = block.get(ValueLayout.JAVA_LONG, 0);
         // The size is recovered from the cookie; the last word must carry the same cookie.
         long size = first ^ (address * 0x9E3779B97F4A7C15L);

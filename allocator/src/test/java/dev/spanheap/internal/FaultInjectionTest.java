@@ -60,7 +60,7 @@ class FaultInjectionTest {
             step(() -> {
                 long address = heap.allocate(size, 1);
                 long usable = heap.usableSize(address);
-                MemorySegment block = heap.segment(address, usable);
+                MemorySegment block = heap.segments().segment(address, usable);
                 block.fill(pattern(address));
                 live.add(new long[] {address, usable});
                 mallocs++;
@@ -89,7 +89,7 @@ class FaultInjectionTest {
             assertThat(statistics.recount()).isEqualTo(new HeapStatistics.Recount(live.size(),
                     live.stream().mapToLong(b -> b[1]).sum()));
             for (long[] block : live) {
-                MemorySegment segment = heap.segment(block[0], block[1]);
+                MemorySegment segment = heap.segments().segment(block[0], block[1]);
                 assertThat(segment.get(ValueLayout.JAVA_BYTE, 0)).isEqualTo(pattern(block[0]));
                 assertThat(segment.get(ValueLayout.JAVA_BYTE, block[1] - 1)).isEqualTo(pattern(block[0]));
             }
@@ -244,7 +244,7 @@ class FaultInjectionTest {
             os.failNextCall();
             long big = heap.allocate(2 << 20, 1);
             assertThat(os.injected()).as("the growth was tried and refused").isEqualTo(1);
-            heap.segment(big, 2 << 20).fill((byte) 1);
+            heap.segments().segment(big, 2 << 20).fill((byte) 1);
             heap.free(big);
             heap.verify();
         } finally {
@@ -268,7 +268,7 @@ class FaultInjectionTest {
                 scavenging));
         try {
             long block = heap.allocate(8L << 20, 1);
-            heap.segment(block, 8L << 20).fill((byte) 1);
+            heap.segments().segment(block, 8L << 20).fill((byte) 1);
             // Refusals start before the free: the scavenger cycles without pause, and a release that
             // got in between the free and the refusals would leave nothing to refuse (seen on a
             // loaded machine).

@@ -62,7 +62,7 @@ class OutOfMemoryTest {
         List<Long> addresses = new ArrayList<>();
         for (int i = 0; i < blocks; i++) {
             long address = heap.allocate(size, 1);
-            heap.segment(address, size).fill((byte) 1);
+            heap.segments().segment(address, size).fill((byte) 1);
             addresses.add(address);
         }
         addresses.forEach(heap::free);

@@ -20,7 +20,7 @@ public final class RefusedRemapProbe {
         InjectedOsFaults os = InjectedOsFaults.none();
         Heap heap = new Heap(new HeapConfig(os, 1L << 30, 64, 256 << 10, 1 << 20, false));
         long block = heap.allocate(4096, 1);
-        ByteBuffer buffer = heap.unscopedByteBuffer(block, 4096);
+        ByteBuffer buffer = heap.segments().unscopedByteBuffer(block, 4096);
         buffer.put(0, (byte) 42);
         Arena arena = HeapArena.shared(heap);
         MemorySegment segment = arena.allocate(100);

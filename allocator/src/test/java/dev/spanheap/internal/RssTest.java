@@ -65,7 +65,7 @@ class RssTest {
             List<Long> blocks = new ArrayList<>();
             for (int i = 0; i < 256; i++) {
                 long address = heap.allocate(MIB, 1);
-                MemorySegment block = heap.segment(address, MIB);
+                MemorySegment block = heap.segments().segment(address, MIB);
                 block.fill((byte) 1);
                 blocks.add(address);
             }
@@ -83,7 +83,7 @@ class RssTest {
             assertThat(touched - after).isGreaterThanOrEqualTo(200 * MIB);
             // A released page reads back as zero and is reused.
             long again = heap.allocate(MIB, 1);
-            assertThat(heap.segment(again, MIB).get(java.lang.foreign.ValueLayout.JAVA_BYTE, 12345)).isZero();
+            assertThat(heap.segments().segment(again, MIB).get(java.lang.foreign.ValueLayout.JAVA_BYTE, 12345)).isZero();
             heap.free(again);
         } finally {
             heap.close();
@@ -111,7 +111,7 @@ class RssTest {
                 heap.free(address);
             }
             assertThat(rssBytes(heap)).as("resident after the frees").isZero();
-            heap.segment(heap.allocate(20_000, 1), 8).set(ValueLayout.JAVA_LONG, 0, 1L);
+            heap.segments().segment(heap.allocate(20_000, 1), 8).set(ValueLayout.JAVA_LONG, 0, 1L);
             assertThat(rssBytes(heap)).as("one word written").isEqualTo(4096);
         } finally {
             heap.close();
@@ -126,7 +126,7 @@ class RssTest {
         while (total < 512 * MIB) {
             long size = random.nextBoolean() ? 16 + random.nextInt(32 << 10) : (32 << 10) + random.nextInt(1 << 20);
             long address = heap.allocate(size, 1);
-            heap.segment(address, size).fill((byte) 3);
+            heap.segments().segment(address, size).fill((byte) 3);
             blocks.add(address);
             total += size;
         }

@@ -55,7 +55,7 @@ class ScavengerTest {
         List<Long> addresses = new ArrayList<>();
         for (int i = 0; i < blocks; i++) {
             long address = heap.allocate(size, 1);
-            heap.segment(address, size).fill((byte) 1);
+            heap.segments().segment(address, size).fill((byte) 1);
             addresses.add(address);
         }
         return addresses;

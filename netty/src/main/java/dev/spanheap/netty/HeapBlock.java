@@ -18,7 +18,7 @@ final class HeapBlock implements CleanableDirectBuffer {
     private final ByteBuffer buffer;
 
     /**
-     * The buffer has no scope (Heap.unscopedByteBuffer): Netty's reference count guards its
+     * The buffer has no scope (HeapSegments.unscopedByteBuffer): Netty's reference count guards its
      * lifetime, and NIO reads and writes through it pay no scope acquire per call. It keeps the
      * heap's mapping alive, so even a buffer used after release cannot fault.
      */
@@ -26,7 +26,7 @@ final class HeapBlock implements CleanableDirectBuffer {
         this.allocator = allocator;
         this.address = address;
         this.capacity = capacity;
-        this.buffer = heap.unscopedByteBuffer(address, capacity);
+        this.buffer = heap.segments().unscopedByteBuffer(address, capacity);
     }
 
     @Override

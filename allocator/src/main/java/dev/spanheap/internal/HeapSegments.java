@@ -1,0 +1,144 @@
+package dev.spanheap.internal;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.ref.Reference;
+import java.util.Objects;
+import java.util.function.Consumer;
+
+/**
+ * A heap's memory as {@link MemorySegment}s: the segment each block is handed out as, the address a
+ * segment names when it comes back to be freed, and the views of the whole reservation that
+ * adapters re-bind to scopes of their own ({@link HeapArena}) or wrap without a scope (Netty's
+ * buffers).
+ *
+ * <p>Unchecked, a block's segment is a slice of the reservation, bound to the heap's lifetime: it
+ * stops working when the heap closes. In checked mode each block's segment has a scope of its own
+ * that its free or reallocation ends ({@link BlockScopes}), so a stale segment is refused even after
+ * its block went to a new owner.
+ */
+public final class HeapSegments {
+
+    private static final MemorySegment.Scope GLOBAL_SCOPE = Arena.global().scope();
+
+    /** The heap, for whether it is open: a refusal that raced its close is reported as the close. */
+    private final Heap heap;
+    private final MemorySegment memory;
+    /**
+     * {@link #memory} when segments are its slices (not checked mode), else null: {@link #segment}
+     * tests this field, which it loads anyway, instead of loading a flag too.
+     */
+    private final MemorySegment sliceableMemory;
+    /** The reservation bound to the scope that keeps the mapping alive; see {@link #unscopedByteBuffer}. */
+    private final MemorySegment unscopedMemory;
+    /** See {@link #keepMappedWhileOpen()}; one per heap, so that an arena's scope costs one registration. */
+    private final Consumer<MemorySegment> keepMapped;
+    /** Checked mode's scope per block; null unchecked. */
+    private final BlockScopes blockScopes;
+    private final long base;
+    private final long reservedBytes;
+
+    HeapSegments(Heap heap, AddressSpace space, long base, long reservedBytes, BlockScopes blockScopes) {
+        this.heap = heap;
+        this.memory = space.heap();
+        this.unscopedMemory = space.unscopedHeap();
+        MemorySegment mapping = unscopedMemory;
+        this.keepMapped = closing -> Reference.reachabilityFence(mapping);
+        this.blockScopes = blockScopes;
+        this.sliceableMemory = blockScopes == null ? memory : null;
+        this.base = base;
+        this.reservedBytes = reservedBytes;
+    }
+
+    /**
+     * A segment over {@code [address, address + size)}: valid until the heap is closed, or, in
+     * checked mode, until the block is freed or reallocated (see {@link BlockScopes}).
+     */
+    public MemorySegment segment(long address, long size) {
+        MemorySegment sliceable = sliceableMemory;
+        if (sliceable != null) {
+            return sliceable.asSlice(address - base, size);
+        }
+        return blockScopes.open(address, size);
+    }
+
+    /**
+     * The address of {@code segment} for a free or a reallocation ({@code operation}) through the
+     * segment API. {@code MemorySegment.NULL} and heap segments over a Java array's start (address
+     * 0) are refused. Unchecked, the address is all there is to check, and the free checks it. In
+     * checked mode the segment must also be the live segment of its block, or a raw address wrapped
+     * in a global segment ({@code MemorySegment.ofAddress}): a stale segment is then refused even
+     * after its block went to a new owner, and so is any segment of another scope.
+     */
+    public long segmentAddress(MemorySegment segment, String operation) {
+        long address = Objects.requireNonNull(segment, "segment").address();
+        if (address == 0) {
+            throw zeroAddressRefusal(operation, segment);
+        }
+        if (sliceableMemory != null) {
+            return address;
+        }
+        return checkedSegmentAddress(segment);
+    }
+
+    /**
+     * Why a free or reallocate ({@code operation}) of {@code segment}, whose address is 0, is
+     * refused: it is {@link MemorySegment#NULL}, or a heap segment over the start of a Java array or
+     * buffer.
+     */
+    private IllegalArgumentException zeroAddressRefusal(String operation, MemorySegment segment) {
+        heap.checkOpen();
+        return new IllegalArgumentException(segment.isNative() ? operation + " of MemorySegment.NULL"
+                : operation + " of a heap segment (over a Java array or buffer): "
+                        + "only native memory from this heap can be freed");
+    }
+
+    /** {@link #segmentAddress} in checked mode: refuses a segment that is not its block's live one. */
+    private long checkedSegmentAddress(MemorySegment segment) {
+        heap.checkOpen();
+        long address = segment.address();
+        MemorySegment.Scope scope = segment.scope();
+        if (scope.equals(GLOBAL_SCOPE) || blockScopes.isScopeOf(address, scope)) {
+            return address;
+        }
+        if (Long.compareUnsigned(address - base, reservedBytes) >= 0) {
+            // Outside the heap: the free's own checks refuse it as foreign.
+            return address;
+        }
+        // A close racing this check has closed the segment's scope too: that is the close, not a double free.
+        if (!scope.isAlive()) {
+            throw heap.closedOr(new IllegalStateException(String.format("double free of 0x%x: the segment's scope "
+                    + "is closed (its block was freed or reallocated, or its arena closed)", address)));
+        }
+        throw heap.closedOr(new IllegalArgumentException(String.format("segment at 0x%x did not come from this "
+                + "heap's allocate or reallocate, nor wraps a raw address: an arena's segments go back when the "
+                + "arena closes", address)));
+    }
+
+    /**
+     * A cleanup for a scope that re-binds this heap's memory ({@link HeapArena}): it does nothing
+     * when the scope closes, but while the scope holds it, it holds the view that keeps the heap's
+     * memory mapped after close (see {@link AddressSpace#unscopedHeap()}). Without it, a segment of
+     * an arena never closed, used after its heap was closed and dropped, read unmapped memory and
+     * crashed the JVM (ArenaOutlivesHeapTest).
+     */
+    Consumer<MemorySegment> keepMappedWhileOpen() {
+        return keepMapped;
+    }
+
+    /** The whole reservation as one segment bound to the heap's lifetime, for re-binding to other scopes. */
+    public MemorySegment memory() {
+        return memory;
+    }
+
+    /**
+     * A direct {@link java.nio.ByteBuffer} over {@code [address, address + size)} of this heap with no
+     * scope to check or acquire: the buffer keeps the heap's mapping alive, so it can never fault,
+     * but it does not stop working when the block is freed or the heap closes (it then reads
+     * another block, or zero pages). For adapters whose buffers have their own lifetime checks
+     * (Netty's reference counts); NIO operations on it pay no atomic per call.
+     */
+    public java.nio.ByteBuffer unscopedByteBuffer(long address, int size) {
+        return unscopedMemory.asSlice(address - base, size).asByteBuffer();
+    }
+}
