@@ -3,7 +3,10 @@ package dev.spanheap;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.spanheap.internal.HeapAccess;
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class BuilderTest {
@@ -26,6 +29,31 @@ class BuilderTest {
                 .hasMessage("maxRetainPercent must be at least 100: 99");
         assertThatThrownBy(() -> Spanheap.builder().threadCacheSize(-1))
                 .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void maxRetainPercentReachesTheScavenger() {
+        // The default cap keeps 110% of the 140 MiB left in use and releases the rest at the frees;
+        // at 150% it keeps all 200 (the window's 103% of the 200 MiB peak decides). Cycles run by
+        // hand, and no thread cache keeps the freed blocks from the page heap.
+        assertThat(releasedAfterDroppingFrom200To140MiB(Spanheap.builder())).isGreaterThanOrEqualTo(46L << 20);
+        assertThat(releasedAfterDroppingFrom200To140MiB(Spanheap.builder().maxRetainPercent(150))).isZero();
+    }
+
+    private static long releasedAfterDroppingFrom200To140MiB(Spanheap.Builder builder) {
+        try (Spanheap heap = builder.scavenger(false).threadCacheSize(0).profileRate(0).build()) {
+            List<MemorySegment> blocks = new ArrayList<>();
+            for (int i = 0; i < 200; i++) {
+                blocks.add(heap.allocate(1 << 20).fill((byte) 1));
+            }
+            HeapAccess.heapOf(heap).scavenger().cycle();
+            for (int i = 0; i < 60; i++) {
+                heap.free(blocks.removeLast());
+            }
+            long released = heap.memStats().heapReleased();
+            blocks.forEach(heap::free);
+            return released;
+        }
     }
 
     @Test
