@@ -376,8 +376,8 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
          * The most memory the scavenger keeps whatever the recent peak, as a percentage of the
          * memory in use now (default 110, and never less than 8 MiB over it or than
          * {@link #retainPercent}): a free that takes retained memory past it releases the excess at
-         * once, and so does the next scavenger cycle. Without it a heap whose use just dropped
-         * would hold its old peak for a second. Higher keeps more pages for allocations that come
+         * once, and so does the next scavenger cycle, up to 64 MiB at once and 64 MiB a second
+         * after that. Without it a heap whose use just dropped would hold its old peak for a second. Higher keeps more pages for allocations that come
          * back soon; {@link Integer#MAX_VALUE} leaves only the window.
          */
         public Builder maxRetainPercent(int percent) {

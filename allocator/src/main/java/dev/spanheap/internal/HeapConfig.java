@@ -63,7 +63,9 @@ public record HeapConfig(OsMemory os, long maxHeapBytes, int commitStepPages, lo
          * runs, 1.19-1.27 in five more taken beside five with this ceiling, which gave 1.117-1.118
          * (means 1.07-1.08 in both). The ceiling leaves about 15 MB free there, more than the next
          * 5-10 MB buffer needs, so the process faulted in about as many pages as before (345 000
-         * against 328 000-343 000).
+         * against 328 000-343 000). What the cap releases is rate-limited
+         * ({@link Scavenger#CAP_RELEASE_BYTES_PER_SECOND}): unlimited, it cost {@code ./soak} 20-25% of
+         * its operations.
          */
         public static final int DEFAULT_MAX_RETAIN_PERCENT = 110;
         /** One second: RSS follows a drop in use within about a second, without thrashing on bursts. */

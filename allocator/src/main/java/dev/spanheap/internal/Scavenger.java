@@ -38,7 +38,10 @@ import java.util.function.LongSupplier;
  * <p>Why a ceiling besides the window: the window keeps a shrinking heap's old peak for a second, so
  * a pool of large buffers that shrinks by a tenth in a fifth of a second held 1.19-1.27 times its
  * live bytes at peak (the garbage workload of {@code ./compare memory}). The ceiling releases what is
- * past it on the free that crosses it, and its headroom still holds the next buffers.
+ * past it on the free that crosses it, and its headroom still holds the next buffers. What the
+ * ceiling releases (beyond the window's goal) is limited to {@link #CAP_RELEASE_BURST_BYTES} at once
+ * and {@link #CAP_RELEASE_BYTES_PER_SECOND} after that, so that a heap whose use swings back and
+ * forth many times a second does not fault the same pages in again at each swing.
  *
  * <p>With {@code -Dspanheap.scavtrace=1} every cycle that releases memory prints one line to
  * stderr, in the spirit of Go's {@code GODEBUG=scavtrace=1}.
@@ -56,6 +59,19 @@ public final class Scavenger implements InlineScavenging {
      * each time).
      */
     static final long MIN_HEADROOM_BYTES = 8L << 20;
+    /**
+     * How much the cap may release at once, and per second after that (the window's goal is not
+     * limited). Without a limit, a soak of 4096 live blocks of 8 B-1 MiB replaced 250 000 times a
+     * second, whose use swings a few percent either way many times a second, ran 20-25% slower:
+     * each swing past the cap released pages the next allocations faulted in again. A drop like
+     * the garbage workload's (8-12% of 133 MiB within a fifth of a second) fits in the burst.
+     */
+    static final long CAP_RELEASE_BURST_BYTES = 64L << 20;
+    static final long CAP_RELEASE_BYTES_PER_SECOND = 64L << 20;
+    private static final long SECOND_NANOS = 1_000_000_000L;
+    /** The cap's allowance left, and when it was last refilled (Long.MIN_VALUE: never, so full); see {@link #takeCapAllowance}. */
+    private long capAllowance;
+    private long capAllowanceRefilled = Long.MIN_VALUE;
     static final long MIN_SLEEP_NANOS = 1_000_000L;
     /**
      * The first sleep after a cycle with nothing to release; it doubles with each further idle
@@ -227,22 +243,28 @@ public final class Scavenger implements InlineScavenging {
         PageHeap.PageCounts counts = pageHeap.counts();
         long inUse = inUseBytes(counts);
         long retained = bytes(counts.committed() - counts.releasedFree());
-        long threshold = Math.min(capped(Math.max(goal(now), percentOf(inUse, retainPercent))), ceiling(inUse));
-        if (retained <= threshold) {
+        long threshold = capped(Math.max(goal(now), percentOf(inUse, retainPercent)));
+        if (retained <= Math.min(threshold, ceiling(inUse))) {
             notePeak(now, inUse);
             goalOut[0] = Math.min(goal(now), ceiling(inUse));
-            lastGoal = Math.max(threshold, goalOut[0]);
+            lastGoal = Math.max(threshold, goal(now));
             return 0;
         }
         idle.releaseIdleCentralMemory();
         counts = pageHeap.counts();
         inUse = inUseBytes(counts);
         notePeak(now, inUse);
-        long goal = Math.min(goal(now), ceiling(inUse));
-        goalOut[0] = goal;
+        long goal = goal(now);
+        long cap = ceiling(inUse);
+        goalOut[0] = Math.min(goal, cap);
         lastGoal = goal;
         retained = bytes(counts.committed() - counts.releasedFree());
-        long released = retained > goal ? pageHeap.release(Math.min(retained - goal, MAX_RELEASE_PER_CYCLE)) : 0;
+        long toRelease = Math.min(Math.max(0, retained - goal), MAX_RELEASE_PER_CYCLE);
+        long overCap = Math.min(retained - cap, MAX_RELEASE_PER_CYCLE);
+        if (overCap > toRelease) {
+            toRelease += takeCapAllowance(overCap - toRelease);
+        }
+        long released = toRelease > 0 ? pageHeap.release(toRelease) : 0;
         totalReleased += released;
         if (trace && released > 0) {
             PageHeap.PageCounts after = pageHeap.counts();
@@ -279,8 +301,12 @@ public final class Scavenger implements InlineScavenging {
         }
         long inUse = inUseBytes(inUseBytes);
         grownPeak.accumulateAndGet(inUse, Math::max);
-        goal = Math.min(inlineGoal(goal, inUse), ceiling(inUse + growthBytes));
+        goal = inlineGoal(goal, inUse);
         long overGoal = after > goal ? Math.min(growthBytes, after - goal) : 0;
+        long overCap = Math.min(growthBytes, after - ceiling(inUse + growthBytes));
+        if (overCap > overGoal) {
+            overGoal += takeCapAllowance(overCap - overGoal);
+        }
         return Math.max(forLimit, overGoal);
     }
 
@@ -296,7 +322,29 @@ public final class Scavenger implements InlineScavenging {
             return 0;
         }
         long inUse = inUseBytes(inUseBytes);
-        return Math.max(0, retainedBytes - Math.min(inlineGoal(goal, inUse), ceiling(inUse)));
+        long overGoal = Math.max(0, retainedBytes - inlineGoal(goal, inUse));
+        long overCap = retainedBytes - ceiling(inUse);
+        return overCap > overGoal ? overGoal + takeCapAllowance(overCap - overGoal) : overGoal;
+    }
+
+    /**
+     * Up to {@code wanted} bytes of what the cap may still release: {@link #CAP_RELEASE_BURST_BYTES}
+     * at once, coming back at {@link #CAP_RELEASE_BYTES_PER_SECOND} on the heap's clock. Reads the
+     * clock only when called, that is when retained memory is past the cap.
+     */
+    private synchronized long takeCapAllowance(long wanted) {
+        long now = clock.getAsLong();
+        long elapsed = now - capAllowanceRefilled;
+        if (capAllowanceRefilled == Long.MIN_VALUE || elapsed >= SECOND_NANOS) {
+            capAllowance = CAP_RELEASE_BURST_BYTES;
+        } else if (elapsed > 0) {
+            capAllowance = Math.min(CAP_RELEASE_BURST_BYTES,
+                    capAllowance + elapsed * CAP_RELEASE_BYTES_PER_SECOND / SECOND_NANOS);
+        }
+        capAllowanceRefilled = now;
+        long taken = Math.min(wanted, capAllowance);
+        capAllowance -= taken;
+        return taken;
     }
 
     /**

@@ -305,17 +305,45 @@ class ScavengerTest {
     void aLargeFreeThatPassesTheCeilingReleasesTheExcessAtOnce() {
         Heap heap = heap(HeapConfig.Scavenging.manual(now::get));
         HeapStatistics statistics = new HeapStatistics(heap);
-        List<Long> blocks = allocateTouched(heap, 200, MIB);
+        List<Long> blocks = allocateTouched(heap, 160, MIB);
         heap.scavenger().cycle();
-        // 200 MiB was in use a moment ago, so the window alone would keep every page; the ceiling
-        // keeps 110% of the 100 MiB still in use, released by the frees themselves (no cycle runs).
-        for (int i = 0; i < 100; i++) {
+        // 160 MiB was in use a moment ago, so the window alone would keep every page; the ceiling
+        // keeps 110% of the 90 MiB still in use, released by the frees themselves (no cycle runs).
+        for (int i = 0; i < 70; i++) {
             heap.free(blocks.removeLast());
         }
         MemStats stats = statistics.snapshot();
         assertThat(stats.heapSys() - stats.heapReleased())
-                .isLessThanOrEqualTo(100 * MIB / 100 * HeapConfig.Scavenging.DEFAULT_MAX_RETAIN_PERCENT)
-                .isGreaterThanOrEqualTo(100 * MIB + Scavenger.MIN_HEADROOM_BYTES);
+                .isLessThanOrEqualTo(90 * MIB / 100 * HeapConfig.Scavenging.DEFAULT_MAX_RETAIN_PERCENT)
+                .isGreaterThanOrEqualTo(90 * MIB + Scavenger.MIN_HEADROOM_BYTES);
+        blocks.forEach(heap::free);
+        heap.verify();
+    }
+
+    @Test
+    void theCeilingReleasesItsBurstAtOnceAndTheRestAtItsRate() {
+        Heap heap = heap(HeapConfig.Scavenging.manual(now::get));
+        HeapStatistics statistics = new HeapStatistics(heap);
+        List<Long> blocks = allocateTouched(heap, 200, MIB);
+        heap.scavenger().cycle();
+        // 90 MiB past the ceiling of the 100 MiB left in use: the burst goes at once, no more.
+        for (int i = 0; i < 100; i++) {
+            heap.free(blocks.removeLast());
+        }
+        // (Give or take what the release rounds up to whole free runs.)
+        long burst = statistics.snapshot().heapReleased();
+        assertThat(burst).isBetween(Scavenger.CAP_RELEASE_BURST_BYTES, Scavenger.CAP_RELEASE_BURST_BYTES + MIB);
+        // A quarter of a second gives back a quarter of the rate, which the next large free takes.
+        now.addAndGet(SECOND / 4);
+        heap.free(blocks.removeLast());
+        assertThat(statistics.snapshot().heapReleased() - burst)
+                .isBetween(Scavenger.CAP_RELEASE_BYTES_PER_SECOND / 4 - MIB, Scavenger.CAP_RELEASE_BYTES_PER_SECOND / 4 + MIB);
+        // A second later the allowance is whole again: retained memory comes down to the ceiling.
+        now.addAndGet(SECOND);
+        heap.free(blocks.removeLast());
+        MemStats stats = statistics.snapshot();
+        assertThat(stats.heapSys() - stats.heapReleased())
+                .isLessThanOrEqualTo(98 * MIB / 100 * HeapConfig.Scavenging.DEFAULT_MAX_RETAIN_PERCENT);
         blocks.forEach(heap::free);
         heap.verify();
     }
