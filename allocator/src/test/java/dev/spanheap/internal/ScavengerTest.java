@@ -301,71 +301,79 @@ class ScavengerTest {
         blocks.forEach(heap::free);
     }
 
-    @Test
-    void aLargeFreeThatPassesTheCeilingReleasesTheExcessAtOnce() {
-        Heap heap = heap(HeapConfig.Scavenging.manual(now::get));
-        HeapStatistics statistics = new HeapStatistics(heap);
-        List<Long> blocks = allocateTouched(heap, 160, MIB);
-        heap.scavenger().cycle();
-        // 160 MiB was in use a moment ago, so the window alone would keep every page; the ceiling
-        // keeps 110% of the 90 MiB still in use, released by the frees themselves (no cycle runs).
-        for (int i = 0; i < 70; i++) {
+    /** A heap with the default ceiling whose use just dropped: a cycle saw its blocks of a MiB in use, then some were freed. */
+    private record Dropped(Heap heap, HeapStatistics statistics, List<Long> blocks) {
+
+        long released() {
+            return statistics.snapshot().heapReleased();
+        }
+
+        long retained() {
+            MemStats stats = statistics.snapshot();
+            return stats.heapSys() - stats.heapReleased();
+        }
+
+        /** Frees one more block: a large free, which releases what is past the ceiling. */
+        void freeOne() {
             heap.free(blocks.removeLast());
         }
-        MemStats stats = statistics.snapshot();
-        assertThat(stats.heapSys() - stats.heapReleased())
+
+        void freeTheRest() {
+            blocks.forEach(heap::free);
+            heap.verify();
+        }
+    }
+
+    private Dropped dropAfterACycle(int mebibytes, int freed) {
+        Heap heap = heap(HeapConfig.Scavenging.manual(now::get));
+        Dropped dropped = new Dropped(heap, new HeapStatistics(heap), allocateTouched(heap, mebibytes, MIB));
+        heap.scavenger().cycle();
+        for (int i = 0; i < freed; i++) {
+            dropped.freeOne();
+        }
+        return dropped;
+    }
+
+    @Test
+    void aLargeFreeThatPassesTheCeilingReleasesTheExcessAtOnce() {
+        // 160 MiB was in use a moment ago, so the window alone would keep every page; the ceiling
+        // keeps 110% of the 90 MiB still in use, released by the frees themselves (no cycle runs).
+        Dropped dropped = dropAfterACycle(160, 70);
+        assertThat(dropped.retained())
                 .isLessThanOrEqualTo(90 * MIB / 100 * HeapConfig.Scavenging.DEFAULT_MAX_RETAIN_PERCENT)
                 .isGreaterThanOrEqualTo(90 * MIB + Scavenger.MIN_HEADROOM_BYTES);
-        blocks.forEach(heap::free);
-        heap.verify();
+        dropped.freeTheRest();
     }
 
     @Test
     void theCeilingReleasesItsBurstAtOnceAndTheRestAtItsRate() {
-        Heap heap = heap(HeapConfig.Scavenging.manual(now::get));
-        HeapStatistics statistics = new HeapStatistics(heap);
-        List<Long> blocks = allocateTouched(heap, 200, MIB);
-        heap.scavenger().cycle();
-        // 90 MiB past the ceiling of the 100 MiB left in use: the burst goes at once, no more.
-        for (int i = 0; i < 100; i++) {
-            heap.free(blocks.removeLast());
-        }
-        // (Give or take what the release rounds up to whole free runs.)
-        long burst = statistics.snapshot().heapReleased();
+        // 90 MiB past the ceiling of the 100 MiB left in use: the burst goes at once, no more
+        // (give or take what the release rounds up to whole free runs).
+        Dropped dropped = dropAfterACycle(200, 100);
+        long burst = dropped.released();
         assertThat(burst).isBetween(Scavenger.CAP_RELEASE_BURST_BYTES, Scavenger.CAP_RELEASE_BURST_BYTES + MIB);
         // A quarter of a second gives back a quarter of the rate, which the next large free takes.
         now.addAndGet(SECOND / 4);
-        heap.free(blocks.removeLast());
-        assertThat(statistics.snapshot().heapReleased() - burst)
-                .isBetween(Scavenger.CAP_RELEASE_BYTES_PER_SECOND / 4 - MIB, Scavenger.CAP_RELEASE_BYTES_PER_SECOND / 4 + MIB);
+        dropped.freeOne();
+        long quarter = Scavenger.CAP_RELEASE_BYTES_PER_SECOND / 4;
+        assertThat(dropped.released() - burst).isBetween(quarter - MIB, quarter + MIB);
         // A second later the allowance is whole again: retained memory comes down to the ceiling.
         now.addAndGet(SECOND);
-        heap.free(blocks.removeLast());
-        MemStats stats = statistics.snapshot();
-        assertThat(stats.heapSys() - stats.heapReleased())
-                .isLessThanOrEqualTo(98 * MIB / 100 * HeapConfig.Scavenging.DEFAULT_MAX_RETAIN_PERCENT);
-        blocks.forEach(heap::free);
-        heap.verify();
+        dropped.freeOne();
+        assertThat(dropped.retained()).isLessThanOrEqualTo(98 * MIB / 100 * HeapConfig.Scavenging.DEFAULT_MAX_RETAIN_PERCENT);
+        dropped.freeTheRest();
     }
 
     @Test
     void theCeilingLeavesASmallHeapItsMinimumHeadroom() {
-        Heap heap = heap(HeapConfig.Scavenging.manual(now::get));
-        HeapStatistics statistics = new HeapStatistics(heap);
-        List<Long> blocks = allocateTouched(heap, 20, MIB);
-        heap.scavenger().cycle();
         // 8 MiB freed of 20: past 110% of the 12 MiB left, but not past 8 MiB over it.
-        for (int i = 0; i < 8; i++) {
-            heap.free(blocks.removeLast());
-        }
-        assertThat(statistics.snapshot().heapReleased()).isLessThan(MIB);
+        Dropped dropped = dropAfterACycle(20, 8);
+        assertThat(dropped.released()).isLessThan(MIB);
         // One more MiB passes the headroom: that much goes.
-        heap.free(blocks.removeLast());
-        MemStats stats = statistics.snapshot();
-        assertThat(stats.heapSys() - stats.heapReleased()).isLessThanOrEqualTo(11 * MIB + Scavenger.MIN_HEADROOM_BYTES);
-        assertThat(stats.heapReleased()).isGreaterThanOrEqualTo(MIB);
-        blocks.forEach(heap::free);
-        heap.verify();
+        dropped.freeOne();
+        assertThat(dropped.retained()).isLessThanOrEqualTo(11 * MIB + Scavenger.MIN_HEADROOM_BYTES);
+        assertThat(dropped.released()).isGreaterThanOrEqualTo(MIB);
+        dropped.freeTheRest();
     }
 
     @Test
