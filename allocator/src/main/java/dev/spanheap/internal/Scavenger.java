@@ -69,9 +69,6 @@ public final class Scavenger implements InlineScavenging {
     static final long CAP_RELEASE_BURST_BYTES = 64L << 20;
     static final long CAP_RELEASE_BYTES_PER_SECOND = 64L << 20;
     private static final long SECOND_NANOS = 1_000_000_000L;
-    /** The cap's allowance left, and when it was last refilled (Long.MIN_VALUE: never, so full); see {@link #takeCapAllowance}. */
-    private long capAllowance;
-    private long capAllowanceRefilled = Long.MIN_VALUE;
     static final long MIN_SLEEP_NANOS = 1_000_000L;
     /**
      * The first sleep after a cycle with nothing to release; it doubles with each further idle
@@ -126,6 +123,9 @@ public final class Scavenger implements InlineScavenging {
      * saw, so its memory is not released on the next large free as if it had never been needed.
      */
     private final AtomicLong grownPeak = new AtomicLong();
+    /** The cap's allowance left, and when it was last refilled (Long.MIN_VALUE: never, so full); see {@link #takeCapAllowance}. */
+    private long capAllowance;
+    private long capAllowanceRefilled = Long.MIN_VALUE;
     private volatile Thread thread;
     /** The heap's name, for the JFR events. */
     private final String heapName;
@@ -312,8 +312,8 @@ public final class Scavenger implements InlineScavenging {
 
     /**
      * After a free sent a large span to the page heap: the excess of retained memory over the
-     * goal, or over the ceiling if that is less, released on the freeing thread (see
-     * {@link InlineScavenging}); nothing until a cycle has set a goal.
+     * goal, or over the ceiling if that is more as far as the ceiling's allowance reaches, released
+     * on the freeing thread (see {@link InlineScavenging}); nothing until a cycle has set a goal.
      */
     @Override
     public long afterLargeFree(long retainedBytes, long inUseBytes) {
