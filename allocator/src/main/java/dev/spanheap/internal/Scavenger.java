@@ -244,10 +244,12 @@ public final class Scavenger implements InlineScavenging {
         long inUse = inUseBytes(counts);
         long retained = bytes(counts.committed() - counts.releasedFree());
         long threshold = capped(Math.max(goal(now), percentOf(inUse, retainPercent)));
-        if (retained <= Math.min(threshold, ceiling(inUse))) {
+        long cap = ceiling(inUse);
+        if (retained <= Math.min(threshold, cap)) {
             notePeak(now, inUse);
-            goalOut[0] = Math.min(goal(now), ceiling(inUse));
-            lastGoal = Math.max(threshold, goal(now));
+            long goal = goal(now);
+            goalOut[0] = Math.min(goal, cap);
+            lastGoal = Math.max(threshold, goal);
             return 0;
         }
         idle.releaseIdleCentralMemory();
@@ -255,7 +257,7 @@ public final class Scavenger implements InlineScavenging {
         inUse = inUseBytes(counts);
         notePeak(now, inUse);
         long goal = goal(now);
-        long cap = ceiling(inUse);
+        cap = ceiling(inUse);
         goalOut[0] = Math.min(goal, cap);
         lastGoal = goal;
         retained = bytes(counts.committed() - counts.releasedFree());
