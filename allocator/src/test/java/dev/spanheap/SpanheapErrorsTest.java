@@ -295,13 +295,13 @@ class SpanheapErrorsTest {
     }
 
     /**
-     * A block of a page or more is marked free by a flag beside the heap, not in its memory, so a
+     * A block of 128 B or more is marked free by a flag beside the heap, not in its memory, so a
      * write into it after its free (a use after free) no longer hides a second free, as it does
-     * for blocks under a page (see BuilderTest); its memory is neither read nor written by a free.
+     * for smaller blocks (see BuilderTest); its memory is neither read nor written by a free.
      */
     @ParameterizedTest(name = "{0} bytes")
-    @ValueSource(longs = {8192, 9000, 65536, 300_000, 1 << 20})
-    void doubleFreeOfABlockOfAPageOrMoreIsCaughtAfterAWriteIntoIt(long size) {
+    @ValueSource(longs = {128, 200, 4096, 8000, 8192, 9000, 65536, 300_000, 1 << 20})
+    void doubleFreeOfABlockOf128BytesOrMoreIsCaughtAfterAWriteIntoIt(long size) {
         long block = heap.malloc(size);
         MemorySegment memory = MemorySegment.ofAddress(block).reinterpret(64);
         memory.fill((byte) 0x5a);

@@ -8,26 +8,36 @@ import java.util.concurrent.ThreadLocalRandom;
  * How a small object that no user has is marked free, so that a free that finds the mark already
  * there is refused as a double free, at the cost of one load and one compare:
  * <ul>
- *   <li>an object smaller than a page holds a cookie in its first eight bytes: its address XOR a
- *       per-heap random key (mimalloc's encoded free pointers play the same part);
- *   <li>an object of a page or more (classes from {@link #FIRST_FLAGGED_CLASS}) has a flag byte in
- *       a side table of one byte per page of the reservation, at the page its object starts in:
- *       no two such objects start in the same page. Its own memory is never touched. A buffer
- *       that has gone cold made reading its cookie a cache miss on every free: 52% of the time of
- *       a replacement in {@code NettyPatternBenchmark} (8192 live buffers of up to 64 KiB), and
- *       cutting a span wrote into every object's pages.
+ *   <li>an object under {@link #GRANULE} (128) bytes holds a cookie in its first eight bytes: its
+ *       address XOR a per-heap random key (mimalloc's encoded free pointers play the same part);
+ *   <li>an object of 128 B or more (classes from {@link #FIRST_FLAGGED_CLASS}) has a flag byte in
+ *       a side table, at the granule its object starts in: one byte per 128 B of the reservation
+ *       for objects under a page, one per page for objects of a page or more (classes from
+ *       {@link #FIRST_PAGE_FLAGGED_CLASS}). No two such objects start in one granule, or one page.
+ *       Its own memory is never touched.
  * </ul>
- * The table is 1/8192 of the reservation's size, resident only where flagged spans have been.
+ * Why flags: a buffer freed long after its last use is cold, and reading its cookie was a cache
+ * miss on every free. In {@code NettyPatternBenchmark} (8192 live buffers, a random one replaced
+ * each time) it was 52% of a replacement's time with buffers of up to 64 KiB, before objects of a
+ * page or more had flags; with buffers of up to 4 KiB a replacement took 22-24 ns with cookies and
+ * 17 with flags from 128 B (JMH, two alternating runs). Cutting a span also wrote every object's
+ * cookie, so its pages became resident before any user wrote them. Objects of a page or more keep
+ * a table of their own, 64 times denser: with one flag per 128 B for them too, 8192 buffers of up
+ * to 64 KiB had their flags on as many lines, and a replacement took 49-53 ns against 45-47.
+ * Objects under 128 B keep the cookie: a flag per 16 B would be 6% of their memory.
+ *
+ * <p>The tables are 1/128 and 1/8192 of the reservation, resident only where flagged spans have
+ * been: at most 0.8% of the heap's committed memory, which the statistics count as span metadata.
  *
  * <p>Invariant: every small object that is not allocated carries its mark, whichever structure
  * has it (a span's bitmap, a transfer stack, a thread cache). Allocation clears it; free writes it;
  * and {@link #markSpanFree} marks every object of a span when the span is cut from the page heap,
  * so an address that no allocation has handed out since the pages were cut, a stale address from
  * an earlier life of those pages among them, is refused like any double free. A flag byte whose
- * page starts no object of a flagged span means nothing: nothing reads it.
+ * granule (or page) starts no object of a flagged span means nothing: nothing reads it.
  *
  * <p>The fast paths ({@code Heap}'s allocate and free, {@code ThreadCache}'s free) write the same
- * reads and writes out themselves, through {@link #key} and {@link #flagBias}. As static helpers
+ * reads and writes out themselves, through {@link #key}, {@link #flagBias} and {@link #pageFlagBias}. As static helpers
  * they were 37-55 bytes of bytecode, past C2's 35-byte limit for call sites it does not find hot,
  * and {@code -XX:+PrintInlining} showed the take-back in a full class's free left as a call: a
  * call on a rare branch of an allocation loop costs the whole loop its registers.
@@ -40,30 +50,46 @@ final class FreeMarks {
      * and aarch64 load and store it with the same instruction).
      */
     static final ValueLayout.OfLong WORD = ValueLayout.JAVA_LONG_UNALIGNED;
-    /** A flag of the side table: 1 while the object that starts in its page is free. */
+    /** A flag of the side table: 1 while the object that starts in its granule is free. */
     static final ValueLayout.OfByte FLAG = ValueLayout.JAVA_BYTE;
     static final byte FREE = 1;
     static final byte ALLOCATED = 0;
-    /** The first size class whose objects are a page or more, marked by flag rather than cookie. */
-    static final int FIRST_FLAGGED_CLASS = firstClassOfAPage();
+    /** log2 of {@link #GRANULE}. */
+    static final int FLAG_SHIFT = 7;
+    /** The bytes of the reservation that one flag stands for; the smallest object that has a flag. */
+    static final int GRANULE = 1 << FLAG_SHIFT;
+    /** The first size class whose objects are a granule or more, marked by flag rather than cookie. */
+    static final int FIRST_FLAGGED_CLASS = firstClassOfAtLeast(GRANULE);
+    /** The first size class whose objects are a page or more, flagged in the table of one flag per page. */
+    static final int FIRST_PAGE_FLAGGED_CLASS = firstClassOfAtLeast(Pages.SIZE);
 
     /** Odd, so that no address maps to the cookie 0 that allocation leaves behind. */
     final long key = ThreadLocalRandom.current().nextLong() | 1;
     /**
-     * The flag of the object at {@code address} is at {@code flagBias + (address >>> Pages.SHIFT)}:
-     * the table's address less the heap's first page number, so that the fast paths add and shift.
+     * The flag of an object under a page at {@code address} is at {@code flagBias + (address >>>
+     * FLAG_SHIFT)}: the table's address less the heap's first granule number, so that the fast paths
+     * add and shift.
      */
     final long flagBias;
+    /** The same for objects of a page or more: {@code pageFlagBias + (address >>> Pages.SHIFT)}. */
+    final long pageFlagBias;
 
     /** Maps the flag table for {@code pageHeap}'s reservation beside it (zeroed: nothing is free yet). */
     FreeMarks(PageHeap pageHeap) {
-        MemorySegment table = pageHeap.space().mapMetadata(pageHeap.reservedBytes() >>> Pages.SHIFT);
-        this.flagBias = table.address() - (pageHeap.base() >>> Pages.SHIFT);
+        MemorySegment granules = pageHeap.space().mapMetadata(pageHeap.reservedBytes() >>> FLAG_SHIFT);
+        this.flagBias = granules.address() - (pageHeap.base() >>> FLAG_SHIFT);
+        MemorySegment pages = pageHeap.space().mapMetadata(pageHeap.reservedBytes() >>> Pages.SHIFT);
+        this.pageFlagBias = pages.address() - (pageHeap.base() >>> Pages.SHIFT);
     }
 
-    private static int firstClassOfAPage() {
+    /** The bytes of flags that {@code heapBytes} of the reservation have, in both tables. */
+    static long bytesFor(long heapBytes) {
+        return (heapBytes >>> FLAG_SHIFT) + (heapBytes >>> Pages.SHIFT);
+    }
+
+    private static int firstClassOfAtLeast(long bytes) {
         int c = 1;
-        while (SizeClasses.SIZE[c] < Pages.SIZE) {
+        while (SizeClasses.SIZE[c] < bytes) {
             c++;
         }
         return c;
@@ -78,21 +104,22 @@ final class FreeMarks {
         return address ^ key;
     }
 
-    long flagAddress(long address) {
-        return flagBias + (address >>> Pages.SHIFT);
+    /** The flag of the object of flagged class {@code c} at {@code address}. */
+    long flagAddress(long address, int c) {
+        return c >= FIRST_PAGE_FLAGGED_CLASS ? pageFlagBias + (address >>> Pages.SHIFT) : flagBias + (address >>> FLAG_SHIFT);
     }
 
     /** Whether the object of class {@code c} at {@code address} carries its mark, that is, is free. */
     boolean isFree(long address, int c) {
         return isFlagged(c)
-                ? RawMemory.ALL.get(FLAG, flagAddress(address)) == FREE
+                ? RawMemory.ALL.get(FLAG, flagAddress(address, c)) == FREE
                 : RawMemory.ALL.get(WORD, address) == cookieOf(address);
     }
 
     /** Marks the object of class {@code c} at {@code address} free. */
     void markFree(long address, int c) {
         if (isFlagged(c)) {
-            RawMemory.ALL.set(FLAG, flagAddress(address), FREE);
+            RawMemory.ALL.set(FLAG, flagAddress(address, c), FREE);
         } else {
             RawMemory.ALL.set(WORD, address, cookieOf(address));
         }
@@ -101,7 +128,7 @@ final class FreeMarks {
     /** Clears the mark of the object of class {@code c} at {@code address}: it is allocated from now on. */
     void markAllocated(long address, int c) {
         if (isFlagged(c)) {
-            RawMemory.ALL.set(FLAG, flagAddress(address), ALLOCATED);
+            RawMemory.ALL.set(FLAG, flagAddress(address, c), ALLOCATED);
         } else {
             RawMemory.ALL.set(WORD, address, 0L);
         }

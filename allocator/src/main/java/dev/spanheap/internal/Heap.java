@@ -20,7 +20,7 @@ import java.util.function.Consumer;
  * store that clears the block's free mark. Every other case goes through {@link #allocateSlow}.
  *
  * <p>Double frees of small blocks: a block that is not allocated carries its mark (a cookie in its
- * first word, or for blocks of a page or more a flag in a side table, see {@link FreeMarks}), and
+ * first word, or for blocks of 128 B or more a flag in a side table, see {@link FreeMarks}), and
  * allocation clears it. A free that finds the mark already there throws, at the cost of one load
  * and one compare; package-info lists the double frees this misses
  * and checked mode ({@link AllocationBits}) catches. Large blocks are checked exactly against
@@ -66,9 +66,10 @@ public final class Heap implements IdleCentralMemory {
     /** Where {@link #slotsByThreadId} is copied as well, for a facade that keeps it (see {@link #mirrorSlotTable}). */
     private volatile Consumer<long[][]> slotTableMirror = table -> { };
     private final FreeMarks marks;
-    /** {@code marks.key} and {@code marks.flagBias}, held here so that the fast paths read them from this object. */
+    /** {@code marks.key} and the flag tables' biases, held here so that the fast paths read them from this object. */
     private final long cookieKey;
     private final long flagBias;
+    private final long pageFlagBias;
     private final boolean checked;
     private final AllocationBits allocationBits;
     /** Checked mode's per-segment scopes, which catch use after free; null when unchecked. */
@@ -113,6 +114,7 @@ public final class Heap implements IdleCentralMemory {
             this.marks = new FreeMarks(pageHeap);
             this.cookieKey = marks.key;
             this.flagBias = marks.flagBias;
+            this.pageFlagBias = marks.pageFlagBias;
             this.reservedBytes = pageHeap.reservedBytes();
             for (int c = 1; c < SizeClasses.COUNT; c++) {
                 centrals[c] = new CentralList(c, pageHeap, marks);
@@ -251,8 +253,12 @@ public final class Heap implements IdleCentralMemory {
             int c = SizeClassLookup.sizeClassOf(size);
             long address = ThreadCache.allocate(slots, c);
             if (address != 0) {
-                if (FreeMarks.isFlagged(c)) {
-                    RawMemory.ALL.set(FLAG, flagBias + (address >>> Pages.SHIFT), FreeMarks.ALLOCATED);
+                // Objects of a page or more first, so that their store is one compare away, as it
+                // was before smaller objects had flags.
+                if (c >= FreeMarks.FIRST_PAGE_FLAGGED_CLASS) {
+                    RawMemory.ALL.set(FLAG, pageFlagBias + (address >>> Pages.SHIFT), FreeMarks.ALLOCATED);
+                } else if (FreeMarks.isFlagged(c)) {
+                    RawMemory.ALL.set(FLAG, flagBias + (address >>> FreeMarks.FLAG_SHIFT), FreeMarks.ALLOCATED);
                 } else {
                     RawMemory.ALL.set(WORD, address, 0L);
                 }
@@ -260,6 +266,12 @@ public final class Heap implements IdleCentralMemory {
             }
         }
         return allocateOffFastPath(slots, size, alignment);
+    }
+
+    /** {@link FreeMarks#flagAddress}, from this object's copies of its biases. */
+    private long flagOf(long address, int c) {
+        return c >= FreeMarks.FIRST_PAGE_FLAGGED_CLASS
+                ? pageFlagBias + (address >>> Pages.SHIFT) : flagBias + (address >>> FreeMarks.FLAG_SHIFT);
     }
 
     /** {@link #allocateSlow}'s sampling: count the request towards the next sample first. */
@@ -514,7 +526,7 @@ public final class Heap implements IdleCentralMemory {
             int c = PageMap.sizeClass(entry);
             long spanOffset = (offset & (Pages.SIZE - 1)) + (entry & PageMap.PAGE_OFFSET_MASK);
             long cookie = address ^ cookieKey;
-            long flag = flagBias + (address >>> Pages.SHIFT);
+            long flag = flagOf(address, c);
             // A flagged block's own memory is not read: a buffer freed long after its last use is
             // cold, and that read was a cache miss on every free (see FreeMarks).
             if (SizeClassLookup.isBlockStart(c, spanOffset) && (FreeMarks.isFlagged(c)

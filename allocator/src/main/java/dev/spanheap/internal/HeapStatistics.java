@@ -56,7 +56,8 @@ public final class HeapStatistics {
         long heapSys = (long) pages.committed() << Pages.SHIFT;
         long heapIdle = (long) pages.free() << Pages.SHIFT;
         long heapReleased = (long) pages.releasedFree() << Pages.SHIFT;
-        long spanMetadata = pages.spanMetadataBytes() + PageMap.bytesFor(pages.committed());
+        long spanMetadata = pages.spanMetadataBytes() + PageMap.bytesFor(pages.committed())
+                + FreeMarks.bytesFor(heapSys);
         long cacheMetadata = heap.caches().cacheCount() * ThreadCache.footprintBytes();
         return new MemStats(heapSys + spanMetadata + cacheMetadata, heapSys, heapAlloc, heapSys - heapIdle,
                 heapIdle, heapReleased, totalMallocs - totalFrees, totalMallocs, totalFrees, totalAlloc,

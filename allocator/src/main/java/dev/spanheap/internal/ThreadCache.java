@@ -239,7 +239,7 @@ public final class ThreadCache {
      * again rather than called.
      */
     boolean free(int c, long address, FreeMarks marks) {
-        return free(slots, c, address, marks.cookieOf(address), marks.flagAddress(address));
+        return free(slots, c, address, marks.cookieOf(address), marks.flagAddress(address, c));
     }
 
     /**

@@ -69,7 +69,7 @@
  *       own ({@code Heap.mirrorSlotTable}), one load from the caller's reference (a
  *       {@link java.lang.ThreadLocal} behind it for a thread's first call; virtual threads go to striped
  *       shared caches). Pop an object for the class ({@code ThreadCache.allocate}) and clear its free
- *       mark: its first word, where an object under a page keeps its cookie, or for larger objects
+ *       mark: its first word, where an object under 128 B keeps its cookie, or for larger objects
  *       its flag in a side table, so that their memory is not touched.</li>
  *   <li>Cache empty: grow the class's limit if the cache's byte budget allows, and take a batch from
  *       the central list, from its transfer stack if it holds one ({@code ThreadCache.refill},
@@ -95,9 +95,9 @@
  *   <li>Large block of up to 1 MiB: move its span from LARGE to CACHED by compare-and-set (so a second
  *       free fails, on any thread) and keep it in the thread's cache if its large budget allows;
  *       otherwise, and for longer blocks, the page heap frees it under its lock.</li>
- *   <li>Small object: check and write its free mark (under a page, a cookie in its first word: its
- *       address XOR a per-heap key; from a page up, a flag byte per page in a side table, so that a
- *       cold buffer's memory is not read; finding the mark already there is a double free), then push it on the <em>freeing</em> thread's cache. Objects of one
+ *   <li>Small object: check and write its free mark (under 128 B, a cookie in its first word: its
+ *       address XOR a per-heap key; from 128 B up, a flag byte per 128 B, or per page from a page up,
+ *       in a side table, so that a cold buffer's memory is not read; finding the mark already there is a double free), then push it on the <em>freeing</em> thread's cache. Objects of one
  *       class are interchangeable, so a cross-thread free costs the same as a local one and needs no
  *       atomic (TCMalloc's choice; mimalloc's per-page atomic lists were the alternative).</li>
  *   <li>Cache over its limit: drain the oldest batch to the central list: into its transfer stack if
@@ -192,7 +192,7 @@
  *       free mark ({@link dev.spanheap.internal.FreeMarks}): every object not allocated carries it,
  *       those of a freshly cut span included, so a stale free into pages cut again for any class is
  *       refused too; missed only when the block was reallocated in between, the two frees race on two
- *       threads, or (objects under a page) its first word was overwritten after the first free (a use
+ *       threads, or (objects under 128 B) its first word was overwritten after the first free (a use
  *       after free); every one in checked
  *       mode ({@link dev.spanheap.internal.AllocationBits}, an atomic bit per object).</li>
  *   <li>Stack overflow: before any update of shared structures that takes more than one step

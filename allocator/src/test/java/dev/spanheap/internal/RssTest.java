@@ -91,15 +91,20 @@ class RssTest {
     }
 
     /**
-     * Allocating and freeing a block of a page or more touches none of its memory (its free mark is
+     * Allocating and freeing a block of 128 B or more touches none of its memory (its free mark is
      * a flag beside the heap, see FreeMarks), so pages that no user writes never become resident:
      * before, cutting a span wrote a cookie into each of its objects and each allocation cleared it.
      */
     @Test
-    void blocksOfAPageOrMoreStayUntouchedUntilTheirUserWrites() {
+    void blocksOf128BytesOrMoreStayUntouchedUntilTheirUserWrites() {
         Heap heap = new Heap(HeapConfig.defaults());
         try {
             List<Long> blocks = new ArrayList<>();
+            for (long size = 128; size < 8192; size += 97) {
+                for (int i = 0; i < 40; i++) {
+                    blocks.add(heap.allocate(size, 1));
+                }
+            }
             for (long size = 8192; size <= MIB; size += 12_345) {
                 for (int i = 0; i < 4; i++) {
                     blocks.add(heap.allocate(size, 1));
@@ -113,6 +118,8 @@ class RssTest {
             assertThat(rssBytes(heap)).as("resident after the frees").isZero();
             heap.segments().segment(heap.allocate(20_000, 1), 8).set(ValueLayout.JAVA_LONG, 0, 1L);
             assertThat(rssBytes(heap)).as("one word written").isEqualTo(4096);
+            heap.segments().segment(heap.allocate(300, 1), 8).set(ValueLayout.JAVA_LONG, 0, 1L);
+            assertThat(rssBytes(heap)).as("and one more").isEqualTo(2 * 4096);
         } finally {
             heap.close();
         }

@@ -7,6 +7,7 @@ import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -14,7 +15,7 @@ import org.openjdk.jmh.annotations.TearDown;
 
 /**
  * The pattern of Netty's own ByteBufAllocatorBenchmark: 8192 live buffers; each operation frees a
- * random old one and allocates a new one in its place, sizes 0 to 64 KiB.
+ * random old one and allocates a new one in its place, sizes 0 to {@link #maxSize}.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -26,6 +27,10 @@ public class NettyPatternBenchmark {
 
     private final int[] victims = new int[STREAM];
     private final long[] sizes = new long[STREAM];
+    /** The largest size drawn: Netty's 64 KiB, or 4 KiB for the small buffers most requests use. */
+    @Param("65536")
+    public int maxSize;
+
     private Peer peer;
     private int next;
 
@@ -35,7 +40,7 @@ public class NettyPatternBenchmark {
         SplittableRandom random = new SplittableRandom(8192);
         for (int i = 0; i < STREAM; i++) {
             victims[i] = random.nextInt(LIVE);
-            sizes[i] = random.nextInt((64 << 10) + 1);
+            sizes[i] = random.nextInt(maxSize + 1);
         }
         for (int slot = 0; slot < LIVE; slot++) {
             peer.allocate(slot, sizes[slot]);
