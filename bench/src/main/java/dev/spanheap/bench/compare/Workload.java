@@ -58,6 +58,8 @@ record Workload(String label, Class<?> benchmark, Map<String, String> params, bo
                 new Workload("cross-thread 256 B", CrossThreadBenchmark.class, Map.of("size", "256"), false),
                 new Workload("netty pattern 0-64 KiB", NettyPatternBenchmark.class, Map.of(), false,
                         Map.of(Peers.SPANHEAP, Peers.SPANHEAP_NETTY)),
+                new Workload("netty pattern 0-4 KiB", NettyPatternBenchmark.class, Map.of("maxSize", "4096"), false,
+                        Map.of(Peers.SPANHEAP, Peers.SPANHEAP_NETTY)),
                 new Workload("larson 8-1000 B", LarsonBenchmark.class, Map.of(), true),
                 new Workload("pair 16 B on virtual threads sharing", VirtualThreadPairBenchmark.class, Map.of(), true));
     }
