@@ -37,10 +37,11 @@ import java.util.concurrent.ThreadLocalRandom;
  * granule (or page) starts no object of a flagged span means nothing: nothing reads it.
  *
  * <p>The fast paths ({@code Heap}'s allocate and free, {@code ThreadCache}'s free) write the same
- * reads and writes out themselves, through {@link #key}, {@link #flagBias} and {@link #pageFlagBias}. As static helpers
- * they were 37-55 bytes of bytecode, past C2's 35-byte limit for call sites it does not find hot,
- * and {@code -XX:+PrintInlining} showed the take-back in a full class's free left as a call: a
- * call on a rare branch of an allocation loop costs the whole loop its registers.
+ * reads and writes out themselves, through {@link #key}, {@link #flagBias} and
+ * {@link #pageFlagBias}. As static helpers they were 37-55 bytes of bytecode, past C2's 35-byte
+ * limit for call sites it does not find hot, and {@code -XX:+PrintInlining} showed the take-back
+ * in a full class's free left as a call: a call on a rare branch of an allocation loop costs the
+ * whole loop its registers.
  */
 final class FreeMarks {
 
@@ -106,7 +107,8 @@ final class FreeMarks {
 
     /** The flag of the object of flagged class {@code c} at {@code address}. */
     long flagAddress(long address, int c) {
-        return c >= FIRST_PAGE_FLAGGED_CLASS ? pageFlagBias + (address >>> Pages.SHIFT) : flagBias + (address >>> FLAG_SHIFT);
+        return c >= FIRST_PAGE_FLAGGED_CLASS
+                ? pageFlagBias + (address >>> Pages.SHIFT) : flagBias + (address >>> FLAG_SHIFT);
     }
 
     /** Whether the object of class {@code c} at {@code address} carries its mark, that is, is free. */
