@@ -107,6 +107,14 @@ final class FreeMarks {
 
     /** The flag of the object of flagged class {@code c} at {@code address}. */
     long flagAddress(long address, int c) {
+        return flagAddress(flagBias, pageFlagBias, address, c);
+    }
+
+    /**
+     * {@link #flagAddress(long, int)} from the two biases, for the fast paths that keep copies of
+     * them (small enough for C2 to inline anywhere).
+     */
+    static long flagAddress(long flagBias, long pageFlagBias, long address, int c) {
         return c >= FIRST_PAGE_FLAGGED_CLASS
                 ? pageFlagBias + (address >>> Pages.SHIFT) : flagBias + (address >>> FLAG_SHIFT);
     }

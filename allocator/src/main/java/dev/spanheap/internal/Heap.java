@@ -269,8 +269,7 @@ public final class Heap implements IdleCentralMemory {
 
     /** {@link FreeMarks#flagAddress}, from this object's copies of its biases. */
     private long flagOf(long address, int c) {
-        return c >= FreeMarks.FIRST_PAGE_FLAGGED_CLASS
-                ? pageFlagBias + (address >>> Pages.SHIFT) : flagBias + (address >>> FreeMarks.FLAG_SHIFT);
+        return FreeMarks.flagAddress(flagBias, pageFlagBias, address, c);
     }
 
     /** {@link #allocateSlow}'s sampling: count the request towards the next sample first. */
