@@ -309,6 +309,7 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
         /** -1 while not set: the heap then takes {@code -Dspanheap.profileRate}, or Go's default. */
         private long profileRate = -1;
         private String jmxName;
+        private boolean transparentHugePages;
 
         private Builder() {
         }
@@ -385,6 +386,24 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
                 throw new IllegalArgumentException("maxRetainPercent must be at least 100: " + percent);
             }
             this.maxRetainPercent = percent;
+            return this;
+        }
+
+        /**
+         * Whether the heap asks Linux for transparent huge pages (default off): each committed range
+         * gets {@code madvise(MADV_HUGEPAGE)}, so the kernel backs it with 2 MiB pages where it can
+         * (with {@code /sys/kernel/mm/transparent_hugepage/enabled} at {@code always} or
+         * {@code madvise}), and the scavenger gives back free pages by 2 MiB stretch, wholly free ones
+         * first, then those at least half free, so
+         * that it never breaks up one that is more than half in use. A working set of many megabytes
+         * then costs far fewer TLB misses (buffers of 0-64 KiB, 256 MiB of them replaced at random:
+         * 32 ns per replacement against 42), at a price in memory: a stretch's first touch faults in
+         * all 2 MiB of it, and a dense stretch keeps its free pages. {@link Spanheap#releaseMemory()}
+         * and the {@link #softLimit soft limit} still release every free page, breaking huge pages up
+         * where they must. A kernel without transparent huge pages ignores the request.
+         */
+        public Builder transparentHugePages(boolean enabled) {
+            this.transparentHugePages = enabled;
             return this;
         }
 
@@ -482,7 +501,7 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
             return new Heap(new HeapConfig(LinuxOsMemory.INSTANCE, maxHeapSize,
                     PageHeap.DEFAULT_COMMIT_STEP_PAGES, threadCacheSize, totalCacheSize,
                     checked != null ? checked : PropertyDefaults.checked(), scavenging,
-                    profileRate >= 0 ? profileRate : PropertyDefaults.profileRate(), jmxName));
+                    profileRate >= 0 ? profileRate : PropertyDefaults.profileRate(), jmxName, transparentHugePages));
         }
     }
 }

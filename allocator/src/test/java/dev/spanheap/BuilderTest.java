@@ -64,6 +64,38 @@ class BuilderTest {
     }
 
     @Test
+    void transparentHugePagesAdviseTheHeapsMemory() throws java.io.IOException {
+        org.junit.jupiter.api.Assumptions.assumeTrue(
+                java.nio.file.Files.exists(java.nio.file.Path.of("/sys/kernel/mm/transparent_hugepage/enabled")),
+                "this kernel has no transparent huge pages");
+        try (Spanheap huge = Spanheap.builder().transparentHugePages(true).build();
+                Spanheap plain = Spanheap.create()) {
+            long inHuge = huge.malloc(3 << 20);
+            long inPlain = plain.malloc(3 << 20);
+            // The kernel shows MADV_HUGEPAGE as the "hg" flag of the mapping that holds the block.
+            assertThat(vmFlagsAt(inHuge)).contains("hg");
+            assertThat(vmFlagsAt(inPlain)).doesNotContain("hg");
+            huge.free(inHuge);
+            plain.free(inPlain);
+        }
+    }
+
+    /** The VmFlags of the mapping in /proc/self/smaps that holds {@code address}. */
+    private static List<String> vmFlagsAt(long address) throws java.io.IOException {
+        boolean inside = false;
+        for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/smaps"))) {
+            if (line.matches("^[0-9a-f]+-[0-9a-f]+ .*")) {
+                String[] range = line.substring(0, line.indexOf(' ')).split("-");
+                inside = Long.compareUnsigned(Long.parseUnsignedLong(range[0], 16), address) <= 0
+                        && Long.compareUnsigned(address, Long.parseUnsignedLong(range[1], 16)) < 0;
+            } else if (inside && line.startsWith("VmFlags:")) {
+                return List.of(line.substring("VmFlags:".length()).trim().split(" "));
+            }
+        }
+        throw new AssertionError("no mapping holds " + Long.toHexString(address));
+    }
+
+    @Test
     void theLargestLimitWorks() {
         // Past it, the page heap's page counts would overflow (an ArithmeticException at build).
         try (Spanheap heap = Spanheap.builder().maxHeapSize(1L << 43).build()) {

@@ -45,9 +45,12 @@ final class AddressSpace {
     /** Reachable while this object or any view of {@link #unscopedHeap} is; its cleanup unmaps after close. */
     private final Arena keepAlive = Arena.ofAuto();
     private final MemorySegment unscopedHeap;
+    /** Whether each commit asks for transparent huge pages ({@link OsMemory#adviseHugePages}). */
+    private final boolean hugePages;
 
-    AddressSpace(OsMemory os, long requestedBytes) {
+    AddressSpace(OsMemory os, long requestedBytes, boolean hugePages) {
         this.os = os;
+        this.hugePages = hugePages;
         long size = roundUp(requestedBytes, Pages.SIZE);
         long reserved = 0;
         OsMemoryException refusal = null;
@@ -170,6 +173,10 @@ final class AddressSpace {
     /** Commits the next {@code bytes} past the frontier. */
     void commit(long bytes) {
         os.commit(base + committedBytes, bytes);
+        if (hugePages) {
+            // Advice: refused, the range keeps small pages and works as before.
+            os.adviseHugePages(base + committedBytes, bytes);
+        }
         committedBytes += bytes;
     }
 

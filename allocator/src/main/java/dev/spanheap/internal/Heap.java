@@ -101,7 +101,7 @@ public final class Heap implements IdleCentralMemory {
     private long fastSizeBytes;
 
     public Heap(HeapConfig config) {
-        this.pageHeap = new PageHeap(config.os(), config.maxHeapBytes(), config.commitStepPages());
+        this.pageHeap = new PageHeap(config.os(), config.maxHeapBytes(), config.commitStepPages(), config.hugePages());
         // A failure past this point (the allocation bitmap's mmap in checked mode, a full Java heap,
         // no thread for the scavenger) gives the reservation back: nothing else would, and each
         // failed attempt kept its whole address range.

@@ -5,12 +5,21 @@ import java.util.function.LongSupplier;
 /**
  * What a {@link Heap} is built from: the OS layer (a fake in tests), the size of the reservation,
  * the commit step, the thread-cache budgets, whether every free is checked, the scavenger's
- * settings, the heap profile's sampling rate ({@link HeapProfiler}; 0 for none) and the heap's name
- * in reports, JFR events and JMX (null: a generated one).
+ * settings, the heap profile's sampling rate ({@link HeapProfiler}; 0 for none), the heap's name
+ * in reports, JFR events and JMX (null: a generated one), and whether the heap asks for transparent
+ * huge pages (see {@link PageHeap#release}).
  */
 public record HeapConfig(OsMemory os, long maxHeapBytes, int commitStepPages, long threadCacheBytes,
                          long totalCacheBytes, boolean checked, Scavenging scavenging, long profileRate,
-                         String name) {
+                         String name, boolean hugePages) {
+
+    /** Small pages only, as every heap before {@code transparentHugePages} was. */
+    public HeapConfig(OsMemory os, long maxHeapBytes, int commitStepPages, long threadCacheBytes,
+                      long totalCacheBytes, boolean checked, Scavenging scavenging, long profileRate,
+                      String name) {
+        this(os, maxHeapBytes, commitStepPages, threadCacheBytes, totalCacheBytes, checked, scavenging, profileRate,
+                name, false);
+    }
 
     public static final long DEFAULT_MAX_HEAP_BYTES = 64L << 30;
     /**
@@ -105,7 +114,13 @@ public record HeapConfig(OsMemory os, long maxHeapBytes, int commitStepPages, lo
     /** This configuration with heap profiling at {@code rate} bytes per sample (0: off). */
     public HeapConfig withProfileRate(long rate) {
         return new HeapConfig(os, maxHeapBytes, commitStepPages, threadCacheBytes, totalCacheBytes, checked, scavenging,
-                rate, name);
+                rate, name, hugePages);
+    }
+
+    /** This configuration with transparent huge pages asked for, or not. */
+    public HeapConfig withHugePages(boolean enabled) {
+        return new HeapConfig(os, maxHeapBytes, commitStepPages, threadCacheBytes, totalCacheBytes, checked, scavenging,
+                profileRate, name, enabled);
     }
 
     public static HeapConfig defaults() {

@@ -24,4 +24,10 @@ interface InlineScavenging {
 
     /** Bytes to release after a free sent a large span to the page heap: how far {@code retainedBytes} is over the goal; 0 if not. */
     long afterLargeFree(long retainedBytes, long inUseBytes);
+
+    /**
+     * Whether {@code retainedBytes} would pass what the soft limit allows: then releases may break
+     * transparent huge pages up (see {@link PageHeap#release(long, boolean)}); false with no limit.
+     */
+    boolean overSoftLimit(long retainedBytes);
 }

@@ -30,6 +30,7 @@ public final class LinuxOsMemory implements OsMemory {
     private static final int MAP_ANONYMOUS = 0x20;
     private static final int MAP_NORESERVE = 0x4000;
     private static final int MADV_DONTNEED = 4;
+    private static final int MADV_HUGEPAGE = 14;
     private static final long MAP_FAILED = -1L;
 
     /** The one instance: the downcall handles are process-wide. */
@@ -77,6 +78,17 @@ public final class LinuxOsMemory implements OsMemory {
     @Override
     public void decommit(long address, long bytes) {
         call("madvise", bytes, state -> (int) madvise.invokeExact(state, address, bytes, MADV_DONTNEED));
+    }
+
+    @Override
+    public boolean adviseHugePages(long address, long bytes) {
+        try {
+            call("madvise", bytes, state -> (int) madvise.invokeExact(state, address, bytes, MADV_HUGEPAGE));
+            return true;
+        } catch (OsMemoryException refused) {
+            // EINVAL from a kernel built without transparent huge pages: small pages serve as before.
+            return false;
+        }
     }
 
     @Override

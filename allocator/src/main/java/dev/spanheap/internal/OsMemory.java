@@ -22,6 +22,15 @@ public interface OsMemory {
      */
     void decommit(long address, long bytes);
 
+    /**
+     * Asks the OS to back a committed range with transparent huge pages ({@code MADV_HUGEPAGE}).
+     * Advice only: returns false when the OS refuses it (a kernel without them), and the range
+     * then works with small pages as before.
+     */
+    default boolean adviseHugePages(long address, long bytes) {
+        return false;
+    }
+
     /** Returns a whole reservation to the OS; the addresses become invalid. */
     void unmap(long address, long bytes);
 }

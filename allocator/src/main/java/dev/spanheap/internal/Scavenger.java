@@ -266,7 +266,7 @@ public final class Scavenger implements InlineScavenging {
         if (overCap > toRelease) {
             toRelease += takeCapAllowance(overCap - toRelease);
         }
-        long released = toRelease > 0 ? pageHeap.release(toRelease) : 0;
+        long released = toRelease > 0 ? pageHeap.release(toRelease, overSoftLimit(retained)) : 0;
         totalReleased += released;
         if (trace && released > 0) {
             PageHeap.PageCounts after = pageHeap.counts();
@@ -398,6 +398,11 @@ public final class Scavenger implements InlineScavenging {
      */
     private long inUseBytes(PageHeap.PageCounts counts) {
         return inUseBytes(bytes(counts.inUse()));
+    }
+
+    @Override
+    public boolean overSoftLimit(long retainedBytes) {
+        return softLimitBytes > 0 && retainedBytes > softLimitTarget();
     }
 
     /** {@code goal}, at most the soft limit's target when there is one. */

@@ -22,6 +22,11 @@ abstract class ForwardingOsMemory implements OsMemory {
     }
 
     @Override
+    public boolean adviseHugePages(long address, long bytes) {
+        return LinuxOsMemory.INSTANCE.adviseHugePages(address, bytes);
+    }
+
+    @Override
     public void unmap(long address, long bytes) {
         LinuxOsMemory.INSTANCE.unmap(address, bytes);
     }

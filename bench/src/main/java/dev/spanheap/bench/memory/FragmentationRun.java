@@ -14,7 +14,7 @@ import java.util.List;
  */
 final class FragmentationRun {
 
-    static final List<String> PEERS = List.of("spanheap", "tcmalloc", "mimalloc", "glibc");
+    static final List<String> PEERS = List.of("spanheap", "spanheap-hugepages", "tcmalloc", "mimalloc", "glibc");
 
     private FragmentationRun() {
     }

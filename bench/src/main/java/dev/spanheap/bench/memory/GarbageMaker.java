@@ -28,7 +28,7 @@ import java.util.SplittableRandom;
 public final class GarbageMaker implements Callable<Integer> {
 
     @Option(names = "--mode", required = true,
-            description = "spanheap, spanheap-no-scavenger or allocate-direct")
+            description = "spanheap, spanheap-hugepages, spanheap-no-scavenger or allocate-direct")
     private String mode;
 
     @Option(names = "--ticks", description = "how many buffers to make (default 200)")
@@ -77,7 +77,8 @@ public final class GarbageMaker implements Callable<Integer> {
                     Thread.sleep(tickMillis);
                 }
             } else {
-                try (Spanheap heap = Spanheap.builder().scavenger(mode.equals("spanheap")).build()) {
+                try (Spanheap heap = Spanheap.builder().scavenger(!mode.equals("spanheap-no-scavenger"))
+                        .transparentHugePages(mode.equals("spanheap-hugepages")).build()) {
                     MemorySegment[] pool = new MemorySegment[SLOTS];
                     heap.free(heap.allocate(4096));
                     heap.memStats();

@@ -39,7 +39,7 @@ public final class MemoryRun implements Callable<Integer> {
     @Option(names = "--out", description = "where memory.md, memory.png and the CSV files go")
     private Path out = Path.of("target");
 
-    static final List<String> MODES = List.of("spanheap", "spanheap-no-scavenger", "allocate-direct");
+    static final List<String> MODES = List.of("spanheap", "spanheap-hugepages", "spanheap-no-scavenger", "allocate-direct");
 
     public static void main(String[] args) {
         System.setProperty("java.awt.headless", "true");

@@ -19,13 +19,21 @@ public final class Peers {
      */
     public static final String SPANHEAP_UNPROFILED = "spanheap-unprofiled";
 
+    /**
+     * Spanheap through {@code localHeap()} with {@code transparentHugePages(true)}: not a column of
+     * the report, but what that option buys on large working sets (the Netty pattern).
+     */
+    public static final String SPANHEAP_HUGE_PAGES = "spanheap-hugepages";
+
     private static final Map<String, Supplier<Optional<Peer>>> ALL = new LinkedHashMap<>();
 
     static {
         ALL.put(SPANHEAP, () -> Optional.of(new SpanheapPeer(Spanheap.create())));
         ALL.put(SPANHEAP_UNPROFILED, () -> Optional.of(new SpanheapPeer(Spanheap.builder().profileRate(0).build())));
         ALL.put("spanheap-segment", () -> Optional.of(new SpanheapSegmentPeer()));
-        ALL.put("spanheap-local", () -> Optional.of(new SpanheapLocalPeer()));
+        ALL.put("spanheap-local", () -> Optional.of(new SpanheapLocalPeer(Spanheap.create())));
+        ALL.put(SPANHEAP_HUGE_PAGES, () -> Optional.of(new SpanheapLocalPeer(
+                Spanheap.builder().transparentHugePages(true).build())));
         ALL.put(SPANHEAP_NETTY, () -> Optional.of(NettyPeer.spanheap()));
         ALL.put("tcmalloc", NativePeer::tcmalloc);
         ALL.put("mimalloc", NativePeer::mimalloc);

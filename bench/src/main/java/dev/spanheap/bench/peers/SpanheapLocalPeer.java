@@ -10,9 +10,13 @@ import dev.spanheap.Spanheap;
  */
 final class SpanheapLocalPeer extends AddressSlots {
 
-    private final Spanheap heap = Spanheap.create();
+    private final Spanheap heap;
     private LocalHeap local;
     private boolean crossThread;
+
+    SpanheapLocalPeer(Spanheap heap) {
+        this.heap = heap;
+    }
 
     @Override
     public void prepareCrossThread() {

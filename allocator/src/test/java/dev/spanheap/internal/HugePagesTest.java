@@ -1,0 +1,254 @@
+package dev.spanheap.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.spanheap.MemStats;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Transparent huge pages ({@code HeapConfig.hugePages}): every commit is advised, and the
+ * scavenger's own releases spare dense huge pages (2 MiB stretches less than half free), while
+ * {@code releaseMemory} and the soft limit still reach every free page. Stepped with a fake clock,
+ * on an OS layer that records the advice and the releases.
+ */
+class HugePagesTest {
+
+    static final long MIB = 1 << 20;
+    static final long HUGE_PAGE = 2 * MIB;
+    static final long SECOND = 1_000_000_000L;
+
+    private final AtomicLong now = new AtomicLong(1_000 * SECOND);
+    private final RecordingOs os = new RecordingOs();
+    private final List<Heap> heaps = new ArrayList<>();
+
+    /** Linux's calls, with the advised and the released ranges noted as {address, bytes}. */
+    static final class RecordingOs extends ForwardingOsMemory {
+        final List<long[]> advised = new ArrayList<>();
+        final List<long[]> decommitted = new ArrayList<>();
+
+        @Override
+        public boolean adviseHugePages(long address, long bytes) {
+            synchronized (this) {
+                advised.add(new long[] {address, bytes});
+            }
+            return super.adviseHugePages(address, bytes);
+        }
+
+        @Override
+        public void decommit(long address, long bytes) {
+            synchronized (this) {
+                decommitted.add(new long[] {address, bytes});
+            }
+            super.decommit(address, bytes);
+        }
+    }
+
+    @AfterEach
+    void closeHeaps() {
+        heaps.forEach(Heap::close);
+    }
+
+    /** A heap on {@link #os} whose threads cache nothing, so that frees reach the page heap. */
+    private Heap heap(boolean hugePages, HeapConfig.Scavenging scavenging) {
+        Heap heap = new Heap(new HeapConfig(os, 4L << 30, PageHeap.DEFAULT_COMMIT_STEP_PAGES, 0, 4 << 20, false,
+                scavenging).withHugePages(hugePages));
+        heaps.add(heap);
+        return heap;
+    }
+
+    private HeapConfig.Scavenging manual() {
+        return HeapConfig.Scavenging.manual(now::get);
+    }
+
+    /**
+     * Three touched large blocks (straight from the page heap, one after another from the heap's
+     * base), the middle one freed: 3.5, 3 and 3 MiB, so that the free 3 MiB from 3.5 to 6.5 MiB holds
+     * one wholly free stretch (4-6 MiB) between two that are a quarter free. The committed tail
+     * (9.5-12 MiB) was never touched, and counts as released from the start.
+     */
+    private static long[] threeBlocksMiddleFreed(Heap heap) {
+        return blocksMiddleFreed(heap, 7 * MIB / 2, 3 * MIB, 3 * MIB);
+    }
+
+    private static long[] blocksMiddleFreed(Heap heap, long... sizes) {
+        long[] blocks = new long[sizes.length];
+        for (int i = 0; i < sizes.length; i++) {
+            blocks[i] = heap.allocate(sizes[i], 1);
+            heap.segments().segment(blocks[i], sizes[i]).fill((byte) 1);
+        }
+        // The layout the tests reason about.
+        assertThat(blocks[0]).isEqualTo(heap.base());
+        for (int i = 1; i < sizes.length; i++) {
+            assertThat(blocks[i]).isEqualTo(blocks[i - 1] + sizes[i - 1]);
+        }
+        heap.free(blocks[1]);
+        return blocks;
+    }
+
+    /** Steps the clock past the scavenger's window, then runs cycles until one releases nothing. */
+    private void scavengeAfterTheWindow(Heap heap) {
+        now.addAndGet(2 * SECOND);
+        while (heap.scavenger().cycle() > 0) {
+            now.addAndGet(SECOND / 100);
+        }
+    }
+
+    private static long retained(MemStats stats) {
+        return stats.heapSys() - stats.heapReleased();
+    }
+
+    @Test
+    void everyCommitAsksForHugePagesOnlyWhenEnabled() {
+        Heap plain = heap(false, manual());
+        plain.free(plain.allocate(3 * MIB, 1));
+        assertThat(os.advised).isEmpty();
+
+        Heap huge = heap(true, manual());
+        huge.free(huge.allocate(9 * MIB, 1));
+        long committed = huge.pageHeap().committedBytes();
+        assertThat(committed).isGreaterThanOrEqualTo(9 * MIB);
+        // The commits cover the heap from its base, each advised as it was made.
+        long next = huge.base();
+        for (long[] range : os.advised) {
+            assertThat(range[0]).isEqualTo(next);
+            next += range[1];
+        }
+        assertThat(next - huge.base()).isEqualTo(committed);
+        assertThat(huge.base() % HUGE_PAGE).isZero();
+    }
+
+    @Test
+    void theScavengerReleasesOnlyWholeHugePages() {
+        Heap heap = heap(true, manual());
+        HeapStatistics statistics = new HeapStatistics(heap);
+        long[] blocks = threeBlocksMiddleFreed(heap);
+        scavengeAfterTheWindow(heap);
+
+        MemStats stats = statistics.snapshot();
+        assertThat(os.decommitted).isNotEmpty();
+        for (long[] range : os.decommitted) {
+            assertThat(range[0] % HUGE_PAGE).as("release at %x", range[0]).isZero();
+            assertThat(range[1] % HUGE_PAGE).as("release of %d bytes", range[1]).isZero();
+        }
+        // The wholly free stretch goes; the quarters of the dense ones beside it stay resident,
+        // though the goal (103% of the 6.5 MiB in use) asks for less.
+        assertThat(os.decommitted).singleElement().satisfies(range -> {
+            assertThat(range[0]).isEqualTo(heap.base() + 2 * HUGE_PAGE);
+            assertThat(range[1]).isEqualTo(HUGE_PAGE);
+        });
+        assertThat(stats.heapIdle() - stats.heapReleased()).isEqualTo(MIB);
+        assertThat(retained(stats)).isGreaterThan(stats.heapInuse() * HeapConfig.Scavenging.DEFAULT_RETAIN_PERCENT / 100);
+
+        // releaseMemory breaks them up: every free page goes.
+        heap.releaseMemory();
+        stats = statistics.snapshot();
+        assertThat(stats.heapReleased()).isEqualTo(stats.heapIdle());
+        heap.free(blocks[0]);
+        heap.free(blocks[2]);
+        heap.verify();
+    }
+
+    @Test
+    void aStretchAtLeastHalfFreeIsBrokenUpForTheGoal() {
+        Heap heap = heap(true, manual());
+        HeapStatistics statistics = new HeapStatistics(heap);
+        // 1.5 MiB free from 2.25 to 3.75 MiB: three quarters of the stretch from 2 to 4 MiB.
+        long[] blocks = blocksMiddleFreed(heap, 9 * MIB / 4, 3 * MIB / 2, 9 * MIB / 4);
+        scavengeAfterTheWindow(heap);
+
+        assertThat(os.decommitted).anyMatch(range -> range[0] == blocks[1] && range[1] == 3 * MIB / 2);
+        MemStats stats = statistics.snapshot();
+        assertThat(retained(stats))
+                .isLessThanOrEqualTo(stats.heapInuse() * HeapConfig.Scavenging.DEFAULT_RETAIN_PERCENT / 100 + Pages.SIZE);
+        heap.free(blocks[0]);
+        heap.free(blocks[2]);
+        heap.verify();
+    }
+
+    @Test
+    void aRunWithWholeAndSparseStretchesIsReleasedInOnePiece() {
+        Heap heap = heap(true, manual());
+        HeapStatistics statistics = new HeapStatistics(heap);
+        // Free 2.5-7 MiB (whole 4-6, three quarters of 2-4, half of 6-8) and 10-14 MiB (two whole):
+        // the first pass takes the longer run's whole stretch, then the other run's, and the second
+        // adds the longer run's sparse ones after them.
+        long[] sizes = {5 * MIB / 2, 9 * MIB / 2, 3 * MIB, 4 * MIB, 3 * MIB / 2};
+        long[] blocks = new long[sizes.length];
+        for (int i = 0; i < sizes.length; i++) {
+            blocks[i] = heap.allocate(sizes[i], 1);
+            heap.segments().segment(blocks[i], sizes[i]).fill((byte) 1);
+        }
+        assertThat(blocks[3]).isEqualTo(heap.base() + 10 * MIB);
+        heap.free(blocks[1]);
+        heap.free(blocks[3]);
+        assertThat(heap.pageHeap().release(Long.MAX_VALUE, false)).isEqualTo(6 * MIB + 5 * MIB / 2);
+        heap.verify();
+        MemStats stats = statistics.snapshot();
+        assertThat(stats.heapReleased()).isEqualTo(stats.heapIdle());
+        heap.free(blocks[0]);
+        heap.free(blocks[2]);
+        heap.free(blocks[4]);
+        heap.verify();
+    }
+
+    @Test
+    void withSmallPagesTheSameFreeIsReleasedToTheGoal() {
+        Heap heap = heap(false, manual());
+        HeapStatistics statistics = new HeapStatistics(heap);
+        long[] blocks = threeBlocksMiddleFreed(heap);
+        scavengeAfterTheWindow(heap);
+
+        MemStats stats = statistics.snapshot();
+        assertThat(os.decommitted).anyMatch(range -> range[0] % HUGE_PAGE != 0 || range[1] % HUGE_PAGE != 0);
+        assertThat(retained(stats))
+                .isLessThanOrEqualTo(stats.heapInuse() * HeapConfig.Scavenging.DEFAULT_RETAIN_PERCENT / 100 + Pages.SIZE);
+        heap.free(blocks[0]);
+        heap.free(blocks[2]);
+        heap.verify();
+    }
+
+    @Test
+    void theSoftLimitBreaksHugePagesUpWhenItMust() {
+        // 6.5 MiB in use under a 9 MiB limit: sparing dense huge pages would leave 8 MiB retained,
+        // over the limit's 95% target (8.55 MiB); the dense stretches' 1.5 MiB must go too.
+        long limit = 9 * MIB;
+        Heap heap = heap(true, manual().withSoftLimit(limit));
+        HeapStatistics statistics = new HeapStatistics(heap);
+        long[] blocks = threeBlocksMiddleFreed(heap);
+        scavengeAfterTheWindow(heap);
+
+        MemStats stats = statistics.snapshot();
+        assertThat(retained(stats)).isLessThanOrEqualTo(limit / 100 * 95);
+        assertThat(os.decommitted).anyMatch(range -> range[0] % HUGE_PAGE != 0 || range[1] % HUGE_PAGE != 0);
+        heap.free(blocks[0]);
+        heap.free(blocks[2]);
+        heap.verify();
+    }
+
+    @Test
+    void pageHeapReleaseKeepsHugePagesWholeUnlessAllowedToBreakThem() {
+        Heap heap = heap(true, manual());
+        HeapStatistics statistics = new HeapStatistics(heap);
+        long[] blocks = threeBlocksMiddleFreed(heap);
+        PageHeap pageHeap = heap.pageHeap();
+
+        long whole = pageHeap.release(Long.MAX_VALUE, false);
+        assertThat(whole % HUGE_PAGE).isZero();
+        assertThat(whole).isPositive();
+        MemStats stats = statistics.snapshot();
+        assertThat(stats.heapReleased()).isLessThan(stats.heapIdle());
+        assertThat(pageHeap.release(Long.MAX_VALUE, false)).isZero();
+
+        long rest = pageHeap.release(Long.MAX_VALUE, true);
+        assertThat(rest).isPositive();
+        stats = statistics.snapshot();
+        assertThat(stats.heapReleased()).isEqualTo(stats.heapIdle());
+        heap.free(blocks[0]);
+        heap.free(blocks[2]);
+        heap.verify();
+    }
+}
