@@ -195,6 +195,64 @@ class HugePagesTest {
         heap.verify();
     }
 
+    /**
+     * Random allocations of 8 B to 4 MiB, frees, scavenger cycles over a stepped clock and releases
+     * (seeded; each seed is a sequence of 600 steps): no release ever reaches a live block, every
+     * live block keeps its contents, and the heap's own invariants hold after every step.
+     */
+    @Test
+    void releasesNeverReachLiveBlocks() {
+        for (long seed = 1; seed <= 8; seed++) {
+            os.decommitted.clear();
+            Heap heap = heap(true, manual());
+            java.util.SplittableRandom random = new java.util.SplittableRandom(seed);
+            java.util.Map<Long, Long> live = new java.util.LinkedHashMap<>();
+            for (int step = 0; step < 600; step++) {
+                int action = random.nextInt(100);
+                long allocated = 0;
+                if (action < 50 || live.isEmpty()) {
+                    long size = random.nextBoolean() ? 8 + random.nextInt(64 << 10) : (64 << 10) + random.nextLong(4 * MIB);
+                    long address = heap.allocate(size, 1);
+                    heap.segments().segment(address, size).fill((byte) address);
+                    live.put(address, size);
+                    // A growth may release free pages first, and then hand some of them out.
+                    allocated = address;
+                } else if (action < 90) {
+                    long address = live.keySet().stream().skip(random.nextInt(live.size())).findFirst().orElseThrow();
+                    live.remove(address);
+                    heap.free(address);
+                } else if (action < 98) {
+                    now.addAndGet(random.nextLong(2 * SECOND));
+                    heap.scavenger().cycle();
+                } else {
+                    heap.pageHeap().release(random.nextLong(8 * MIB), random.nextBoolean());
+                }
+                for (long[] range : os.decommitted) {
+                    for (var block : live.entrySet()) {
+                        if (block.getKey() == allocated) {
+                            continue;
+                        }
+                        long address = block.getKey();
+                        long size = block.getValue();
+                        assertThat(range[0] + range[1] <= address || address + size <= range[0])
+                                .as("seed %d step %d: release [%x, +%d) overlaps live block [%x, +%d)",
+                                        seed, step, range[0], range[1], address, size).isTrue();
+                    }
+                }
+                os.decommitted.clear();
+                heap.verify();
+            }
+            live.forEach((address, size) -> {
+                var segment = heap.segments().segment(address, size);
+                for (long offset : new long[] {0, size / 2, size - 1}) {
+                    assertThat(segment.get(java.lang.foreign.ValueLayout.JAVA_BYTE, offset)).isEqualTo((byte) (long) address);
+                }
+                heap.free(address);
+            });
+            heap.verify();
+        }
+    }
+
     @Test
     void withSmallPagesTheSameFreeIsReleasedToTheGoal() {
         Heap heap = heap(false, manual());
