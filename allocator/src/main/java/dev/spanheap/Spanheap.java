@@ -401,6 +401,11 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
          * all 2 MiB of it, and a dense stretch keeps its free pages. {@link Spanheap#releaseMemory()}
          * and the {@link #softLimit soft limit} still release every free page, breaking huge pages up
          * where they must. A kernel without transparent huge pages ignores the request.
+         *
+         * <p>{@link MemStats#heapReleased()} counts free pages the heap never touched as released,
+         * as it does with small pages; with huge pages the kernel may have made them resident along
+         * with a touched neighbour in the same 2 MiB, so RSS can exceed {@code heapSys - heapReleased}
+         * by up to 2 MiB per stretch in use.
          */
         public Builder transparentHugePages(boolean enabled) {
             this.transparentHugePages = enabled;
