@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Transparent huge pages ({@code HeapConfig.hugePages}): every commit is advised, and the
- * scavenger's own releases spare dense huge pages (2 MiB stretches less than half free), while
+ * scavenger's own releases spare dense huge pages (2 MiB stretches less than a quarter free), while
  * {@code releaseMemory} and the soft limit still reach every free page. Stepped with a fake clock,
  * on an OS layer that records the advice and the releases.
  */
@@ -66,12 +66,12 @@ class HugePagesTest {
 
     /**
      * Three touched large blocks (straight from the page heap, one after another from the heap's
-     * base), the middle one freed: 3.5, 3 and 3 MiB, so that the free 3 MiB from 3.5 to 6.5 MiB holds
-     * one wholly free stretch (4-6 MiB) between two that are a quarter free. The committed tail
-     * (9.5-12 MiB) was never touched, and counts as released from the start.
+     * base), the middle one freed: 3.75, 2.5 and 3 MiB, so that the free 2.5 MiB from 3.75 to
+     * 6.25 MiB holds one wholly free stretch (4-6 MiB) between two that are an eighth free. The
+     * committed tail (9.25-12 MiB) was never touched, and counts as released from the start.
      */
     private static long[] threeBlocksMiddleFreed(Heap heap) {
-        return blocksMiddleFreed(heap, 7 * MIB / 2, 3 * MIB, 3 * MIB);
+        return blocksMiddleFreed(heap, 15 * MIB / 4, 5 * MIB / 2, 3 * MIB);
     }
 
     private static long[] blocksMiddleFreed(Heap heap, long... sizes) {
@@ -134,13 +134,13 @@ class HugePagesTest {
             assertThat(range[0] % HUGE_PAGE).as("release at %x", range[0]).isZero();
             assertThat(range[1] % HUGE_PAGE).as("release of %d bytes", range[1]).isZero();
         }
-        // The wholly free stretch goes; the quarters of the dense ones beside it stay resident,
-        // though the goal (103% of the 6.5 MiB in use) asks for less.
+        // The wholly free stretch goes; the eighths of the dense ones beside it stay resident,
+        // though the goal (103% of the 6.75 MiB in use) asks for less.
         assertThat(os.decommitted).singleElement().satisfies(range -> {
             assertThat(range[0]).isEqualTo(heap.base() + 2 * HUGE_PAGE);
             assertThat(range[1]).isEqualTo(HUGE_PAGE);
         });
-        assertThat(stats.heapIdle() - stats.heapReleased()).isEqualTo(MIB);
+        assertThat(stats.heapIdle() - stats.heapReleased()).isEqualTo(MIB / 2);
         assertThat(retained(stats)).isGreaterThan(stats.heapInuse() * HeapConfig.Scavenging.DEFAULT_RETAIN_PERCENT / 100);
 
         // releaseMemory breaks them up: every free page goes.
@@ -153,14 +153,15 @@ class HugePagesTest {
     }
 
     @Test
-    void aStretchAtLeastHalfFreeIsBrokenUpForTheGoal() {
+    void aStretchAtLeastAQuarterFreeIsBrokenUpForTheGoal() {
         Heap heap = heap(true, manual());
         HeapStatistics statistics = new HeapStatistics(heap);
-        // 1.5 MiB free from 2.25 to 3.75 MiB: three quarters of the stretch from 2 to 4 MiB.
-        long[] blocks = blocksMiddleFreed(heap, 9 * MIB / 4, 3 * MIB / 2, 9 * MIB / 4);
+        // 1.5 MiB free from 3.25 to 4.75 MiB: three eighths of the stretches from 2 to 4 and 4 to 6 MiB.
+        long[] blocks = blocksMiddleFreed(heap, 13 * MIB / 4, 3 * MIB / 2, 13 * MIB / 4);
         scavengeAfterTheWindow(heap);
 
-        assertThat(os.decommitted).anyMatch(range -> range[0] == blocks[1] && range[1] == 3 * MIB / 2);
+        assertThat(os.decommitted).containsExactly(new long[] {blocks[1], 3 * MIB / 4},
+                new long[] {blocks[1] + 3 * MIB / 4, 3 * MIB / 4});
         MemStats stats = statistics.snapshot();
         assertThat(retained(stats))
                 .isLessThanOrEqualTo(stats.heapInuse() * HeapConfig.Scavenging.DEFAULT_RETAIN_PERCENT / 100 + Pages.SIZE);
@@ -271,9 +272,10 @@ class HugePagesTest {
 
     @Test
     void theSoftLimitBreaksHugePagesUpWhenItMust() {
-        // 6.5 MiB in use under a 9 MiB limit: sparing dense huge pages would leave 8 MiB retained,
-        // over the limit's 95% target (8.55 MiB); the dense stretches' 1.5 MiB must go too.
-        long limit = 9 * MIB;
+        // 6.75 MiB in use under a 7.5 MiB limit: sparing dense huge pages would leave 7.25 MiB
+        // retained, over the limit's 95% target (7.125 MiB); some of the dense stretches' free half
+        // megabyte must go too.
+        long limit = 15 * MIB / 2;
         Heap heap = heap(true, manual().withSoftLimit(limit));
         HeapStatistics statistics = new HeapStatistics(heap);
         long[] blocks = threeBlocksMiddleFreed(heap);
