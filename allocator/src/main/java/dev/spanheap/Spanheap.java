@@ -394,11 +394,11 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
          * gets {@code madvise(MADV_HUGEPAGE)}, so the kernel backs it with 2 MiB pages where it can
          * (with {@code /sys/kernel/mm/transparent_hugepage/enabled} at {@code always} or
          * {@code madvise}), and the scavenger gives back free pages by 2 MiB stretch, wholly free ones
-         * first, then those at least a quarter free, so
-         * that it never breaks up one that is more than three quarters in use. A working set of many megabytes
-         * then costs far fewer TLB misses (buffers of 0-64 KiB, 256 MiB of them replaced at random:
-         * 31 ns per replacement against 40), at a price in memory: a stretch's first touch faults in
-         * all 2 MiB of it, and a dense stretch keeps its free pages. {@link Spanheap#releaseMemory()}
+         * first, then those at least a quarter free, so that it never breaks up one that is more than
+         * three quarters in use. A working set of many megabytes then costs far fewer TLB misses
+         * (buffers of 0-64 KiB, 256 MiB of them replaced at random: 31 ns per replacement against
+         * 40), at a price in memory: a stretch's first touch faults in all 2 MiB of it, and a dense
+         * stretch keeps its free pages. {@link Spanheap#releaseMemory()}
          * and the {@link #softLimit soft limit} still release every free page, breaking huge pages up
          * where they must. A kernel without transparent huge pages ignores the request.
          *
