@@ -47,8 +47,6 @@ public final class PageHeap {
     private final PageBits heldFreedBlocks = new PageBits();
     private final int commitStepPages;
     private final int reservedPages;
-    /** The kernel's transparent huge page (2 MiB) in pages; the heap's base is aligned to it. */
-    static final int HUGE_PAGE_PAGES = (int) ((2L << 20) >>> Pages.SHIFT);
     /** Whether commits ask for transparent huge pages, so that goal-driven releases keep dense ones whole. */
     private final boolean hugePages;
 
@@ -310,7 +308,7 @@ public final class PageHeap {
      * {@link #release(long)}; unless {@code mayBreakHugePages}, a heap that asks for transparent huge
      * pages keeps its dense huge pages whole: it releases wholly free 2 MiB-aligned stretches first,
      * then the free pages of stretches at least a quarter free, and never those of a denser one (see
-     * {@link #planHugePageReleases}). Breaking one up costs every later access to its other pages a
+     * {@link HugePageReleases}). Breaking one up costs every later access to its other pages a
      * walk of the small pages' table: with the scavenger off, a 256 MiB working set of 0-64 KiB
      * buffers took 38 ns per replacement with small pages and 30 with huge ones. The scavenger's
      * goal releases spare dense huge pages; {@code releaseMemory} and the soft limit break them too.
@@ -343,7 +341,7 @@ public final class PageHeap {
             // OutOfMemoryError while planning leaves every run as it was.
             long planned = 0;
             if (wholeHugePages) {
-                planned = planHugePageReleases(runs, maxBytes, taken);
+                planned = HugePageReleases.plan(spans, released, committedPages, runs, maxBytes, taken);
             } else {
                 for (int i = runs.length - 1; i >= 0 && planned < maxBytes; i--) {
                     planned = planRelease((int) runs[i], maxBytes, planned, taken);
@@ -430,94 +428,6 @@ public final class PageHeap {
             taken.add(new long[] {id, page, count});
             planned += (long) count << Pages.SHIFT;
             page = released.next(stop, end, false);
-        }
-        return planned;
-    }
-
-    /**
-     * The plan of a release that keeps dense huge pages whole, for {@code runs} (the free runs,
-     * sorted by length): first every 2 MiB-aligned stretch that is wholly free, largest runs first;
-     * then, if that is short of {@code maxBytes}, the free pages of stretches at least
-     * {@link #SPARSE_STRETCH_FREE_PAGES} free (a quarter), whose huge pages are worth less than their
-     * memory (Go's scavenger likewise spares only its dense huge pages). Ranges of one run end up next to each
-     * other, as {@link #release} needs. Returns the bytes planned. Lock held.
-     */
-    private long planHugePageReleases(long[] runs, long maxBytes, List<long[]> taken) {
-        long planned = 0;
-        for (int i = runs.length - 1; i >= 0 && planned < maxBytes; i--) {
-            planned = planHugePageRelease((int) runs[i], maxBytes, planned, taken);
-        }
-        if (planned < maxBytes) {
-            int[] freeInStretch = new int[(committedPages + HUGE_PAGE_PAGES - 1) / HUGE_PAGE_PAGES];
-            for (long run : runs) {
-                int start = spans.start((int) run);
-                int end = start + spans.pages((int) run);
-                for (int page = start; page < end; page = (page / HUGE_PAGE_PAGES + 1) * HUGE_PAGE_PAGES) {
-                    freeInStretch[page / HUGE_PAGE_PAGES] += Math.min(end, (page / HUGE_PAGE_PAGES + 1) * HUGE_PAGE_PAGES) - page;
-                }
-            }
-            for (int i = runs.length - 1; i >= 0 && planned < maxBytes; i--) {
-                planned = planSparseStretches((int) runs[i], maxBytes, planned, taken, freeInStretch);
-            }
-            taken.sort(java.util.Comparator.<long[]>comparingLong(range -> range[0]).thenComparingLong(range -> range[1]));
-        }
-        return planned;
-    }
-
-    /**
-     * Free pages of a stretch at least this many pages free may be released, breaking its huge page:
-     * a quarter of it. Denser ones stay whole until {@code releaseMemory} or the soft limit. Measured
-     * (fragmentation workload of {@code ./compare memory}; Netty pattern, 0-64 KiB, 2 forks; two
-     * rounds each): a half gave peaks of 354 and 352 MiB and 32.2 and 31.1 ns; a quarter 331 and 331
-     * MiB and 30.0 and 32.9 ns; an eighth 321 MiB and 34.0 ns; a sixteenth 315 MiB and 38.3 ns, most
-     * of the huge pages' gain gone (small pages: 319-322 MiB, 42 ns).
-     */
-    static final int SPARSE_STRETCH_FREE_PAGES = HUGE_PAGE_PAGES / 4;
-
-    /**
-     * Adds the not yet released ranges of free run {@code id} that lie in stretches at least
-     * {@link #SPARSE_STRETCH_FREE_PAGES} but not wholly free ({@code freeInStretch} counts their free
-     * pages; wholly free ones were planned already). Lock held.
-     */
-    private long planSparseStretches(int id, long maxBytes, long planned, List<long[]> taken, int[] freeInStretch) {
-        int start = spans.start(id);
-        int end = start + spans.pages(id);
-        for (int page = start; page < end && planned < maxBytes; ) {
-            int stretch = page / HUGE_PAGE_PAGES;
-            int stop = Math.min(end, (stretch + 1) * HUGE_PAGE_PAGES);
-            int free = freeInStretch[stretch];
-            if (free >= SPARSE_STRETCH_FREE_PAGES && free < HUGE_PAGE_PAGES) {
-                int from = released.next(page, stop, false);
-                while (from < stop) {
-                    int to = released.next(from, stop, true);
-                    taken.add(new long[] {id, from, to - from});
-                    planned += (long) (to - from) << Pages.SHIFT;
-                    from = released.next(to, stop, false);
-                }
-            }
-            page = stop;
-        }
-        return planned;
-    }
-
-    /**
-     * {@link #planRelease} for whole huge pages only: the not yet released ranges of each 2 MiB-aligned
-     * stretch that lies wholly inside free run {@code id}, a stretch at a time (the last may take the
-     * plan past {@code maxBytes}: half of one would break it). Lock held.
-     */
-    private long planHugePageRelease(int id, long maxBytes, long planned, List<long[]> taken) {
-        int start = spans.start(id);
-        int end = start + spans.pages(id);
-        int first = (start + HUGE_PAGE_PAGES - 1) / HUGE_PAGE_PAGES * HUGE_PAGE_PAGES;
-        for (int stretch = first; stretch + HUGE_PAGE_PAGES <= end && planned < maxBytes; stretch += HUGE_PAGE_PAGES) {
-            int stretchEnd = stretch + HUGE_PAGE_PAGES;
-            int page = released.next(stretch, stretchEnd, false);
-            while (page < stretchEnd) {
-                int stop = released.next(page, stretchEnd, true);
-                taken.add(new long[] {id, page, stop - page});
-                planned += (long) (stop - page) << Pages.SHIFT;
-                page = released.next(stop, stretchEnd, false);
-            }
         }
         return planned;
     }

@@ -28,7 +28,8 @@
  *       block or after a free sends a span of 256 KiB or more to the page heap, what is over that
  *       goal then. A heap that asks for transparent huge pages ({@code HeapConfig.hugePages}) has
  *       its commits advised, and these releases spare 2 MiB stretches less than a quarter free
- *       ({@code PageHeap.release}); {@code releaseMemory} and the soft limit do not.</dd>
+ *       ({@link dev.spanheap.internal.HugePageReleases}); {@code releaseMemory} and the soft limit
+ *       do not.</dd>
  *   <dt>sample</dt><dd>an allocation the heap profiler ({@link dev.spanheap.internal.HeapProfiler})
  *       picked, on average one per {@code profileRate} bytes (Go's 512 KiB): it remembers its stack
  *       until freed, in a span of its own (state SAMPLED).</dd>
