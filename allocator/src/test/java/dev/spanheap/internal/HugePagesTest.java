@@ -75,6 +75,13 @@ class HugePagesTest {
     }
 
     private static long[] blocksMiddleFreed(Heap heap, long... sizes) {
+        long[] blocks = touchedBlocks(heap, sizes);
+        heap.free(blocks[1]);
+        return blocks;
+    }
+
+    /** Touched large blocks of {@code sizes}, checked to lie one after another from the heap's base. */
+    private static long[] touchedBlocks(Heap heap, long... sizes) {
         long[] blocks = new long[sizes.length];
         for (int i = 0; i < sizes.length; i++) {
             blocks[i] = heap.allocate(sizes[i], 1);
@@ -85,8 +92,23 @@ class HugePagesTest {
         for (int i = 1; i < sizes.length; i++) {
             assertThat(blocks[i]).isEqualTo(blocks[i - 1] + sizes[i - 1]);
         }
-        heap.free(blocks[1]);
         return blocks;
+    }
+
+    /** Frees the blocks the test left live (all but the middle one), then checks the heap. */
+    private static void freeTheRest(Heap heap, long[] blocks) {
+        for (int i = 0; i < blocks.length; i++) {
+            if (i != 1) {
+                heap.free(blocks[i]);
+            }
+        }
+        heap.verify();
+    }
+
+    /** Retained memory is down to the scavenger's goal: 103% of what is in use, to a page. */
+    private static void assertRetainedWithinTheGoal(MemStats stats) {
+        assertThat(retained(stats))
+                .isLessThanOrEqualTo(stats.heapInuse() * HeapConfig.Scavenging.DEFAULT_RETAIN_PERCENT / 100 + Pages.SIZE);
     }
 
     /** Steps the clock past the scavenger's window, then runs cycles until one releases nothing. */
@@ -147,9 +169,7 @@ class HugePagesTest {
         heap.releaseMemory();
         stats = statistics.snapshot();
         assertThat(stats.heapReleased()).isEqualTo(stats.heapIdle());
-        heap.free(blocks[0]);
-        heap.free(blocks[2]);
-        heap.verify();
+        freeTheRest(heap, blocks);
     }
 
     @Test
@@ -163,11 +183,8 @@ class HugePagesTest {
         assertThat(os.decommitted).containsExactly(new long[] {blocks[1], 3 * MIB / 4},
                 new long[] {blocks[1] + 3 * MIB / 4, 3 * MIB / 4});
         MemStats stats = statistics.snapshot();
-        assertThat(retained(stats))
-                .isLessThanOrEqualTo(stats.heapInuse() * HeapConfig.Scavenging.DEFAULT_RETAIN_PERCENT / 100 + Pages.SIZE);
-        heap.free(blocks[0]);
-        heap.free(blocks[2]);
-        heap.verify();
+        assertRetainedWithinTheGoal(stats);
+        freeTheRest(heap, blocks);
     }
 
     @Test
@@ -177,14 +194,7 @@ class HugePagesTest {
         // Free 2.5-7 MiB (whole 4-6, three quarters of 2-4, half of 6-8) and 10-14 MiB (two whole):
         // the first pass takes the longer run's whole stretch, then the other run's, and the second
         // adds the longer run's sparse ones after them.
-        long[] sizes = {5 * MIB / 2, 9 * MIB / 2, 3 * MIB, 4 * MIB, 3 * MIB / 2};
-        long[] blocks = new long[sizes.length];
-        for (int i = 0; i < sizes.length; i++) {
-            blocks[i] = heap.allocate(sizes[i], 1);
-            heap.segments().segment(blocks[i], sizes[i]).fill((byte) 1);
-        }
-        assertThat(blocks[3]).isEqualTo(heap.base() + 10 * MIB);
-        heap.free(blocks[1]);
+        long[] blocks = blocksMiddleFreed(heap, 5 * MIB / 2, 9 * MIB / 2, 3 * MIB, 4 * MIB, 3 * MIB / 2);
         heap.free(blocks[3]);
         assertThat(heap.pageHeap().release(Long.MAX_VALUE, false)).isEqualTo(6 * MIB + 5 * MIB / 2);
         heap.verify();
@@ -263,11 +273,8 @@ class HugePagesTest {
 
         MemStats stats = statistics.snapshot();
         assertThat(os.decommitted).anyMatch(range -> range[0] % HUGE_PAGE != 0 || range[1] % HUGE_PAGE != 0);
-        assertThat(retained(stats))
-                .isLessThanOrEqualTo(stats.heapInuse() * HeapConfig.Scavenging.DEFAULT_RETAIN_PERCENT / 100 + Pages.SIZE);
-        heap.free(blocks[0]);
-        heap.free(blocks[2]);
-        heap.verify();
+        assertRetainedWithinTheGoal(stats);
+        freeTheRest(heap, blocks);
     }
 
     @Test
@@ -284,9 +291,7 @@ class HugePagesTest {
         MemStats stats = statistics.snapshot();
         assertThat(retained(stats)).isLessThanOrEqualTo(limit / 100 * 95);
         assertThat(os.decommitted).anyMatch(range -> range[0] % HUGE_PAGE != 0 || range[1] % HUGE_PAGE != 0);
-        heap.free(blocks[0]);
-        heap.free(blocks[2]);
-        heap.verify();
+        freeTheRest(heap, blocks);
     }
 
     @Test
@@ -307,8 +312,6 @@ class HugePagesTest {
         assertThat(rest).isPositive();
         stats = statistics.snapshot();
         assertThat(stats.heapReleased()).isEqualTo(stats.heapIdle());
-        heap.free(blocks[0]);
-        heap.free(blocks[2]);
-        heap.verify();
+        freeTheRest(heap, blocks);
     }
 }
