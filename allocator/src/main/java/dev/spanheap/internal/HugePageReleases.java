@@ -84,7 +84,9 @@ final class HugePageReleases {
         int end = start + spans.pages(id);
         int first = (start + HUGE_PAGE_PAGES - 1) / HUGE_PAGE_PAGES * HUGE_PAGE_PAGES;
         for (int stretch = first; stretch + HUGE_PAGE_PAGES <= end && planned < maxBytes; stretch += HUGE_PAGE_PAGES) {
-            planned = planUnreleased(released, id, stretch, stretch + HUGE_PAGE_PAGES, planned, taken);
+            // Whole, whatever maxBytes allows: half of a stretch would break its huge page.
+            planned = PageHeap.planUnreleased(released, id, stretch, stretch + HUGE_PAGE_PAGES, Long.MAX_VALUE,
+                    planned, taken);
         }
         return planned;
     }
@@ -101,20 +103,10 @@ final class HugePageReleases {
         for (int page = start; page < end && planned < maxBytes; page = stretchEnd(page)) {
             int free = freeInStretch[page / HUGE_PAGE_PAGES];
             if (free >= SPARSE_STRETCH_FREE_PAGES && free < HUGE_PAGE_PAGES) {
-                planned = planUnreleased(released, id, page, Math.min(end, stretchEnd(page)), planned, taken);
+                // Its part of the stretch whole: the plan of a sparse stretch is not cut short either.
+                planned = PageHeap.planUnreleased(released, id, page, Math.min(end, stretchEnd(page)), Long.MAX_VALUE,
+                        planned, taken);
             }
-        }
-        return planned;
-    }
-
-    /** Adds the not yet released ranges of pages {@code [from, to)} of run {@code id}. */
-    private static long planUnreleased(PageBits released, int id, int from, int to, long planned, List<long[]> taken) {
-        int page = released.next(from, to, false);
-        while (page < to) {
-            int stop = released.next(page, to, true);
-            taken.add(new long[] {id, page, stop - page});
-            planned += (long) (stop - page) << Pages.SHIFT;
-            page = released.next(stop, to, false);
         }
         return planned;
     }

@@ -419,15 +419,24 @@ public final class PageHeap {
      * pages} each, up to {@code maxBytes} planned in all; returns the bytes planned so far. Lock held.
      */
     private long planRelease(int id, long maxBytes, long planned, List<long[]> taken) {
-        int end = spans.start(id) + spans.pages(id);
-        int page = released.next(spans.start(id), end, false);
-        while (page < end && planned < maxBytes) {
-            int stop = released.next(page, end, true);
+        return planUnreleased(released, id, spans.start(id), spans.start(id) + spans.pages(id), maxBytes, planned,
+                taken);
+    }
+
+    /**
+     * Adds the not yet released ranges of pages {@code [from, to)} of free run {@code id} to
+     * {@code taken}, {id, first page, pages} each, up to {@code maxBytes} planned in all (the last
+     * range cut short to fit); returns the bytes planned so far. Lock held.
+     */
+    static long planUnreleased(PageBits released, int id, int from, int to, long maxBytes, long planned,
+                               List<long[]> taken) {
+        int page = released.next(from, to, false);
+        while (page < to && planned < maxBytes) {
+            int stop = released.next(page, to, true);
             stop = (int) Math.min(stop, page + ((maxBytes - planned + Pages.SIZE - 1) >>> Pages.SHIFT));
-            int count = stop - page;
-            taken.add(new long[] {id, page, count});
-            planned += (long) count << Pages.SHIFT;
-            page = released.next(stop, end, false);
+            taken.add(new long[] {id, page, stop - page});
+            planned += (long) (stop - page) << Pages.SHIFT;
+            page = released.next(stop, to, false);
         }
         return planned;
     }
