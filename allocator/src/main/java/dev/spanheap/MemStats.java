@@ -22,7 +22,7 @@ import java.util.List;
  * @param mallocs      blocks allocated since the heap was created
  * @param frees        blocks freed since the heap was created
  * @param totalAlloc   bytes allocated since the heap was created (not reduced by frees)
- * @param spanMetadata bytes of span records, the page map and the free-flag tables in use (Go's MSpanInuse)
+ * @param spanMetadata bytes of span records, the page map and the free-flag table in use (Go's MSpanInuse)
  * @param cacheMetadata bytes of thread-cache structures (Go's MCacheInuse)
  * @param cachedBytes  bytes of free blocks held for reuse above the page heap: in thread caches, in the
  *                     central transfer stacks and as cached large spans (all counted in heapInuse)

@@ -30,6 +30,7 @@ public final class Heap implements IdleCentralMemory {
 
     private static final ValueLayout.OfLong WORD = FreeMarks.WORD;
     private static final ValueLayout.OfByte FLAG = FreeMarks.FLAG;
+    private static final ValueLayout.OfLong ENTRY = FreeMarks.ENTRY;
     /** Bit {@code a} is set for each alignment {@code a} that every size class gives: 1, 2, 4, 8. */
     private static final long FAST_ALIGNMENTS = (1L << 1) | (1L << 2) | (1L << 4) | (1L << 8);
     /**
@@ -69,7 +70,7 @@ public final class Heap implements IdleCentralMemory {
     /** {@code marks.key} and the flag tables' biases, held here so that the fast paths read them from this object. */
     private final long cookieKey;
     private final long flagBias;
-    private final long pageFlagBias;
+    private final long entryBias;
     private final boolean checked;
     private final AllocationBits allocationBits;
     /** Checked mode's per-segment scopes, which catch use after free; null when unchecked. */
@@ -114,7 +115,7 @@ public final class Heap implements IdleCentralMemory {
             this.marks = new FreeMarks(pageHeap);
             this.cookieKey = marks.key;
             this.flagBias = marks.flagBias;
-            this.pageFlagBias = marks.pageFlagBias;
+            this.entryBias = marks.entryBias;
             this.reservedBytes = pageHeap.reservedBytes();
             for (int c = 1; c < SizeClasses.COUNT; c++) {
                 centrals[c] = new CentralList(c, pageHeap, marks);
@@ -253,10 +254,11 @@ public final class Heap implements IdleCentralMemory {
             int c = SizeClassLookup.sizeClassOf(size);
             long address = ThreadCache.allocate(slots, c);
             if (address != 0) {
-                // One test for both flag tables, then flagOf picks the table. Testing for a page or
-                // more first, which spares those blocks a compare, made two threads' 64 KiB-1 MiB
-                // pairs on one heap 17.5-19.9 ns each against 12.1 (JMH, 2 forks), for a reason not found.
-                if (FreeMarks.isFlagged(c)) {
+                // A page or more: the mark is a bit of the page-map entry, written back whole (see PageMap).
+                if (FreeMarks.isMarkedInEntry(c)) {
+                    long entry = flagOf(address, c);
+                    RawMemory.ALL.set(ENTRY, entry, RawMemory.ALL.get(ENTRY, entry) & ~PageMap.FREE_BIT);
+                } else if (FreeMarks.isFlagged(c)) {
                     RawMemory.ALL.set(FLAG, flagOf(address, c), FreeMarks.ALLOCATED);
                 } else {
                     RawMemory.ALL.set(WORD, address, 0L);
@@ -269,7 +271,7 @@ public final class Heap implements IdleCentralMemory {
 
     /** {@link FreeMarks#flagAddress}, from this object's copies of its biases. */
     private long flagOf(long address, int c) {
-        return FreeMarks.flagAddress(flagBias, pageFlagBias, address, c);
+        return FreeMarks.flagAddress(flagBias, entryBias, address, c);
     }
 
     /** {@link #allocateSlow}'s sampling: count the request towards the next sample first. */
@@ -526,11 +528,14 @@ public final class Heap implements IdleCentralMemory {
             long cookie = address ^ cookieKey;
             long flag = flagOf(address, c);
             // A flagged block's own memory is not read: a buffer freed long after its last use is
-            // cold, and that read was a cache miss on every free (see FreeMarks).
-            if (SizeClassLookup.isBlockStart(c, spanOffset) && (FreeMarks.isFlagged(c)
+            // cold, and that read was a cache miss on every free (see FreeMarks). A block of a page
+            // or more has its mark in the entry just read.
+            if (SizeClassLookup.isBlockStart(c, spanOffset) && (FreeMarks.isMarkedInEntry(c)
+                    ? (entry & PageMap.FREE_BIT) == 0
+                    : FreeMarks.isFlagged(c)
                     ? RawMemory.ALL.get(FLAG, flag) != FreeMarks.FREE
                     : RawMemory.ALL.get(WORD, address) != cookie)) {
-                if (ThreadCache.free(slots, c, address, cookie, flag)) {
+                if (ThreadCache.free(slots, c, address, cookie, flag, entry)) {
                     return;
                 }
                 // Not freed yet, not even marked: the slow half marks it once it has checked the stack.
@@ -816,6 +821,11 @@ public final class Heap implements IdleCentralMemory {
     /** The slot table the fast paths read now, for tests of its mirrors. */
     long[][] slotTable() {
         return slotsByThreadId;
+    }
+
+    /** The free marks, for tests that look at them. */
+    FreeMarks marks() {
+        return marks;
     }
 
     PageHeap pageHeap() {

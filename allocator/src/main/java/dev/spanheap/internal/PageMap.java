@@ -12,15 +12,21 @@ import java.lang.foreign.ValueLayout;
  * beside the heap; a 64 GiB reservation needs 64 MiB of address space here, resident only where
  * the heap has been used.
  * <pre>
- *  63                              32 31                13 12       8 7          0
- * +----------------------------------+--------------------+----------+------------+
- * |             span id              | pageInSpan (x8192) |     0    | sizeClass  |
- * +----------------------------------+--------------------+----------+------------+
+ *  63                              32 31                13 12     9   8   7          0
+ * +----------------------------------+--------------------+-------+------+------------+
+ * |             span id              | pageInSpan (x8192) |   0   | free | sizeClass  |
+ * +----------------------------------+--------------------+-------+------+------------+
  * </pre>
  * {@code sizeClass} is 0 unless the page belongs to a span cut into objects; {@code pageInSpan} is
  * the page's index within that span, kept where {@code entry & PAGE_OFFSET_MASK} reads it as the
  * page's byte offset in the span. The free path needs the class and that offset; both come out of
  * the low word with one mask each. An entry of 0 means "no span" (uncommitted page).
+ *
+ * <p>{@code free} ({@link #FREE_BIT}) is the free mark of an object of a page or more (see
+ * {@link FreeMarks}) that starts in this page: set while no user has the object. The free path
+ * reads it with the entry it loads anyway; allocation and free write the entry back whole, with
+ * the same eight-byte access, so that a free's load of the entry takes it from the allocation's
+ * store still in flight (a byte store into the entry would make that load wait for it).
  *
  * <p>Invariant (checked by {@link PageHeap#verify()}): every committed page maps to the record that
  * covers it, with the class and page index of that record when it is a small-object span.
@@ -38,6 +44,15 @@ final class PageMap {
     private static final long SPAN_MASK = 0xFFFF_FFFFL;
 
     private static final long ENTRY_BYTES = Long.BYTES;
+    /** How entries are read and written (aligned, but see {@link #entryAt} for why unaligned). */
+    static final ValueLayout.OfLong ENTRY = ValueLayout.JAVA_LONG_UNALIGNED;
+    /** The free mark of the object of a page or more that starts in the entry's page. */
+    static final long FREE_BIT = 1L << CLASS_BITS;
+    /**
+     * The most pages a small-object span may have: {@code pageInSpan} must stay clear of the
+     * span id, and the free path reads the page's offset with one mask.
+     */
+    static final int MAX_SMALL_SPAN_PAGES = 1 << (SPAN_SHIFT - Pages.SHIFT);
 
     /** Address of entry 0; entries are read through {@link RawMemory#ALL} (see there why). */
     private final long base;
@@ -83,8 +98,16 @@ final class PageMap {
     static long entryAt(long mapAddress, long offset) {
         // Unaligned layout: entries are aligned, and this spares the run-time alignment check.
         // (offset >>> Pages.SHIFT) * 8 in one shift and one mask.
-        return RawMemory.ALL.get(ValueLayout.JAVA_LONG_UNALIGNED,
-                mapAddress + ((offset >>> (Pages.SHIFT - 3)) & -ENTRY_BYTES));
+        return RawMemory.ALL.get(ENTRY, mapAddress + ((offset >>> (Pages.SHIFT - 3)) & -ENTRY_BYTES));
+    }
+
+    /**
+     * {@code mapAddress} less the page number of the reservation's first byte times the entry size:
+     * {@code bias + ((address >>> (Pages.SHIFT - 3)) & -8)} is then the address of the entry of the
+     * page holding {@code address}, with no subtraction of the base.
+     */
+    static long entryBias(long mapAddress, long heapBase) {
+        return mapAddress - ((heapBase >>> Pages.SHIFT) << 3);
     }
 
     private void set(int page, long entry) {
@@ -117,10 +140,26 @@ final class PageMap {
         }
     }
 
-    /** Marks the pages of small-object span {@code span} with its class and each page's index. */
-    void setSmall(int firstPage, int pages, int span, int sizeClass) {
+    /**
+     * Marks the pages of small-object span {@code span} with its class and each page's index; for a
+     * class of a page or more, the pages where its {@code objects} objects start also get their free
+     * mark ({@link #FREE_BIT}), since none is allocated yet. One write per entry: a free that finds
+     * the class finds the mark too.
+     */
+    void setSmall(int firstPage, int pages, int span, int sizeClass, int objects) {
+        if (pages > MAX_SMALL_SPAN_PAGES) {
+            throw new IllegalArgumentException("a small-object span of " + pages + " pages");
+        }
+        long size = SizeClasses.SIZE[sizeClass];
+        boolean marked = sizeClass >= FreeMarks.FIRST_PAGE_FLAGGED_CLASS;
+        int object = 0;
         for (int i = 0; i < pages; i++) {
             long entry = ((span & SPAN_MASK) << SPAN_SHIFT) | ((long) i << Pages.SHIFT) | (sizeClass & CLASS_MASK);
+            // Objects of a page or more: at most one starts in each page.
+            if (marked && object < objects && object * size >>> Pages.SHIFT == i) {
+                entry |= FREE_BIT;
+                object++;
+            }
             set(firstPage + i, entry);
         }
     }

@@ -73,7 +73,8 @@
  *       {@link java.lang.ThreadLocal} behind it for a thread's first call; virtual threads go to striped
  *       shared caches). Pop an object for the class ({@code ThreadCache.allocate}) and clear its free
  *       mark: its first word, where an object under 128 B keeps its cookie, or for larger objects
- *       its flag in a side table, so that their memory is not touched.</li>
+ *       its flag in a side table (from a page up, a bit of the page-map entry of its first page), so
+ *       that their memory is not touched.</li>
  *   <li>Cache empty: grow the class's limit if the cache's byte budget allows, and take a batch from
  *       the central list, from its transfer stack if it holds one ({@code ThreadCache.refill},
  *       {@code CentralList.take}).</li>
@@ -99,8 +100,9 @@
  *       free fails, on any thread) and keep it in the thread's cache if its large budget allows;
  *       otherwise, and for longer blocks, the page heap frees it under its lock.</li>
  *   <li>Small object: check and write its free mark (under 128 B, a cookie in its first word: its
- *       address XOR a per-heap key; from 128 B up, a flag byte per 128 B, or per page from a page up,
- *       in a side table, so that a cold buffer's memory is not read; finding the mark already there is a double free), then push it on the <em>freeing</em> thread's cache. Objects of one
+ *       address XOR a per-heap key; from 128 B up, a flag byte per 128 B in a side table, and from a
+ *       page up a bit of the page-map entry that the free reads anyway, so that a cold buffer's
+ *       memory is not read; finding the mark already there is a double free), then push it on the <em>freeing</em> thread's cache. Objects of one
  *       class are interchangeable, so a cross-thread free costs the same as a local one and needs no
  *       atomic (TCMalloc's choice; mimalloc's per-page atomic lists were the alternative).</li>
  *   <li>Cache over its limit: drain the oldest batch to the central list: into its transfer stack if
