@@ -150,17 +150,24 @@ final class PageMap {
         if (pages > MAX_SMALL_SPAN_PAGES) {
             throw new IllegalArgumentException("a small-object span of " + pages + " pages");
         }
-        long size = SizeClasses.SIZE[sizeClass];
-        boolean marked = sizeClass >= FreeMarks.FIRST_PAGE_FLAGGED_CLASS;
-        int object = 0;
+        boolean marked = FreeMarks.isMarkedInEntry(sizeClass);
         for (int i = 0; i < pages; i++) {
             long entry = ((span & SPAN_MASK) << SPAN_SHIFT) | ((long) i << Pages.SHIFT) | (sizeClass & CLASS_MASK);
-            // Objects of a page or more: at most one starts in each page.
-            if (marked && object < objects && object * size >>> Pages.SHIFT == i) {
+            if (marked && startsObject(sizeClass, objects, i)) {
                 entry |= FREE_BIT;
-                object++;
             }
             set(firstPage + i, entry);
         }
+    }
+
+    /**
+     * Whether one of the {@code objects} objects of a span of class {@code sizeClass}, whose objects
+     * are a page or more (so at most one starts in any page), starts in its page {@code pageInSpan}.
+     */
+    static boolean startsObject(int sizeClass, int objects, int pageInSpan) {
+        long size = SizeClasses.SIZE[sizeClass];
+        long pageStart = (long) pageInSpan << Pages.SHIFT;
+        long first = (pageStart + size - 1) / size; // the first object that starts at or past the page
+        return first < objects && first * size < pageStart + Pages.SIZE;
     }
 }

@@ -68,6 +68,23 @@ class PageMapMarksTest {
     }
 
     @Test
+    void verifyRefusesAMarkOnAPageWhereNoObjectStarts() {
+        long first = heap.allocate(9000, 1);
+        long spanBase = first - (entryOf(first) & PageMap.PAGE_OFFSET_MASK);
+        long lastPage = spanBase + 6L * Pages.SIZE;
+        long entryAddress = pageMap.address() + ((lastPage - heap.pageHeap().base()) >>> Pages.SHIFT) * Long.BYTES;
+        long entry = entryOf(lastPage);
+        RawMemory.ALL.set(PageMap.ENTRY, entryAddress, entry | PageMap.FREE_BIT);
+        try {
+            assertThatThrownBy(heap::verify).hasMessageContaining("carries a free mark but starts no object");
+        } finally {
+            RawMemory.ALL.set(PageMap.ENTRY, entryAddress, entry);
+        }
+        heap.free(first);
+        heap.verify();
+    }
+
+    @Test
     void neighbouringBlocksOfSixtyFourKiBHaveTheirMarksOnLinesOfTheirOwn() {
         // Two threads' blocks side by side would otherwise write one cache line on every allocate
         // and free (a table of one flag per page puts 64 pages' flags on one line).
