@@ -7,6 +7,7 @@ import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -23,6 +24,10 @@ public class LargePairsBenchmark {
 
     private static final int SIZES = 1024;
 
+    /** The smallest size, a power of two up to 1 MiB; the sizes are log-uniform from it to 1 MiB. */
+    @Param("65536")
+    public long minSize;
+
     private final long[] sizes = new long[SIZES];
     private Peer peer;
     private int slot;
@@ -34,8 +39,9 @@ public class LargePairsBenchmark {
         slot = shared.nextSlot();
         SplittableRandom random = new SplittableRandom(64 + slot);
         for (int i = 0; i < SIZES; i++) {
-            // log-uniform between 2^16 and 2^20
-            sizes[i] = (long) Math.pow(2, 16 + 4 * random.nextDouble());
+            // log-uniform between minSize and 2^20
+            int low = Long.numberOfTrailingZeros(minSize);
+            sizes[i] = (long) Math.pow(2, low + (20 - low) * random.nextDouble());
         }
     }
 
