@@ -27,6 +27,11 @@ class PageMapMarksTest {
         return pageMap.entry((int) ((address - heap.pageHeap().base()) >>> Pages.SHIFT));
     }
 
+    /** The first byte of the small-object span that holds {@code block}. */
+    private long spanBaseOf(long block) {
+        return block - (entryOf(block) & PageMap.PAGE_OFFSET_MASK);
+    }
+
     private static boolean marked(long entry) {
         return (entry & PageMap.FREE_BIT) != 0;
     }
@@ -54,7 +59,7 @@ class PageMapMarksTest {
         // 9000 bytes: the 9472-byte class, six objects to a span of seven pages; object i starts in
         // page floor(i * 9472 / 8192), so pages 0, 1, 2, 3, 4 and 5 start one and page 6 none.
         long first = heap.allocate(9000, 1);
-        long spanBase = first - (entryOf(first) & PageMap.PAGE_OFFSET_MASK);
+        long spanBase = spanBaseOf(first);
         List<Boolean> marks = new ArrayList<>();
         for (int page = 0; page < 7; page++) {
             marks.add(marked(entryOf(spanBase + (long) page * Pages.SIZE)));
@@ -70,8 +75,7 @@ class PageMapMarksTest {
     @Test
     void verifyRefusesAMarkOnAPageWhereNoObjectStarts() {
         long first = heap.allocate(9000, 1);
-        long spanBase = first - (entryOf(first) & PageMap.PAGE_OFFSET_MASK);
-        long lastPage = spanBase + 6L * Pages.SIZE;
+        long lastPage = spanBaseOf(first) + 6L * Pages.SIZE;
         long entryAddress = pageMap.address() + ((lastPage - heap.pageHeap().base()) >>> Pages.SHIFT) * Long.BYTES;
         long entry = entryOf(lastPage);
         RawMemory.ALL.set(PageMap.ENTRY, entryAddress, entry | PageMap.FREE_BIT);
