@@ -44,8 +44,8 @@ import java.util.concurrent.ThreadLocalRandom;
  * so an address that no allocation has handed out since the pages were cut, a stale address from
  * an earlier life of those pages among them, is refused like any double free (objects of a page or
  * more get their marks with the span's page-map entries, {@link PageMap#setSmall}). A flag byte
- * whose granule starts no object of a flagged span means nothing: nothing reads it; nor does
- * anything read the bit of an entry whose page starts no such object.
+ * whose granule starts no object of a flagged span means nothing: nothing reads it. The bit of an
+ * entry whose page starts no such object stays clear ({@link PageHeap#verify()} checks it).
  *
  * <p>The fast paths ({@code Heap}'s allocate and free, {@code ThreadCache}'s free) write the same
  * reads and writes out themselves, through {@link #key}, {@link #flagBias} and

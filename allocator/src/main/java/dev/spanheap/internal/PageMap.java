@@ -31,7 +31,11 @@ import java.lang.foreign.ValueLayout;
  * <p>Invariant (checked by {@link PageHeap#verify()}): every committed page maps to the record that
  * covers it, with the class and page index of that record when it is a small-object span.
  * Written under the page heap's lock, or by a central list for a span it has just been given;
- * read without a lock by {@code free}, which only looks up blocks its caller owns.
+ * read without a lock by {@code free}, which only looks up blocks its caller owns. The one write
+ * without a lock is a free mark's: the thread that allocates or frees an object of a page or more
+ * reads and writes back the entry of the object's first page. That entry is not rewritten by
+ * anyone else meanwhile, since a span goes back to the page heap only when every object of it is
+ * back in its bitmap, none out with a user or in a cache.
  */
 final class PageMap {
 
