@@ -823,11 +823,6 @@ public final class Heap implements IdleCentralMemory {
         return slotsByThreadId;
     }
 
-    /** The free marks, for tests that look at them. */
-    FreeMarks marks() {
-        return marks;
-    }
-
     PageHeap pageHeap() {
         return pageHeap;
     }

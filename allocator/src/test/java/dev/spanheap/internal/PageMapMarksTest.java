@@ -95,7 +95,7 @@ class PageMapMarksTest {
         int c = SizeClassLookup.sizeClassOf(64 << 10);
         long a = heap.allocate(64 << 10, 1);
         for (long neighbour : new long[] {a - (64 << 10), a + (64 << 10)}) {
-            assertThat(heap.marks().flagAddress(neighbour, c) >>> 6).isNotEqualTo(heap.marks().flagAddress(a, c) >>> 6);
+            assertThat(heap.freeMarks().flagAddress(neighbour, c) >>> 6).isNotEqualTo(heap.freeMarks().flagAddress(a, c) >>> 6);
         }
         heap.free(a);
         heap.verify();
