@@ -67,7 +67,10 @@ public final class Heap implements IdleCentralMemory {
     /** Where {@link #slotsByThreadId} is copied as well, for a facade that keeps it (see {@link #mirrorSlotTable}). */
     private volatile Consumer<long[][]> slotTableMirror = table -> { };
     private final FreeMarks marks;
-    /** {@code marks.key} and the flag tables' biases, held here so that the fast paths read them from this object. */
+    /**
+     * {@code marks.key}, the flag table's bias and the page map's ({@link FreeMarks#entryBias}), held
+     * here so that the fast paths read them from this object.
+     */
     private final long cookieKey;
     private final long flagBias;
     private final long entryBias;
