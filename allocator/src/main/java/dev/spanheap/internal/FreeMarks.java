@@ -87,7 +87,7 @@ final class FreeMarks {
     final long flagBias;
     /**
      * The page-map entry of an object of a page or more at {@code address} is at
-     * {@code entryBias + ((address >>> (Pages.SHIFT - 3)) & -8)} ({@link PageMap#entryBias}).
+     * {@code PageMap.entryAddress(entryBias, address)} ({@link PageMap#entryBias}).
      */
     final long entryBias;
 
@@ -139,7 +139,7 @@ final class FreeMarks {
      */
     static long flagAddress(long flagBias, long entryBias, long address, int c) {
         return c >= FIRST_PAGE_FLAGGED_CLASS
-                ? entryBias + ((address >>> (Pages.SHIFT - 3)) & -Long.BYTES) : flagBias + (address >>> FLAG_SHIFT);
+                ? PageMap.entryAddress(entryBias, address) : flagBias + (address >>> FLAG_SHIFT);
     }
 
     /** Whether the object of class {@code c} at {@code address} carries its mark, that is, is free. */

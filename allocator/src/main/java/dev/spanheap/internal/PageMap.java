@@ -106,12 +106,19 @@ final class PageMap {
     }
 
     /**
-     * {@code mapAddress} less the page number of the reservation's first byte times the entry size:
-     * {@code bias + ((address >>> (Pages.SHIFT - 3)) & -8)} is then the address of the entry of the
-     * page holding {@code address}, with no subtraction of the base.
+     * {@code mapAddress} less the page number of the reservation's first byte times the entry size,
+     * for {@link #entryAddress}.
      */
     static long entryBias(long mapAddress, long heapBase) {
         return mapAddress - ((heapBase >>> Pages.SHIFT) << 3);
+    }
+
+    /**
+     * The address of the entry of the page holding {@code address}, from the map's
+     * {@link #entryBias}: no subtraction of the heap's base.
+     */
+    static long entryAddress(long entryBias, long address) {
+        return entryBias + ((address >>> (Pages.SHIFT - 3)) & -ENTRY_BYTES);
     }
 
     private void set(int page, long entry) {

@@ -76,7 +76,7 @@ class PageMapMarksTest {
     void verifyRefusesAMarkOnAPageWhereNoObjectStarts() {
         long first = heap.allocate(9000, 1);
         long lastPage = spanBaseOf(first) + 6L * Pages.SIZE;
-        long entryAddress = pageMap.address() + ((lastPage - heap.pageHeap().base()) >>> Pages.SHIFT) * Long.BYTES;
+        long entryAddress = PageMap.entryAddress(heap.freeMarks().entryBias, lastPage);
         long entry = entryOf(lastPage);
         RawMemory.ALL.set(PageMap.ENTRY, entryAddress, entry | PageMap.FREE_BIT);
         try {
