@@ -6,7 +6,7 @@ import java.util.concurrent.locks.LockSupport;
 
 /**
  * The lock of one of the virtual threads' stripes ({@link ThreadCaches}): a flag taken with one
- * compare-and-set and released with one volatile write, with no queue of waiters. A waiter spins
+ * compare-and-set and released with one store, with no queue of waiters. A waiter spins
  * briefly, then parks for growing spans of time (see {@link #lockContended}).
  *
  * <p>Why not a {@code ReentrantLock}: virtual threads take a stripe's lock on every allocation and
@@ -19,7 +19,11 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>Release by writing 0 to {@link #held} in the caller's {@code finally} block, not through a
  * method: a field write calls nothing, so a {@link StackOverflowError} cannot strike between the
- * critical section and the release and leave the stripe locked for good.
+ * critical section and the release and leave the stripe locked for good. The two releases on every
+ * virtual thread's allocation and free use {@link #unlock()} instead, a release store, with that
+ * field write as the fallback in the caller's frame: the volatile write is a locked instruction on
+ * x86 (a full fence), and one on each allocation and free took a 16 B pair on a virtual thread from
+ * 32.3-33.3 ns to 40.5-42.3 (JMH, two alternating runs of 2 forks).
  *
  * <p>The flag sits 64 bytes or more from anything else: the superclass's padding comes before it
  * and this class's after it (HotSpot lays out a superclass's fields first, but puts a subclass's
@@ -47,7 +51,30 @@ final class StripeLock extends StripeLockFlag {
     @SuppressWarnings("unused")
     private long after0, after1, after2, after3, after4, after5, after6, after7;
 
-    /** Takes the lock; release it with {@code held = 0}. */
+    /**
+     * Releases the lock with a release store: what the holder wrote happens before the next
+     * holder's compare-and-set, as with the volatile write, but without its fence, which nothing
+     * here needs (no waiter is woken). It is a call, and in code not yet compiled the VarHandle's
+     * frames can overflow the stack (the carrier lookup before the lock goes deeper, so an overflow
+     * usually strikes there first, but the tiers compile these methods at different times); so the
+     * caller writes {@code held = 0} if it throws:
+     * <pre>{@code
+     * } finally {
+     *     try {
+     *         lock.unlock();
+     *     } catch (Throwable overflow) {
+     *         lock.held = 0;
+     *         throw overflow;
+     *     }
+     * }
+     * }</pre>
+     * Nothing throws once the store is done, so the fallback never releases another holder's lock.
+     */
+    void unlock() {
+        HELD.setRelease(this, 0);
+    }
+
+    /** Takes the lock; release it with {@link #unlock()} or {@code held = 0}. */
     void lock() {
         if (!HELD.compareAndSet(this, 0, 1)) {
             lockContended();

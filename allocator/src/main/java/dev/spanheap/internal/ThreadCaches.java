@@ -139,9 +139,10 @@ final class ThreadCaches {
     long allocateShared(int c, long countedBytes) {
         int stripe = currentStripe();
         ThreadCache cache = stripes[stripe];
+        StripeLock lock = stripeLocks[stripe];
         int wanted;
         boolean scavengeOwed;
-        stripeLocks[stripe].lock();
+        lock.lock();
         try {
             if (countedBytes != 0 && cache.countDownToSample(countedBytes) < 0) {
                 return -restartCountdown(stripe);
@@ -153,7 +154,13 @@ final class ThreadCaches {
             wanted = cache.refillCount(c);
             scavengeOwed = cache.takeScavengeOwed();
         } finally {
-            stripeLocks[stripe].held = 0;
+            // A release store, with the field write as its fallback (see StripeLock#unlock).
+            try {
+                lock.unlock();
+            } catch (Throwable overflow) {
+                lock.held = 0;
+                throw overflow;
+            }
         }
         scavengeIfOwed(scavengeOwed);
         StackHeadroom.ensure();
@@ -208,8 +215,9 @@ final class ThreadCaches {
     /** Frees an object of class {@code c} for the calling virtual thread, into its stripe. */
     void freeShared(int c, long address, FreeMarks marks) {
         int stripe = currentStripe();
+        StripeLock lock = stripeLocks[stripe];
         boolean scavengeOwed;
-        stripeLocks[stripe].lock();
+        lock.lock();
         try {
             ThreadCache cache = stripes[stripe];
             if (!cache.free(c, address, marks)) {
@@ -221,7 +229,12 @@ final class ThreadCaches {
             }
             scavengeOwed = cache.takeScavengeOwed();
         } finally {
-            stripeLocks[stripe].held = 0;
+            try {
+                lock.unlock();
+            } catch (Throwable overflow) {
+                lock.held = 0;
+                throw overflow;
+            }
         }
         scavengeIfOwed(scavengeOwed);
     }

@@ -53,7 +53,12 @@ class StripeLockTest {
                     }
                     counter = seen + 1;
                 } finally {
-                    lock.held = 0;
+                    // Both releases: the release store of the hot paths, and the field write.
+                    if ((i & 1) == 0) {
+                        lock.unlock();
+                    } else {
+                        lock.held = 0;
+                    }
                 }
             }
         };
