@@ -211,7 +211,9 @@
  *       and for a full class only after the check, so an overflow during a free leaves the block
  *       allocated, to be freed again. A virtual threads' stripe lock ({@code StripeLock}) is taken
  *       by a compare-and-set that is the last step of its call and released by a field write, which
- *       calls nothing, so an overflow cannot leave a stripe locked. Left: in code not yet compiled,
+ *       calls nothing, or on the allocation's and free's own paths by a release store whose call,
+ *       if it throws, is followed by that field write in the caller's frame, so an overflow cannot
+ *       leave a stripe locked. Left: in code not yet compiled,
  *       checked mode's allocation bit is cleared before a call.</li>
  *   <li>A full Java heap: the page heap's updates allocate (plans, page bitmaps) before they change
  *       anything or not at all (span records), a release puts its runs back whatever its
