@@ -23,7 +23,8 @@ import java.util.concurrent.locks.LockSupport;
  * virtual thread's allocation and free use {@link #unlock()} instead, a release store, with that
  * field write as the fallback in the caller's frame: the volatile write is a locked instruction on
  * x86 (a full fence), and with one on each allocation and free a 16 B pair on a virtual thread took
- * 40.3-43.2 ns, against 31.2-34.1 with the release store (JMH, alternating runs of 2 forks).
+ * 40.3-43.2 ns, against 31.2-34.1 with the release store (JMH, four runs of 2 forks alternating
+ * between the two builds).
  *
  * <p>The flag sits 64 bytes or more from anything else: the superclass's padding comes before it
  * and this class's after it (HotSpot lays out a superclass's fields first, but puts a subclass's
