@@ -37,10 +37,13 @@ public class LargePairsBenchmark {
     public void setUp(SharedPeerState shared) {
         peer = shared.instance;
         slot = shared.nextSlot();
+        if (Long.bitCount(minSize) != 1 || minSize > 1 << 20) {
+            throw new IllegalArgumentException("minSize must be a power of two up to 1 MiB: " + minSize);
+        }
+        int low = Long.numberOfTrailingZeros(minSize);
         SplittableRandom random = new SplittableRandom(64 + slot);
         for (int i = 0; i < SIZES; i++) {
             // log-uniform between minSize and 2^20
-            int low = Long.numberOfTrailingZeros(minSize);
             sizes[i] = (long) Math.pow(2, low + (20 - low) * random.nextDouble());
         }
     }
