@@ -448,8 +448,9 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
         }
 
         /**
-         * The most bytes one thread's cache may hold (default 16 MiB); less while more threads than
-         * the total allows hold budget, each then getting an equal share of {@link #totalCacheSize}.
+         * The most bytes one thread's cache may hold (default 24 MiB, of which its blocks above 64 KiB
+         * may take half); less while more threads than the total allows hold budget, each then
+         * getting an equal share of {@link #totalCacheSize}.
          */
         public Builder threadCacheSize(long bytes) {
             if (bytes < 0) {

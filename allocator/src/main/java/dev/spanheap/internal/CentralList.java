@@ -40,7 +40,7 @@ final class CentralList {
     private final long heapBase;
 
     /**
-     * Bytes of free objects the transfer stack may hold. 256 KiB: thread caches of up to 16 MiB do
+     * Bytes of free objects the transfer stack may hold. 256 KiB: thread caches of up to 24 MiB do
      * most of the buffering, and what sits here is memory that no thread's cache counts (the
      * fragmentation workload's peak grew by 16 MiB with 512 KiB here and in {@link #EMPTY_SPAN_BYTES}).
      */

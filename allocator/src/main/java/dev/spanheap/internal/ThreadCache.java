@@ -13,7 +13,8 @@ package dev.spanheap.internal;
  * on the first miss to 128 bytes' worth of objects (see {@link #FIRST_LIMIT}), then by one object
  * per miss up to the class's batch, then by a batch, up to {@link #MAX_DEPTH} ("slow start", as
  * TCMalloc's free lists grow). Growing is paid for from the cache's byte budget, which
- * it requests from the heap's {@link CacheBudget}: {@code sum(limit(c) * size[c]) <= budgetBytes}.
+ * it requests from the heap's {@link CacheBudget}: {@code sum(limit(c) * size[c]) <= budgetBytes},
+ * the classes above 64 KiB taking at most half the per-cache most ({@link #BIG_CLASS_BYTES}).
  * Freed spans of up to 1 MiB that are not cut into objects (sampled blocks, blocks aligned past a
  * page) are kept whole per length in a {@link LargeSpanCache}, paid from
  * its own quarter of the cache's share (at most 1 MiB). Both together stay under the per-cache
@@ -45,6 +46,20 @@ public final class ThreadCache {
      * plain loop was slow so in 1 run of 5 before this, in none of 12 after).
      */
     private static final int[] FIRST_LIMIT = new int[SizeClasses.COUNT];
+    /**
+     * Classes above this size may hold at most half the per-cache budget between them. The default
+     * budget (24 MiB, HeapConfig) is sized for buffers of up to 64 KiB, Netty's largest. In
+     * NettyPatternBenchmark (8192 live buffers of 0-64 KiB, a random one replaced each time) each
+     * class's stack does a random walk, and a deeper stack reaches its ends, where a batch goes to or
+     * comes from the central list, less often: with 16 MiB, 3.8% of replacements refilled a class
+     * and 2.6% drained one; a replacement took 43.2-43.6 ns through {@code localHeap()} against
+     * 37.4-39.6 with 24 MiB and this cap (JMH, two alternating runs of 2 forks). Blocks above 64 KiB
+     * fill a budget with few objects and gain little from it (64 KiB-1 MiB pairs ran as fast), while
+     * holding that much more memory idle: with 32 MiB and no cap the fragmentation workload
+     * (16 B-1 MiB) peaked 10 MiB higher; with 24 MiB and the cap, not at all (317 MiB either way).
+     */
+    private static final long BIG_CLASS_BYTES = 64 << 10;
+    private static final int FIRST_BIG_CLASS = SizeClassLookup.sizeClassOf(BIG_CLASS_BYTES) + 1;
     /** The deepest any class's stack may grow, in objects. */
     private static final int MAX_OBJECTS = 256;
     private static final int[] REGION = new int[SizeClasses.COUNT];
@@ -427,6 +442,10 @@ public final class ThreadCache {
             holdingBudget = true;
             budget.startHolding();
         }
+        if (SizeClasses.SIZE[c] > BIG_CLASS_BYTES && bigClassLimitBytes() + extra > budget.perCacheBytes() / 2) {
+            pressed = true;
+            return;
+        }
         // The classes may use this cache's share of the budget less what kept large spans may take,
         // so that neither crowds the other out.
         long cap = classShare();
@@ -439,6 +458,15 @@ public final class ThreadCache {
         } else {
             pressed = true;
         }
+    }
+
+    /** The limits of the classes above {@link #BIG_CLASS_BYTES}, in bytes. */
+    private long bigClassLimitBytes() {
+        long bytes = 0;
+        for (int c = FIRST_BIG_CLASS; c < SizeClasses.COUNT; c++) {
+            bytes += (long) limit(c) * SizeClasses.SIZE[c];
+        }
+        return bytes;
     }
 
     /**

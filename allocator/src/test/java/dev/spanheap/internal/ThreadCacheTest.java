@@ -92,12 +92,59 @@ class ThreadCacheTest {
         largeRounds(heap, cache, sizes, 4);
         long mallocsBefore = total(classes, cache::mallocs);
         long receivedBefore = total(classes, cache::received);
-        // One block of each class is 11 MiB: more than TCMalloc's 4 MiB per thread, within Spanheap's
-        // 16. After the warm-up rounds every allocation is served by this cache.
+        // One block of each class is 11 MiB: more than TCMalloc's 4 MiB per thread, within the 12 of
+        // Spanheap's 24 that classes above 64 KiB may hold. After the warm-up rounds every allocation
+        // is served by this cache.
         largeRounds(heap, cache, sizes, 1);
         assertThat(total(classes, cache::mallocs) - mallocsBefore).isEqualTo(sizes.length);
         assertThat(total(classes, cache::received)).as("nothing came from the central lists").isEqualTo(receivedBefore);
         assertThat(cache.budgetBytes()).isGreaterThanOrEqualTo(11L << 20)
+                .isLessThanOrEqualTo(HeapConfig.DEFAULT_THREAD_CACHE_BYTES);
+        cache.verify(heap.freeMarks());
+    }
+
+    /** The bytes the classes of {@code sizes} hold in {@code cache}. */
+    private static long heldBytes(ThreadCache cache, long[] sizes) {
+        long bytes = 0;
+        for (long size : sizes) {
+            int c = SizeClassLookup.sizeClassOf(size);
+            bytes += (long) cache.depth(c) * SizeClasses.SIZE[c];
+        }
+        return bytes;
+    }
+
+    /** {@code rounds} times: {@code perClass} blocks of each size allocated, then all freed. */
+    private static void deepRounds(Heap heap, ThreadCache cache, long[] sizes, int perClass, int rounds) {
+        long[] blocks = new long[sizes.length * perClass];
+        for (int round = 0; round < rounds; round++) {
+            for (int i = 0; i < blocks.length; i++) {
+                blocks[i] = heap.allocate(cache, sizes[i % sizes.length], 1);
+            }
+            for (long block : blocks) {
+                heap.free(cache, block);
+            }
+        }
+    }
+
+    @Test
+    void classesAbove64KibHoldAtMostHalfTheBudget() {
+        long[] sizes = java.util.Arrays.stream(largeSizes()).filter(size -> size > 64 << 10).toArray();
+        ThreadCache cache = heap.currentThreadCache();
+        // Two of each would be 21 MiB.
+        deepRounds(heap, cache, sizes, 2, 6);
+        assertThat(heldBytes(cache, sizes)).isGreaterThan(8L << 20)
+                .isLessThanOrEqualTo(HeapConfig.DEFAULT_THREAD_CACHE_BYTES / 2);
+        cache.verify(heap.freeMarks());
+    }
+
+    @Test
+    void classesUpTo64KibMayHoldMoreThanHalfTheBudget() {
+        long[] sizes = java.util.Arrays.stream(SizeClasses.SIZE).filter(size -> size >= 16 << 10 && size <= 64 << 10)
+                .asLongStream().toArray();
+        ThreadCache cache = heap.currentThreadCache();
+        // 32 of each class from 16 to 64 KiB are 24 MiB: more than the classes above 64 KiB may hold.
+        deepRounds(heap, cache, sizes, 32, 40);
+        assertThat(heldBytes(cache, sizes)).isGreaterThan(HeapConfig.DEFAULT_THREAD_CACHE_BYTES / 2)
                 .isLessThanOrEqualTo(HeapConfig.DEFAULT_THREAD_CACHE_BYTES);
         cache.verify(heap.freeMarks());
     }
