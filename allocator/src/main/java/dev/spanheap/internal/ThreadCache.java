@@ -59,7 +59,7 @@ public final class ThreadCache {
      * (16 B-1 MiB) peaked 10 MiB higher; with 24 MiB and the cap, not at all (317 MiB either way).
      */
     private static final long BIG_CLASS_BYTES = 64 << 10;
-    private static final int FIRST_BIG_CLASS = SizeClassLookup.sizeClassOf(BIG_CLASS_BYTES) + 1;
+    private static final int FIRST_BIG_CLASS = SizeClassLookup.sizeClassOf(BIG_CLASS_BYTES + 1);
     /** The deepest any class's stack may grow, in objects. */
     private static final int MAX_OBJECTS = 256;
     private static final int[] REGION = new int[SizeClasses.COUNT];
@@ -442,7 +442,7 @@ public final class ThreadCache {
             holdingBudget = true;
             budget.startHolding();
         }
-        if (SizeClasses.SIZE[c] > BIG_CLASS_BYTES && bigClassLimitBytes() + extra > budget.perCacheBytes() / 2) {
+        if (c >= FIRST_BIG_CLASS && bigClassLimitBytes() + extra > budget.perCacheBytes() / 2) {
             pressed = true;
             return;
         }

@@ -105,12 +105,8 @@ class ThreadCacheTest {
 
     /** The bytes the classes of {@code sizes} hold in {@code cache}. */
     private static long heldBytes(ThreadCache cache, long[] sizes) {
-        long bytes = 0;
-        for (long size : sizes) {
-            int c = SizeClassLookup.sizeClassOf(size);
-            bytes += (long) cache.depth(c) * SizeClasses.SIZE[c];
-        }
-        return bytes;
+        int[] classes = java.util.Arrays.stream(sizes).mapToInt(SizeClassLookup::sizeClassOf).toArray();
+        return total(classes, c -> (long) cache.depth(c) * SizeClasses.SIZE[c]);
     }
 
     /** {@code rounds} times: {@code perClass} blocks of each size allocated, then all freed. */
