@@ -64,6 +64,8 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
     private final HeapSegments segments;
     /** The heap's slot table, kept here so that the fast paths reach it in one load (see Heap#mirrorSlotTable). */
     private long[][] slotTable;
+    /** {@code slotTable.length - 1}, in a field of its own (see Heap#slotsOf). */
+    private int slotMask;
     private final HeapStatistics statistics;
     private final boolean global;
     /** The MXBean's registration, when the builder named one; unregistered at close. */
@@ -79,7 +81,10 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
         this.statistics = new HeapStatistics(heap);
         this.global = global;
         // Last: the table's growth on another thread may call back as soon as this is registered.
-        heap.mirrorSlotTable(table -> slotTable = table);
+        heap.mirrorSlotTable(table -> {
+            slotTable = table;
+            slotMask = table.length - 1;
+        });
     }
 
     /**
@@ -124,7 +129,7 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
     /** Allocates {@code byteSize} bytes aligned to {@code byteAlignment}; contents unspecified. */
     @Override
     public MemorySegment allocate(long byteSize, long byteAlignment) {
-        long address = heap.allocate(slotTable, byteSize, byteAlignment);
+        long address = heap.allocate(slotTable, slotMask, byteSize, byteAlignment);
         return segments.segment(address, byteSize);
     }
 
@@ -142,7 +147,7 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
      * as a stale segment whose block was freed and handed out again.
      */
     public void free(MemorySegment segment) {
-        heap.free(slotTable, segments.segmentAddress(segment, "free"));
+        heap.free(slotTable, slotMask, segments.segmentAddress(segment, "free"));
     }
 
     /**
@@ -187,12 +192,12 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
 
     /** Allocates {@code byteSize} bytes and returns the raw address; never 0. */
     public long malloc(long byteSize) {
-        return heap.allocate(slotTable, byteSize, 1);
+        return heap.allocate(slotTable, slotMask, byteSize, 1);
     }
 
     /** Frees the block at {@code address}, as returned by {@link #malloc} or a segment's address. */
     public void free(long address) {
-        heap.free(slotTable, address);
+        heap.free(slotTable, slotMask, address);
     }
 
     /** The bytes usable at {@code address}: at least the size that was requested. */

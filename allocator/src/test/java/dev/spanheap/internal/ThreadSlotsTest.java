@@ -123,13 +123,14 @@ class ThreadSlotsTest {
         heap.mirrorSlotTable(mirrored::set);
         assertThat(mirrored.get()).isSameAs(heap.slotTable());
         long mine = Thread.currentThread().threadId();
-        heap.free(heap.allocate(mirrored.get(), 16, 1));
+        heap.free(heap.allocate(mirrored.get(), mirrored.get().length - 1, 16, 1));
         CountDownLatch registered = new CountDownLatch(1);
         CountDownLatch done = new CountDownLatch(1);
         Thread holder;
         do {
             holder = Thread.ofPlatform().unstarted(() -> {
-                heap.free(mirrored.get(), heap.allocate(mirrored.get(), 16, 1));
+                long[][] table = mirrored.get();
+                heap.free(table, table.length - 1, heap.allocate(table, table.length - 1, 16, 1));
                 registered.countDown();
                 try {
                     done.await(30, TimeUnit.SECONDS);
@@ -151,5 +152,38 @@ class ThreadSlotsTest {
             holder.join(TimeUnit.SECONDS.toMillis(30));
             heap.close();
         }
+    }
+
+    /**
+     * A facade keeps the table and its mask in two plain fields, and may read a grown table's mask
+     * with the old, shorter table. A thread whose id then masks past the old table's end must miss
+     * to the slow path, not index out of bounds.
+     */
+    @Test
+    void aMaskLongerThanTheTableIsAMissNotAnException() throws InterruptedException {
+        Heap heap = new Heap(new HeapConfig(LinuxOsMemory.INSTANCE, 1L << 30, PageHeap.DEFAULT_COMMIT_STEP_PAGES,
+                1 << 20, 8 << 20, false));
+        long[][] table = heap.slotTable();
+        int grownMask = 2 * table.length - 1;
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        AtomicReference<Long> freed = new AtomicReference<>();
+        Thread thread;
+        do {
+            thread = Thread.ofPlatform().unstarted(() -> {
+                try {
+                    long address = heap.allocate(table, grownMask, 16, 1);
+                    heap.free(table, grownMask, address);
+                    freed.set(address);
+                } catch (Throwable e) {
+                    failure.set(e);
+                }
+            });
+        } while ((thread.threadId() & grownMask) < table.length);
+        thread.start();
+        thread.join();
+        assertThat(failure.get()).isNull();
+        assertThat(freed.get()).isNotNull().isNotZero();
+        heap.verify();
+        heap.close();
     }
 }
