@@ -20,12 +20,22 @@ public final class LocalHeap implements SegmentAllocator {
     private final Heap heap;
     private final HeapSegments segments;
     private final ThreadCache cache;
+    /**
+     * The cache's fast-path array and the heap's base and page-map address, kept here so that each
+     * call's chain of dependent loads starts one load nearer (see Heap#free(long[][], int, long, long, long)).
+     */
+    private final long[] slots;
+    private final long base;
+    private final long pageMapAddress;
     private final Thread owner;
 
     LocalHeap(Heap heap) {
         this.heap = heap;
         this.segments = heap.segments();
         this.cache = heap.currentThreadCache();
+        this.slots = Heap.fastSlotsOf(cache);
+        this.base = heap.base();
+        this.pageMapAddress = heap.pageMapAddress();
         this.owner = Thread.currentThread();
     }
 
@@ -38,18 +48,18 @@ public final class LocalHeap implements SegmentAllocator {
     @Override
     public MemorySegment allocate(long byteSize, long byteAlignment) {
         checkOwner();
-        long address = heap.allocate(cache, byteSize, byteAlignment);
+        long address = heap.allocate(slots, byteSize, byteAlignment);
         return segments.segment(address, byteSize);
     }
 
     public long malloc(long byteSize) {
         checkOwner();
-        return heap.allocate(cache, byteSize, 1);
+        return heap.allocate(slots, byteSize, 1);
     }
 
     public void free(long address) {
         checkOwner();
-        heap.free(cache, address);
+        heap.free(cache, slots, address, base, pageMapAddress);
     }
 
     public void free(MemorySegment segment) {

@@ -66,6 +66,9 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
     private long[][] slotTable;
     /** {@code slotTable.length - 1}, in a field of its own (see Heap#slotsOf). */
     private int slotMask;
+    /** The heap's base and page map's address, copied here for the frees (see Heap#free(long[][], int, long, long, long)). */
+    private final long base;
+    private final long pageMapAddress;
     private final HeapStatistics statistics;
     private final boolean global;
     /** The MXBean's registration, when the builder named one; unregistered at close. */
@@ -78,6 +81,8 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
     private Spanheap(Heap heap, boolean global) {
         this.heap = heap;
         this.segments = heap.segments();
+        this.base = heap.base();
+        this.pageMapAddress = heap.pageMapAddress();
         this.statistics = new HeapStatistics(heap);
         this.global = global;
         // Last: the table's growth on another thread may call back as soon as this is registered.
@@ -147,7 +152,7 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
      * as a stale segment whose block was freed and handed out again.
      */
     public void free(MemorySegment segment) {
-        heap.free(slotTable, slotMask, segments.segmentAddress(segment, "free"));
+        heap.free(slotTable, slotMask, segments.segmentAddress(segment, "free"), base, pageMapAddress);
     }
 
     /**
@@ -197,7 +202,7 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
 
     /** Frees the block at {@code address}, as returned by {@link #malloc} or a segment's address. */
     public void free(long address) {
-        heap.free(slotTable, slotMask, address);
+        heap.free(slotTable, slotMask, address, base, pageMapAddress);
     }
 
     /** The bytes usable at {@code address}: at least the size that was requested. */
