@@ -65,16 +65,19 @@
  *       expanded), no division, no branch ({@code SizeClassLookup.sizeClassOf}). Subtract the size from
  *       the cache's countdown to the next profile sample; below zero, this allocation is the sample
  *       (the slow path gives it a span of its own and captures its stack).</li>
- *   <li>Find the calling thread's cache: slot {@code threadId & (length - 1)} of a table in which every
+ *   <li>Find the calling thread's cache: slot {@code threadId & mask} of a table in which every
  *       live platform thread has a slot of its own ({@link dev.spanheap.internal.ThreadSlots}, which
  *       doubles when two live threads' ids collide), which holds the cache's fast-path array, checked
- *       against the owner id that the array keeps; {@code Spanheap} keeps the table in a field of its
- *       own ({@code Heap.mirrorSlotTable}), one load from the caller's reference (a
- *       {@link java.lang.ThreadLocal} behind it for a thread's first call; virtual threads go to striped
- *       shared caches). Pop an object for the class ({@code ThreadCache.allocate}) and clear its free
- *       mark: its first word, where an object under 128 B keeps its cookie, or for larger objects
- *       its flag in a side table (from a page up, a bit of the page-map entry of its first page), so
- *       that their memory is not touched.</li>
+ *       against the owner id that the array keeps (a {@link java.lang.ThreadLocal} behind it for a
+ *       thread's first call; virtual threads go to striped shared caches). Pop an object for the
+ *       class ({@code ThreadCache.allocate}) and clear its free mark: its first word, where an
+ *       object under 128 B keeps its cookie, or for larger objects its flag in a side table (from a
+ *       page up, a bit of the page-map entry of its first page), so that their memory is not
+ *       touched. {@code Spanheap} keeps the table and its mask in fields of its own
+ *       ({@code Heap.mirrorSlotTable}), one load from the caller's reference, and for frees a copy
+ *       of the heap's base and page-map address; {@code LocalHeap} keeps the cache's array itself.
+ *       A caller's loop that makes any call (the profiler's rare sample is one) repeats this chain
+ *       of dependent loads after it, so each load cut from the chain counts.</li>
  *   <li>Cache empty: grow the class's limit if the cache's byte budget allows, and take a batch from
  *       the central list, from its transfer stack if it holds one ({@code ThreadCache.refill},
  *       {@code CentralList.take}).</li>
