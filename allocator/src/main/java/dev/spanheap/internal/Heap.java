@@ -754,7 +754,6 @@ public final class Heap implements IdleCentralMemory {
         return segments;
     }
 
-    /** The address of the reservation's first byte: {@link HeapSegments#memory()}'s offset 0. */
     /** The array that {@code cache}'s fast paths work on, fixed for the cache's life, for a handle to keep. */
     public static long[] fastSlotsOf(ThreadCache cache) {
         return cache.fastSlots();
@@ -765,6 +764,7 @@ public final class Heap implements IdleCentralMemory {
         return pageMapAddress;
     }
 
+    /** The address of the reservation's first byte: {@link HeapSegments#memory()}'s offset 0. */
     public long base() {
         return base;
     }
