@@ -59,7 +59,7 @@ public final class LocalHeap implements SegmentAllocator {
 
     public void free(long address) {
         checkOwner();
-        heap.free(cache, slots, address, base, pageMapAddress);
+        heap.free(slots, cache, address, base, pageMapAddress);
     }
 
     public void free(MemorySegment segment) {

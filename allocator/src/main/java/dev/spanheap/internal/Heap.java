@@ -547,20 +547,12 @@ public final class Heap implements IdleCentralMemory {
     }
 
     /**
-     * {@link #free(ThreadCache, long)} with the cache's {@link ThreadCache#fastSlots()} and copies of
-     * this heap's {@link #base()} and {@link #pageMapAddress()}, all kept by the caller (see
-     * {@link #free(long[][], int, long, long, long)}).
+     * {@link #free(ThreadCache, long)} on a cache's {@link ThreadCache#fastSlots()}, which a handle
+     * may keep (see {@link #fastSlotsOf}); {@code cache} is that cache, or null when the caller found
+     * only its array (then the slow half looks it up). {@code base} and {@code pageMapAddress}: this
+     * heap's, or a caller's copies of them (see {@link #free(long[][], int, long, long, long)}).
      */
-    public void free(ThreadCache cache, long[] slots, long address, long base, long pageMapAddress) {
-        free(slots, cache, address, base, pageMapAddress);
-    }
-
-    /**
-     * {@link #free(ThreadCache, long)} on a cache's {@link ThreadCache#fastSlots()}; {@code cache} is
-     * that cache, or null when the caller found only its array (then the slow half looks it up).
-     * {@code base} and {@code pageMapAddress}: this heap's, or a caller's copies of them.
-     */
-    private void free(long[] slots, ThreadCache cache, long address, long base, long pageMapAddress) {
+    public void free(long[] slots, ThreadCache cache, long address, long base, long pageMapAddress) {
         long offset = address - base;
         long entry = 0;
         int overflowClass = 0;
