@@ -73,7 +73,7 @@ class StaleFreeTest {
         }
     }
 
-    /** The same for objects of a page or more, whose free marks are bits of their page-map entries (FreeMarks). */
+    /** The same for objects of a page or more, whose flags are in the same table as smaller ones (FreeMarks). */
     @Test
     void staleFreeOfABlockOfAPageOrMoreAfterItsSpanIsCutAgain() {
         try (Spanheap heap = Spanheap.builder().scavenger(false).profileRate(0).build()) {

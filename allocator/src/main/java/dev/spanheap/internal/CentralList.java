@@ -330,7 +330,7 @@ final class CentralList {
             int inWord = Math.clamp(spanObjects - first, 0, 64);
             spans.setFreeBits(span, word, inWord == 64 ? -1L : (1L << inWord) - 1);
         }
-        pageHeap.pageMap.setSmall(spans.start(span), spanPages, span, sizeClass, spanObjects);
+        pageHeap.pageMap.setSmall(spans.start(span), spanPages, span, sizeClass);
         return span;
     }
 

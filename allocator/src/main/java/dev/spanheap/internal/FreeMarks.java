@@ -10,12 +10,9 @@ import java.util.concurrent.ThreadLocalRandom;
  * <ul>
  *   <li>an object under {@link #GRANULE} (128) bytes holds a cookie in its first eight bytes: its
  *       address XOR a per-heap random key (mimalloc's encoded free pointers play the same part);
- *   <li>an object of 128 B up to a page (classes from {@link #FIRST_FLAGGED_CLASS}) has a flag
- *       byte in a side table, one byte per 128 B of the reservation, at the granule its object
- *       starts in. No two such objects start in one granule;
- *   <li>an object of a page or more (classes from {@link #FIRST_PAGE_FLAGGED_CLASS}) has a bit in
- *       the page-map entry of the page it starts in ({@link PageMap#FREE_BIT}), which the free path
- *       reads anyway. No two such objects start in one page.
+ *   <li>an object of 128 B or more (classes from {@link #FIRST_FLAGGED_CLASS}) has a flag byte in a
+ *       side table, one byte per 128 B of the reservation, at the granule its object starts in. No
+ *       two such objects start in one granule.
  * </ul>
  * The memory of an object of 128 B or more is never touched.
  * Why flags: a buffer freed long after its last use is cold, and reading its cookie was a cache
@@ -23,17 +20,19 @@ import java.util.concurrent.ThreadLocalRandom;
  * each time) it was 52% of a replacement's time with buffers of up to 64 KiB, before objects of a
  * page or more had flags; with buffers of up to 4 KiB a replacement took 22-24 ns with cookies and
  * 17 with flags from 128 B (JMH, two alternating runs). Cutting a span also wrote every object's
- * cookie, so its pages became resident before any user wrote them. Objects of a page or more keep
- * a table of their own, 64 times denser: with one flag per 128 B for them too, 8192 buffers of up
- * to 64 KiB had their flags on as many lines, and a replacement took 49-53 ns against 45-47.
- * Objects under 128 B keep the cookie: a flag per 16 B would be 6% of their memory.
+ * cookie, so its pages became resident before any user wrote them. Objects under 128 B keep the
+ * cookie: a flag per 16 B would be 6% of their memory.
  *
- * <p>Why objects of a page or more moved their flag into the page map: their flags had a table of
- * one byte per page, where one cache line covers 512 KiB of the heap, so two threads whose blocks
- * were near each other wrote one line on every allocate and free. Two threads doing 64 KiB-1 MiB
- * pairs on one heap took 14.0-17.2 ns per pair each (6 forks) against 10.7 for one thread. A line of
- * page-map entries covers 64 KiB, no more than one such object, and a free reads the entry anyway,
- * so the mark costs no line of its own.
+ * <p>Why one table for every flagged object: a flag's address is then the same sum for every class
+ * ({@link #flagAddress}), with no branch on the class. Objects of a page or more once kept their
+ * flags elsewhere (a table of one flag per page, then a bit of their page-map entry), and the fast
+ * paths chose by class. Random sizes on both sides of a page mispredicted that choice on allocate
+ * and free: {@code NettyPatternBenchmark} through {@code localHeap()} took 28.6 ns a replacement
+ * with buffers of up to 16 KiB, against 17.8 with this table (JMH, 2 forks each); a free that
+ * computed the address without a branch had to wait for the page-map entry's class before it could
+ * load the flag (buffers of up to 4 KiB, 15.3 ns against 13.1). A table of one flag per page also
+ * put 64 pages' flags on one cache line, which two threads' neighbouring blocks both wrote; here a
+ * line of flags covers 8 KiB, so no two objects of a page or more share one.
  *
  * <p>The flag table is 1/128 of the reservation, resident only where flagged spans have been: at
  * most 0.8% of the heap's committed memory, which the statistics count as span metadata.
@@ -42,17 +41,14 @@ import java.util.concurrent.ThreadLocalRandom;
  * has it (a span's bitmap, a transfer stack, a thread cache). Allocation clears it; free writes it;
  * and {@link #markSpanFree} marks every object of a span when the span is cut from the page heap,
  * so an address that no allocation has handed out since the pages were cut, a stale address from
- * an earlier life of those pages among them, is refused like any double free (objects of a page or
- * more get their marks with the span's page-map entries, {@link PageMap#setSmall}). A flag byte
- * whose granule starts no object of a flagged span means nothing: nothing reads it. The bit of an
- * entry whose page starts no such object stays clear ({@link PageHeap#verify()} checks it).
+ * an earlier life of those pages among them, is refused like any double free. A flag byte whose
+ * granule starts no object of a flagged span means nothing: nothing reads it.
  *
  * <p>The fast paths ({@code Heap}'s allocate and free, {@code ThreadCache}'s free) write the same
- * reads and writes out themselves, through {@link #key}, {@link #flagBias} and
- * {@link #entryBias}. As static helpers they were 37-55 bytes of bytecode, past C2's 35-byte
- * limit for call sites it does not find hot, and {@code -XX:+PrintInlining} showed the take-back
- * in a full class's free left as a call: a call on a rare branch of an allocation loop costs the
- * whole loop its registers.
+ * reads and writes out themselves, through {@link #key} and {@link #flagBias}. As static helpers
+ * they were 37-55 bytes of bytecode, past C2's 35-byte limit for call sites it does not find hot,
+ * and {@code -XX:+PrintInlining} showed the take-back in a full class's free left as a call: a
+ * call on a rare branch of an allocation loop costs the whole loop its registers.
  */
 final class FreeMarks {
 
@@ -62,8 +58,6 @@ final class FreeMarks {
      * and aarch64 load and store it with the same instruction).
      */
     static final ValueLayout.OfLong WORD = ValueLayout.JAVA_LONG_UNALIGNED;
-    /** The page-map entry that holds the mark of an object of a page or more. */
-    static final ValueLayout.OfLong ENTRY = PageMap.ENTRY;
     /** A flag of the side table: 1 while the object that starts in its granule is free. */
     static final ValueLayout.OfByte FLAG = ValueLayout.JAVA_BYTE;
     static final byte FREE = 1;
@@ -74,28 +68,19 @@ final class FreeMarks {
     static final int GRANULE = 1 << FLAG_SHIFT;
     /** The first size class whose objects are a granule or more, marked by flag rather than cookie. */
     static final int FIRST_FLAGGED_CLASS = firstClassOfAtLeast(GRANULE);
-    /** The first size class whose objects are a page or more, marked in their page-map entries. */
-    static final int FIRST_PAGE_FLAGGED_CLASS = firstClassOfAtLeast(Pages.SIZE);
 
     /** Odd, so that no address maps to the cookie 0 that allocation leaves behind. */
     final long key = ThreadLocalRandom.current().nextLong() | 1;
     /**
-     * The flag of an object under a page at {@code address} is at {@code flagBias + (address >>>
-     * FLAG_SHIFT)}: the table's address less the heap's first granule number, so that the fast paths
-     * add and shift.
+     * The flag of an object at {@code address} is at {@code flagBias + (address >>> FLAG_SHIFT)}: the
+     * table's address less the heap's first granule number, so that the fast paths add and shift.
      */
     final long flagBias;
-    /**
-     * The page-map entry of an object of a page or more at {@code address} is at
-     * {@code PageMap.entryAddress(entryBias, address)} ({@link PageMap#entryBias}).
-     */
-    final long entryBias;
 
     /** Maps the flag table for {@code pageHeap}'s reservation beside it (zeroed: nothing is free yet). */
     FreeMarks(PageHeap pageHeap) {
         MemorySegment granules = pageHeap.space().mapMetadata(pageHeap.reservedBytes() >>> FLAG_SHIFT);
         this.flagBias = granules.address() - (pageHeap.base() >>> FLAG_SHIFT);
-        this.entryBias = PageMap.entryBias(pageHeap.pageMap.address(), pageHeap.base());
     }
 
     /** The bytes of flags that {@code heapBytes} of the reservation have. */
@@ -111,54 +96,36 @@ final class FreeMarks {
         return c;
     }
 
-    /** Whether objects of class {@code c} are marked by flag or by page-map entry: not by cookie. */
+    /** Whether objects of class {@code c} are marked by flag, not by cookie. */
     static boolean isFlagged(int c) {
         return c >= FIRST_FLAGGED_CLASS;
-    }
-
-    /** Whether objects of class {@code c} are marked in their page-map entry. */
-    static boolean isMarkedInEntry(int c) {
-        return c >= FIRST_PAGE_FLAGGED_CLASS;
     }
 
     long cookieOf(long address) {
         return address ^ key;
     }
 
-    /**
-     * Where the mark of the object of flagged class {@code c} at {@code address} is: its flag byte,
-     * or for a page or more its page-map entry.
-     */
-    long flagAddress(long address, int c) {
-        return flagAddress(flagBias, entryBias, address, c);
+    /** Where the flag of the object of a flagged class at {@code address} is. */
+    long flagAddress(long address) {
+        return flagAddress(flagBias, address);
     }
 
-    /**
-     * {@link #flagAddress(long, int)} from the two biases, for the fast paths that keep copies of
-     * them (small enough for C2 to inline anywhere).
-     */
-    static long flagAddress(long flagBias, long entryBias, long address, int c) {
-        return c >= FIRST_PAGE_FLAGGED_CLASS
-                ? PageMap.entryAddress(entryBias, address) : flagBias + (address >>> FLAG_SHIFT);
+    /** {@link #flagAddress(long)} from a copy of {@link #flagBias}, for the fast paths that keep one. */
+    static long flagAddress(long flagBias, long address) {
+        return flagBias + (address >>> FLAG_SHIFT);
     }
 
     /** Whether the object of class {@code c} at {@code address} carries its mark, that is, is free. */
     boolean isFree(long address, int c) {
-        if (isMarkedInEntry(c)) {
-            return (RawMemory.ALL.get(ENTRY, flagAddress(address, c)) & PageMap.FREE_BIT) != 0;
-        }
         return isFlagged(c)
-                ? RawMemory.ALL.get(FLAG, flagAddress(address, c)) == FREE
+                ? RawMemory.ALL.get(FLAG, flagAddress(address)) == FREE
                 : RawMemory.ALL.get(WORD, address) == cookieOf(address);
     }
 
     /** Marks the object of class {@code c} at {@code address} free. */
     void markFree(long address, int c) {
-        if (isMarkedInEntry(c)) {
-            long entry = flagAddress(address, c);
-            RawMemory.ALL.set(ENTRY, entry, RawMemory.ALL.get(ENTRY, entry) | PageMap.FREE_BIT);
-        } else if (isFlagged(c)) {
-            RawMemory.ALL.set(FLAG, flagAddress(address, c), FREE);
+        if (isFlagged(c)) {
+            RawMemory.ALL.set(FLAG, flagAddress(address), FREE);
         } else {
             RawMemory.ALL.set(WORD, address, cookieOf(address));
         }
@@ -166,24 +133,15 @@ final class FreeMarks {
 
     /** Clears the mark of the object of class {@code c} at {@code address}: it is allocated from now on. */
     void markAllocated(long address, int c) {
-        if (isMarkedInEntry(c)) {
-            long entry = flagAddress(address, c);
-            RawMemory.ALL.set(ENTRY, entry, RawMemory.ALL.get(ENTRY, entry) & ~PageMap.FREE_BIT);
-        } else if (isFlagged(c)) {
-            RawMemory.ALL.set(FLAG, flagAddress(address, c), ALLOCATED);
+        if (isFlagged(c)) {
+            RawMemory.ALL.set(FLAG, flagAddress(address), ALLOCATED);
         } else {
             RawMemory.ALL.set(WORD, address, 0L);
         }
     }
 
-    /**
-     * Marks free each of {@code objects} objects of class {@code c} from {@code spanBase}, for a
-     * span being cut; a class of a page or more gets its marks from {@link PageMap#setSmall}.
-     */
+    /** Marks free each of {@code objects} objects of class {@code c} from {@code spanBase}, for a span being cut. */
     void markSpanFree(long spanBase, int c, int objects) {
-        if (isMarkedInEntry(c)) {
-            return;
-        }
         long size = SizeClasses.SIZE[c];
         for (int i = 0; i < objects; i++) {
             markFree(spanBase + i * size, c);

@@ -30,7 +30,6 @@ public final class Heap implements IdleCentralMemory {
 
     private static final ValueLayout.OfLong WORD = FreeMarks.WORD;
     private static final ValueLayout.OfByte FLAG = FreeMarks.FLAG;
-    private static final ValueLayout.OfLong ENTRY = FreeMarks.ENTRY;
     /** Bit {@code a} is set for each alignment {@code a} that every size class gives: 1, 2, 4, 8. */
     private static final long FAST_ALIGNMENTS = (1L << 1) | (1L << 2) | (1L << 4) | (1L << 8);
     /**
@@ -69,13 +68,9 @@ public final class Heap implements IdleCentralMemory {
     /** Where {@link #slotsByThreadId} is copied as well, for a facade that keeps it (see {@link #mirrorSlotTable}). */
     private volatile Consumer<long[][]> slotTableMirror = table -> { };
     private final FreeMarks marks;
-    /**
-     * {@code marks.key}, the flag table's bias and the page map's ({@link FreeMarks#entryBias}), held
-     * here so that the fast paths read them from this object.
-     */
+    /** {@code marks.key} and the flag table's bias, held here so that the fast paths read them from this object. */
     private final long cookieKey;
     private final long flagBias;
-    private final long entryBias;
     private final boolean checked;
     private final AllocationBits allocationBits;
     /** Checked mode's per-segment scopes, which catch use after free; null when unchecked. */
@@ -120,7 +115,6 @@ public final class Heap implements IdleCentralMemory {
             this.marks = new FreeMarks(pageHeap);
             this.cookieKey = marks.key;
             this.flagBias = marks.flagBias;
-            this.entryBias = marks.entryBias;
             this.reservedBytes = pageHeap.reservedBytes();
             for (int c = 1; c < SizeClasses.COUNT; c++) {
                 centrals[c] = new CentralList(c, pageHeap, marks);
@@ -276,12 +270,8 @@ public final class Heap implements IdleCentralMemory {
             int c = SizeClassLookup.sizeClassOf(size);
             long address = ThreadCache.allocate(slots, c);
             if (address != 0) {
-                // A page or more: the mark is a bit of the page-map entry, written back whole (see PageMap).
-                if (FreeMarks.isMarkedInEntry(c)) {
-                    long entry = flagOf(address, c);
-                    RawMemory.ALL.set(ENTRY, entry, RawMemory.ALL.get(ENTRY, entry) & ~PageMap.FREE_BIT);
-                } else if (FreeMarks.isFlagged(c)) {
-                    RawMemory.ALL.set(FLAG, flagOf(address, c), FreeMarks.ALLOCATED);
+                if (FreeMarks.isFlagged(c)) {
+                    RawMemory.ALL.set(FLAG, FreeMarks.flagAddress(flagBias, address), FreeMarks.ALLOCATED);
                 } else {
                     RawMemory.ALL.set(WORD, address, 0L);
                 }
@@ -289,11 +279,6 @@ public final class Heap implements IdleCentralMemory {
             }
         }
         return allocateOffFastPath(slots, size, alignment);
-    }
-
-    /** {@link FreeMarks#flagAddress}, from this object's copies of its biases. */
-    private long flagOf(long address, int c) {
-        return FreeMarks.flagAddress(flagBias, entryBias, address, c);
     }
 
     /** {@link #allocateSlow}'s sampling: count the request towards the next sample first. */
@@ -561,16 +546,13 @@ public final class Heap implements IdleCentralMemory {
             int c = PageMap.sizeClass(entry);
             long spanOffset = (offset & (Pages.SIZE - 1)) + (entry & PageMap.PAGE_OFFSET_MASK);
             long cookie = address ^ cookieKey;
-            long flag = flagOf(address, c);
+            long flag = FreeMarks.flagAddress(flagBias, address);
             // A flagged block's own memory is not read: a buffer freed long after its last use is
-            // cold, and that read was a cache miss on every free (see FreeMarks). A block of a page
-            // or more has its mark in the entry just read.
-            if (SizeClassLookup.isBlockStart(c, spanOffset) && (FreeMarks.isMarkedInEntry(c)
-                    ? (entry & PageMap.FREE_BIT) == 0
-                    : FreeMarks.isFlagged(c)
+            // cold, and that read was a cache miss on every free (see FreeMarks).
+            if (SizeClassLookup.isBlockStart(c, spanOffset) && (FreeMarks.isFlagged(c)
                     ? RawMemory.ALL.get(FLAG, flag) != FreeMarks.FREE
                     : RawMemory.ALL.get(WORD, address) != cookie)) {
-                if (ThreadCache.free(slots, c, address, cookie, flag, entry)) {
+                if (ThreadCache.free(slots, c, address, cookie, flag)) {
                     return;
                 }
                 // Not freed yet, not even marked: the slow half marks it once it has checked the stack.

@@ -604,14 +604,9 @@ public final class PageHeap {
                 int count = spans.pages(id);
                 Invariants.check(count > 0 && page + count <= committedPages, "span %d has bad length %d", id, count);
                 boolean small = spans.state(id) == SpanTable.SMALL;
-                boolean marksInEntries = small && FreeMarks.isMarkedInEntry(spans.sizeClass(id));
                 for (int p = page; p < page + count; p++) {
                     long entry = pageMap.entry(p);
                     Invariants.check(PageMap.span(entry) == id, "page %d inside span %d maps to %d", p, id, PageMap.span(entry));
-                    // Only a page where an object of a page or more starts has a free mark to carry.
-                    Invariants.check((entry & PageMap.FREE_BIT) == 0
-                                    || marksInEntries && PageMap.startsObject(spans.sizeClass(id), spans.objects(id), p - page),
-                            "page %d of span %d carries a free mark but starts no object of a page or more", p, id);
                     Invariants.check(PageMap.sizeClass(entry) == (small ? spans.sizeClass(id) : 0)
                                     && PageMap.pageInSpan(entry) == (small ? p - page : 0),
                             "page %d of span %d has class %d, page-in-span %d", p, id, PageMap.sizeClass(entry),

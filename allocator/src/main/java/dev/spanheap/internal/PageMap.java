@@ -12,30 +12,20 @@ import java.lang.foreign.ValueLayout;
  * beside the heap; a 64 GiB reservation needs 64 MiB of address space here, resident only where
  * the heap has been used.
  * <pre>
- *  63                              32 31                13 12     9   8   7          0
- * +----------------------------------+--------------------+-------+------+------------+
- * |             span id              | pageInSpan (x8192) |   0   | free | sizeClass  |
- * +----------------------------------+--------------------+-------+------+------------+
+ *  63                              32 31                13 12            8 7          0
+ * +----------------------------------+--------------------+---------------+------------+
+ * |             span id              | pageInSpan (x8192) |       0       | sizeClass  |
+ * +----------------------------------+--------------------+---------------+------------+
  * </pre>
  * {@code sizeClass} is 0 unless the page belongs to a span cut into objects; {@code pageInSpan} is
  * the page's index within that span, kept where {@code entry & PAGE_OFFSET_MASK} reads it as the
  * page's byte offset in the span. The free path needs the class and that offset; both come out of
  * the low word with one mask each. An entry of 0 means "no span" (uncommitted page).
  *
- * <p>{@code free} ({@link #FREE_BIT}) is the free mark of an object of a page or more (see
- * {@link FreeMarks}) that starts in this page: set while no user has the object. The free path
- * reads it with the entry it loads anyway; allocation and free write the entry back whole, with
- * the same eight-byte access, so that a free's load of the entry takes it from the allocation's
- * store still in flight (a byte store into the entry would make that load wait for it).
- *
  * <p>Invariant (checked by {@link PageHeap#verify()}): every committed page maps to the record that
  * covers it, with the class and page index of that record when it is a small-object span.
  * Written under the page heap's lock, or by a central list for a span it has just been given;
- * read without a lock by {@code free}, which only looks up blocks its caller owns. The one write
- * without a lock is a free mark's: the thread that allocates or frees an object of a page or more
- * reads and writes back the entry of the object's first page. That entry is not rewritten by
- * anyone else meanwhile, since a span goes back to the page heap only when every object of it is
- * back in its bitmap, none out with a user or in a cache.
+ * read without a lock by {@code free}, which only looks up blocks its caller owns.
  */
 final class PageMap {
 
@@ -50,8 +40,6 @@ final class PageMap {
     private static final long ENTRY_BYTES = Long.BYTES;
     /** How entries are read and written (aligned, but see {@link #entryAt} for why unaligned). */
     static final ValueLayout.OfLong ENTRY = ValueLayout.JAVA_LONG_UNALIGNED;
-    /** The free mark of the object of a page or more that starts in the entry's page. */
-    static final long FREE_BIT = 1L << CLASS_BITS;
     /**
      * The most pages a small-object span may have: {@code pageInSpan} must stay clear of the
      * span id, and the free path reads the page's offset with one mask.
@@ -105,22 +93,6 @@ final class PageMap {
         return RawMemory.ALL.get(ENTRY, mapAddress + ((offset >>> (Pages.SHIFT - 3)) & -ENTRY_BYTES));
     }
 
-    /**
-     * {@code mapAddress} less the page number of the reservation's first byte times the entry size,
-     * for {@link #entryAddress}.
-     */
-    static long entryBias(long mapAddress, long heapBase) {
-        return mapAddress - ((heapBase >>> Pages.SHIFT) << 3);
-    }
-
-    /**
-     * The address of the entry of the page holding {@code address}, from the map's
-     * {@link #entryBias}: no subtraction of the heap's base.
-     */
-    static long entryAddress(long entryBias, long address) {
-        return entryBias + ((address >>> (Pages.SHIFT - 3)) & -ENTRY_BYTES);
-    }
-
     private void set(int page, long entry) {
         long offset = (long) page << 3;
         if (offset >= bytes) {
@@ -151,34 +123,13 @@ final class PageMap {
         }
     }
 
-    /**
-     * Marks the pages of small-object span {@code span} with its class and each page's index; for a
-     * class of a page or more, the pages where its {@code objects} objects start also get their free
-     * mark ({@link #FREE_BIT}), since none is allocated yet. One write per entry: a free that finds
-     * the class finds the mark too.
-     */
-    void setSmall(int firstPage, int pages, int span, int sizeClass, int objects) {
+    /** Marks the pages of small-object span {@code span} with its class and each page's index. */
+    void setSmall(int firstPage, int pages, int span, int sizeClass) {
         if (pages > MAX_SMALL_SPAN_PAGES) {
             throw new IllegalArgumentException("a small-object span of " + pages + " pages");
         }
-        boolean marked = FreeMarks.isMarkedInEntry(sizeClass);
         for (int i = 0; i < pages; i++) {
-            long entry = ((span & SPAN_MASK) << SPAN_SHIFT) | ((long) i << Pages.SHIFT) | (sizeClass & CLASS_MASK);
-            if (marked && startsObject(sizeClass, objects, i)) {
-                entry |= FREE_BIT;
-            }
-            set(firstPage + i, entry);
+            set(firstPage + i, ((span & SPAN_MASK) << SPAN_SHIFT) | ((long) i << Pages.SHIFT) | (sizeClass & CLASS_MASK));
         }
-    }
-
-    /**
-     * Whether one of the {@code objects} objects of a span of class {@code sizeClass}, whose objects
-     * are a page or more (so at most one starts in any page), starts in its page {@code pageInSpan}.
-     */
-    static boolean startsObject(int sizeClass, int objects, int pageInSpan) {
-        long size = SizeClasses.SIZE[sizeClass];
-        long pageStart = (long) pageInSpan << Pages.SHIFT;
-        long first = (pageStart + size - 1) / size; // the first object that starts at or past the page
-        return first < objects && first * size < pageStart + Pages.SIZE;
     }
 }

@@ -254,24 +254,18 @@ public final class ThreadCache {
      * again rather than called.
      */
     boolean free(int c, long address, FreeMarks marks) {
-        long flag = marks.flagAddress(address, c);
-        long entry = FreeMarks.isMarkedInEntry(c) ? RawMemory.ALL.get(FreeMarks.ENTRY, flag) : 0;
-        return free(slots, c, address, marks.cookieOf(address), flag, entry);
+        return free(slots, c, address, marks.cookieOf(address), marks.flagAddress(address));
     }
 
     /**
      * {@link #free(int, long, FreeMarks)} on a cache's {@link #fastSlots()}, given the object's
-     * cookie and the address of its flag ({@link FreeMarks#cookieOf}, {@link FreeMarks#flagAddress}),
-     * and for an object of a page or more the page-map entry there, which the mark is written into.
+     * cookie and the address of its flag ({@link FreeMarks#cookieOf}, {@link FreeMarks#flagAddress}).
      */
-    static boolean free(long[] slots, int c, long address, long cookie, long flag, long entry) {
+    static boolean free(long[] slots, int c, long address, long cookie, long flag) {
         // The mark first, as the fast path always wrote it, and taken back in the rare full case:
         // with the cookie after the full check, a 16 B pair took 0.6-0.8 ns longer (JMH, 2 x 2 forks).
-        boolean inEntry = FreeMarks.isMarkedInEntry(c);
         boolean flagged = FreeMarks.isFlagged(c);
-        if (inEntry) {
-            RawMemory.ALL.set(FreeMarks.ENTRY, flag, entry | PageMap.FREE_BIT);
-        } else if (flagged) {
+        if (flagged) {
             RawMemory.ALL.set(FreeMarks.FLAG, flag, FreeMarks.FREE);
         } else {
             RawMemory.ALL.set(FreeMarks.WORD, address, cookie);
@@ -279,9 +273,7 @@ public final class ThreadCache {
         long ends = slots[PAD + 2 * c];
         int top = (int) ends + 1;
         if (top == (int) (ends >>> 32)) {
-            if (inEntry) {
-                RawMemory.ALL.set(FreeMarks.ENTRY, flag, entry);
-            } else if (flagged) {
+            if (flagged) {
                 RawMemory.ALL.set(FreeMarks.FLAG, flag, FreeMarks.ALLOCATED);
             } else {
                 RawMemory.ALL.set(FreeMarks.WORD, address, 0L);

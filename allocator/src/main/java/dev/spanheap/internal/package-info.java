@@ -71,9 +71,8 @@
  *       against the owner id that the array keeps (a {@link java.lang.ThreadLocal} behind it for a
  *       thread's first call; virtual threads go to striped shared caches). Pop an object for the
  *       class ({@code ThreadCache.allocate}) and clear its free mark: its first word, where an
- *       object under 128 B keeps its cookie, or for larger objects its flag in a side table (from a
- *       page up, a bit of the page-map entry of its first page), so that their memory is not
- *       touched. {@code Spanheap} keeps the table and its mask in fields of its own
+ *       object under 128 B keeps its cookie, or for larger objects its flag in a side table, so that
+ *       their memory is not touched. {@code Spanheap} keeps the table and its mask in fields of its own
  *       ({@code Heap.mirrorSlotTable}), one load from the caller's reference, and for frees a copy
  *       of the heap's base and page-map address; {@code LocalHeap} keeps the cache's array itself.
  *       A caller's loop that makes any call (the profiler's rare sample is one) repeats this chain
@@ -103,9 +102,9 @@
  *       free fails, on any thread) and keep it in the thread's cache if its large budget allows;
  *       otherwise, and for longer blocks, the page heap frees it under its lock.</li>
  *   <li>Small object: check and write its free mark (under 128 B, a cookie in its first word: its
- *       address XOR a per-heap key; from 128 B up, a flag byte per 128 B in a side table, and from a
- *       page up a bit of the page-map entry that the free reads anyway, so that a cold buffer's
- *       memory is not read; finding the mark already there is a double free), then push it on the <em>freeing</em> thread's cache. Objects of one
+ *       address XOR a per-heap key; from 128 B up, a flag byte per 128 B in a side table, at an
+ *       address that takes no branch on the class, so that a cold buffer's memory is not read;
+ *       finding the mark already there is a double free), then push it on the <em>freeing</em> thread's cache. Objects of one
  *       class are interchangeable, so a cross-thread free costs the same as a local one and needs no
  *       atomic (TCMalloc's choice; mimalloc's per-page atomic lists were the alternative).</li>
  *   <li>Cache over its limit: drain the oldest batch to the central list: into its transfer stack if
