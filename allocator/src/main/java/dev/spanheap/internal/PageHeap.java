@@ -607,6 +607,8 @@ public final class PageHeap {
                 for (int p = page; p < page + count; p++) {
                     long entry = pageMap.entry(p);
                     Invariants.check(PageMap.span(entry) == id, "page %d inside span %d maps to %d", p, id, PageMap.span(entry));
+                    Invariants.check((entry & PageMap.UNUSED_BITS) == 0,
+                            "page %d of span %d has an entry with bits outside its fields: 0x%x", p, id, entry);
                     Invariants.check(PageMap.sizeClass(entry) == (small ? spans.sizeClass(id) : 0)
                                     && PageMap.pageInSpan(entry) == (small ? p - page : 0),
                             "page %d of span %d has class %d, page-in-span %d", p, id, PageMap.sizeClass(entry),

@@ -36,6 +36,8 @@ final class PageMap {
     private static final int SPAN_SHIFT = 32;
     /** Span ids are non-negative ints: the high word. */
     private static final long SPAN_MASK = 0xFFFF_FFFFL;
+    /** Bits 8-12, which no field uses: always 0 ({@link PageHeap#verify()} checks it). */
+    static final long UNUSED_BITS = ~(CLASS_MASK | PAGE_OFFSET_MASK | (SPAN_MASK << SPAN_SHIFT));
 
     private static final long ENTRY_BYTES = Long.BYTES;
     /** How entries are read and written (aligned, but see {@link #entryAt} for why unaligned). */

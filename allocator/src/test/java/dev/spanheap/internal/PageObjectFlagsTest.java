@@ -79,6 +79,23 @@ class PageObjectFlagsTest {
     }
 
     @Test
+    void verifyRefusesAnEntryWithBitsOutsideItsFields() {
+        // Where the mark of a block of a page or more used to be: no code writes it any more.
+        long first = heap.allocate(9000, 1);
+        long page = spanBaseOf(first) + 6L * Pages.SIZE;
+        long entryAddress = pageMap.address() + ((page - heap.pageHeap().base()) >>> Pages.SHIFT) * 8;
+        long entry = entryOf(page);
+        RawMemory.ALL.set(PageMap.ENTRY, entryAddress, entry | (1L << PageMap.CLASS_BITS));
+        try {
+            assertThatThrownBy(heap::verify).hasMessageContaining("has an entry with bits outside its fields");
+        } finally {
+            RawMemory.ALL.set(PageMap.ENTRY, entryAddress, entry);
+        }
+        heap.free(first);
+        heap.verify();
+    }
+
+    @Test
     void neighbouringBlocksOfSixtyFourKiBHaveTheirFlagsOnLinesOfTheirOwn() {
         // Two threads' blocks side by side would otherwise write one cache line on every allocate
         // and free (a table of one flag per page puts 64 pages' flags on one line).
