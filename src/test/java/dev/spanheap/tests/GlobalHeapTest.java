@@ -35,6 +35,12 @@ class GlobalHeapTest {
                 "refused: system property spanheap.profileRate must be a number of bytes, 0 or more: \"64k\"");
     }
 
+    @Test
+    void aRefusedGlobalHeapIsMadeByTheFirstCallAfterTheCauseIsGone() throws Exception {
+        assertThat(probe("-Dspanheap.profileRate=64k", "-Dprobe.fixedProfileRate=65536"))
+                .isEqualTo("refused, then made: profileRate=65536 same=true");
+    }
+
     /** What {@link GlobalHeapProbe} prints in a JVM of its own started with {@code options}. */
     private static String probe(String... options) throws IOException, InterruptedException {
         return ChildJvm.run(GlobalHeapProbe.class, options);

@@ -25,11 +25,18 @@ public final class Peers {
      */
     public static final String SPANHEAP_HUGE_PAGES = "spanheap-hugepages";
 
+    /**
+     * Spanheap's process-wide heap ({@code Spanheap.global()}): not a column of the report, but what
+     * a caller that reaches the heap as a constant gets, against {@link #SPANHEAP}'s fields.
+     */
+    public static final String SPANHEAP_GLOBAL = "spanheap-global";
+
     private static final Map<String, Supplier<Optional<Peer>>> ALL = new LinkedHashMap<>();
 
     static {
         ALL.put(SPANHEAP, () -> Optional.of(new SpanheapPeer(Spanheap.create())));
         ALL.put(SPANHEAP_UNPROFILED, () -> Optional.of(new SpanheapPeer(Spanheap.builder().profileRate(0).build())));
+        ALL.put(SPANHEAP_GLOBAL, () -> Optional.of(new SpanheapGlobalPeer()));
         ALL.put("spanheap-segment", () -> Optional.of(new SpanheapSegmentPeer()));
         ALL.put("spanheap-local", () -> Optional.of(new SpanheapLocalPeer(Spanheap.create())));
         ALL.put(SPANHEAP_HUGE_PAGES, () -> Optional.of(new SpanheapLocalPeer(
