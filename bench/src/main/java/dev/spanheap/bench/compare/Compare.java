@@ -66,11 +66,10 @@ public final class Compare implements Callable<Integer> {
         List<String> notes = new ArrayList<>();
         for (String name : Peers.names()) {
             if (name.equals(Peers.SPANHEAP_NETTY) || name.equals(Peers.SPANHEAP_UNPROFILED)
-                    || name.equals(Peers.SPANHEAP_HUGE_PAGES) || name.equals(Peers.SPANHEAP_GLOBAL)) {
+                    || name.equals(Peers.SPANHEAP_HUGE_PAGES)) {
                 // Not columns: the adapter stands in Spanheap's column where a workload says so, the
-                // unprofiled heap is the baseline of the profiling-cost benchmark, huge pages are an
-                // option measured on its own (README, "Transparent huge pages"), and the global heap
-                // is Spanheap's column reached as a constant (README, "Seeing inside the heap").
+                // unprofiled heap is the baseline of the profiling-cost benchmark, and huge pages are
+                // an option measured on its own (README, "Transparent huge pages").
                 continue;
             }
             if (!onlyPeers.isEmpty() && !onlyPeers.contains(name)) {

@@ -24,7 +24,8 @@ final class Report {
             report.append("- note: ").append(note).append('\n');
         }
         report.append("\nns per operation (an allocate+free pair, or one replacement) ± JMH's score error; in brackets each peer's time ")
-                .append("divided by Spanheap's (`spanheap` column): above 1.00 Spanheap is faster. `spanheap-local` ")
+                .append("divided by Spanheap's (`spanheap` column): above 1.00 Spanheap is faster. `spanheap-global` ")
+                .append("is the process-wide heap, `Spanheap.global()`, which code reaches as a constant; `spanheap-local` ")
                 .append("is Spanheap through its per-thread `LocalHeap` handle; in the Netty pattern, Spanheap's column is its ")
                 .append("Netty adapter, `SpanheapByteBufAllocator`.\n\n");
         report.append(results.markdownTable()).append('\n');

@@ -26,8 +26,8 @@ public final class Peers {
     public static final String SPANHEAP_HUGE_PAGES = "spanheap-hugepages";
 
     /**
-     * Spanheap's process-wide heap ({@code Spanheap.global()}): not a column of the report, but what
-     * a caller that reaches the heap as a constant gets, against {@link #SPANHEAP}'s fields.
+     * Spanheap's process-wide heap ({@code Spanheap.global()}), which a caller reaches as a constant,
+     * as it reaches a native allocator; {@link #SPANHEAP} reaches a heap of its own through fields.
      */
     public static final String SPANHEAP_GLOBAL = "spanheap-global";
 
