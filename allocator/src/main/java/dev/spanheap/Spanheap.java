@@ -96,14 +96,15 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
     private static volatile Spanheap globalHeap;
 
     /**
-     * The global heap as a constant: {@link Spanheap#global()} reads {@link #HEAP}, which the JIT folds, so a
-     * loop on the global heap reaches its fields as it would a {@code static final} heap's. A volatile
-     * read and a null check per call cost a pair 0.5-0.7 ns, 10% (JMH {@code PairBenchmark}'s
-     * {@code spanheap-global} peer, 16 B and 64 KiB).
-     * Its initialisation cannot fail: a class whose initialisation throws stays failed, and every
+     * The global heap as a constant: {@link Spanheap#global()} reads {@link #HEAP}, which the JIT
+     * folds, so a loop on the global heap reaches its fields as it would a {@code static final}
+     * heap's. Reading a volatile field and testing it for null on every call cost a pair 0.5-0.8 ns,
+     * about 10% (JMH {@code PairBenchmark}'s {@code spanheap-global} peer, 16 B and 64 KiB).
+     *
+     * <p>Its initialisation cannot fail: a class whose initialisation throws stays failed, and every
      * later call would throw a bare {@link NoClassDefFoundError} instead of the reason. A refusal
-     * leaves {@link #HEAP} null, and {@link Spanheap#global()} retries on every call until the heap is
-     * made, then reads it from {@link Spanheap#globalHeap}.
+     * leaves {@link #HEAP} null, and {@link Spanheap#global()} retries on every call until the heap
+     * is made, then reads it from {@link Spanheap#globalHeap}.
      */
     private static final class GlobalHeap {
         static final Spanheap HEAP = madeOrNull();
