@@ -154,8 +154,15 @@ class HeapProfileTest {
                 long block = heap.malloc(40);
                 assertThat(heap.usableSize(block)).isEqualTo(48);
                 assertThat(heap.reallocate(block, 48)).as("in place within its usable size").isEqualTo(block);
+                // The block has a page to itself, but is 48 bytes, as usableSize says, in every message.
                 assertThatThrownBy(() -> heap.free(block + 16)).isInstanceOf(IllegalArgumentException.class)
-                        .hasMessageContaining("points inside");
+                        .hasMessage("0x%x points inside a 48-byte block, not at its start", block + 16);
+                assertThatThrownBy(() -> heap.usableSize(block + 16)).isInstanceOf(IllegalArgumentException.class)
+                        .hasMessage("0x%x points inside a 48-byte block, not at its start", block + 16);
+                // Past its end, where unsampled blocks of its class would be: no block at all.
+                assertThatThrownBy(() -> heap.free(block + 4096)).isInstanceOf(IllegalArgumentException.class)
+                        .hasMessage("0x%x is not the start of a block of this heap: it lies past the end of the"
+                                + " 48-byte block at 0x%x", block + 4096, block);
                 heap.verify();
                 heap.free(block);
                 assertThatThrownBy(() -> heap.free(block)).isInstanceOf(IllegalStateException.class)

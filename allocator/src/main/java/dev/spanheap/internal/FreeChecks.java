@@ -65,6 +65,13 @@ final class FreeChecks {
                 "0x%x points inside a %d-byte block, not at its start", address, blockSize));
     }
 
+    /** An address in a block's pages but past its end: the tail of a sampled block's span. */
+    static IllegalArgumentException pastBlockEnd(long address, long blockStart, long blockSize) {
+        return new IllegalArgumentException(String.format(
+                "0x%x is not the start of a block of this heap: it lies past the end of the %d-byte block at 0x%x",
+                address, blockSize, blockStart));
+    }
+
     static IllegalStateException doubleFree(long address) {
         return new IllegalStateException(String.format("double free of 0x%x: the block is already free", address));
     }

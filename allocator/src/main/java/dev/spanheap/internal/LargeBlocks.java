@@ -221,7 +221,8 @@ final class LargeBlocks {
     /**
      * Why {@code address} (on {@code page} of {@code span}) is not a live large block, as the
      * exception to throw: a block freed already (a double free when {@code freeing}), a pointer into
-     * a live block, or an address in free pages. Under the page heap's lock.
+     * a live block or past the end of a sampled one, or an address in free pages. Under the page
+     * heap's lock.
      */
     private RuntimeException refusalLocked(long address, int span, int page, boolean pageStart, boolean freeing) {
         byte state = spans.state(span);
@@ -230,7 +231,14 @@ final class LargeBlocks {
             return freeing ? FreeChecks.doubleFree(address) : FreeChecks.notAllocated(address);
         }
         if (isLive(state)) {
-            return FreeChecks.interior(address, (long) spans.pages(span) << Pages.SHIFT);
+            long start = base + ((long) spans.start(span) << Pages.SHIFT);
+            long spanBytes = (long) spans.pages(span) << Pages.SHIFT;
+            // A sampled block has whole pages to itself but is its class's size, as usableSize says:
+            // past that size its pages hold no block (unsampled, they would hold its class's others).
+            long sampled = state == SpanTable.SAMPLED ? profiler.blockSize(start) : -1;
+            long blockSize = sampled >= 0 ? sampled : spanBytes;
+            return address - start < blockSize ? FreeChecks.interior(address, blockSize)
+                    : FreeChecks.pastBlockEnd(address, start, blockSize);
         }
         return FreeChecks.inFreePages(address);
     }
