@@ -212,8 +212,13 @@ final class ThreadCaches {
         return drawnAt;
     }
 
-    /** Frees an object of class {@code c} for the calling virtual thread, into its stripe. */
-    void freeShared(int c, long address, FreeMarks marks) {
+    /**
+     * Frees an object of class {@code c} for the calling virtual thread, into its stripe.
+     * {@code stackChecked}: the caller checked the stack ({@link StackHeadroom}) before it marked
+     * the block in a way a lost block would keep (checked mode's allocation bit), so an overflow
+     * must not strike here: the stack is not checked again, deeper.
+     */
+    void freeShared(int c, long address, FreeMarks marks, boolean stackChecked) {
         int stripe = currentStripe();
         StripeLock lock = stripeLocks[stripe];
         boolean scavengeOwed;
@@ -223,7 +228,9 @@ final class ThreadCaches {
             if (!cache.free(c, address, marks)) {
                 // The mark only now, with the stack checked: a StackOverflowError at a call before
                 // it leaves the block allocated, to be freed again, not marked free in no cache.
-                StackHeadroom.ensure();
+                if (!stackChecked) {
+                    StackHeadroom.ensure();
+                }
                 marks.markFree(address, c);
                 cache.overflow(c, address);
             }
