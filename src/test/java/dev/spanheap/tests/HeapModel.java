@@ -36,7 +36,9 @@ import java.util.concurrent.atomic.AtomicLong;
  *       {@code IllegalStateException}.</li>
  * </ul>
  * Steps of a two-thread sequence run on two platform threads, one step at a time, so blocks are
- * freed on the other thread than allocated them and the run stays deterministic.
+ * freed on the other thread than allocated them and the run stays deterministic. On virtual
+ * threads instead, the workers share the heap's stripes and have no {@link LocalHeap}: its steps go
+ * through the heap's segment methods.
  */
 final class HeapModel implements AutoCloseable {
 
@@ -85,6 +87,7 @@ final class HeapModel implements AutoCloseable {
     private final List<Block> ended = new ArrayList<>();
     private final boolean checked;
     private final boolean exactProfile;
+    private final boolean virtualThreads;
     private long mallocs;
     private long frees;
     private boolean closed;
@@ -101,6 +104,13 @@ final class HeapModel implements AutoCloseable {
      * profile must account for the live blocks exactly (checked at every step).
      */
     HeapModel(boolean checked, int threadCount, Freeing freeing, long overlapSlack, long profileRate) {
+        this(checked, threadCount, freeing, overlapSlack, profileRate, false);
+    }
+
+    /** {@code virtualThreads}: the workers are virtual threads, which no LocalHeap serves. */
+    HeapModel(boolean checked, int threadCount, Freeing freeing, long overlapSlack, long profileRate,
+            boolean virtualThreads) {
+        this.virtualThreads = virtualThreads;
         this.heap = Spanheap.builder().maxHeapSize(HeapOps.MAX_HEAP).checked(checked).scavenger(false)
                 .threadCacheSize(256 << 10).totalCacheSize(1 << 20).profileRate(profileRate).build();
         this.exactProfile = profileRate == 1;
@@ -109,7 +119,11 @@ final class HeapModel implements AutoCloseable {
         this.overlapSlack = overlapSlack;
         this.threads = new ExecutorService[threadCount];
         for (int i = 0; i < threadCount; i++) {
-            threads[i] = Executors.newSingleThreadExecutor(Thread.ofPlatform().name("heap-model-" + i).factory());
+            Thread.Builder worker = virtualThreads ? Thread.ofVirtual() : Thread.ofPlatform();
+            threads[i] = Executors.newSingleThreadExecutor(worker.name("heap-model-" + i).factory());
+            if (virtualThreads) {
+                continue;
+            }
             try {
                 threads[i].submit(() -> LOCAL.set(heap.localHeap())).get(60, TimeUnit.SECONDS);
             } catch (InterruptedException | ExecutionException | TimeoutException e) {
@@ -174,7 +188,7 @@ final class HeapModel implements AutoCloseable {
         long someAddress = order.isEmpty() ? 8 : order.get(0);
         switch (op) {
             case HeapOp.Allocate a -> {
-                if (a.via() == HeapOp.Via.LOCAL_HEAP) {
+                if (via(a.via()) == HeapOp.Via.LOCAL_HEAP) {
                     LOCAL.get().allocate(a.size(), a.alignment());
                 } else {
                     heap.allocate(a.size(), a.alignment());
@@ -182,7 +196,7 @@ final class HeapModel implements AutoCloseable {
             }
             case HeapOp.AllocateZeroed z -> heap.allocateZeroed(z.size());
             case HeapOp.Free f -> {
-                if (f.via() == HeapOp.Via.LOCAL_HEAP) {
+                if (via(f.via()) == HeapOp.Via.LOCAL_HEAP) {
                     LOCAL.get().free(someAddress);
                 } else {
                     heap.free(someAddress);
@@ -210,9 +224,14 @@ final class HeapModel implements AutoCloseable {
         heap.verify();
     }
 
+    /** How a step reaches the heap: as generated, except that virtual threads have no LocalHeap. */
+    private HeapOp.Via via(HeapOp.Via via) {
+        return virtualThreads && via == HeapOp.Via.LOCAL_HEAP ? HeapOp.Via.SEGMENT : via;
+    }
+
     private void stepOnOpenHeap(HeapOp op) {
         switch (op) {
-            case HeapOp.Allocate a -> allocated(switch (a.via()) {
+            case HeapOp.Allocate a -> allocated(switch (via(a.via())) {
                 case SEGMENT -> heap.allocate(a.size(), a.alignment());
                 case ADDRESS -> MemorySegment.ofAddress(heap.malloc(a.size())).reinterpret(a.size());
                 case LOCAL_HEAP -> LOCAL.get().allocate(a.size(), a.alignment());
@@ -230,7 +249,7 @@ final class HeapModel implements AutoCloseable {
                 long address = order.remove(f.pick() % order.size());
                 Block block = live.remove(address);
                 assertPattern(block);
-                freeing.free(heap, block, f.via());
+                freeing.free(heap, block, via(f.via()));
                 frees++;
                 ended(block);
                 freed.add(address);

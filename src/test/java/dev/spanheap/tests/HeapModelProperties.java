@@ -8,8 +8,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Random workloads of the whole public heap API against {@link HeapModel}, in both modes, on one
- * thread and on two, with bad input and close among the steps. Any broken invariant fails with the
- * seed and the shrunk sequence of steps.
+ * thread and on two (platform or virtual), with bad input and close among the steps. Any broken
+ * invariant fails with the seed and the shrunk sequence of steps.
  */
 class HeapModelProperties {
 
@@ -51,6 +51,19 @@ class HeapModelProperties {
         Property.forAll(HeapOps.sequences(2, LARGE, false, 100)).tries(60)
                 .check(ops -> {
                     try (HeapModel model = new HeapModel(checked, 2, HeapModel.Freeing.HONEST, 0, 1)) {
+                        model.run(ops);
+                    }
+                });
+    }
+
+    /** The same on two virtual threads: their blocks go through the stripes' caches (CarrierStripes). */
+    @ParameterizedTest(name = "checked = {0}")
+    @ValueSource(booleans = {false, true})
+    void blocksOfEverySizeOnTwoVirtualThreads(boolean checked) {
+        Property.forAll(HeapOps.sequences(2, LARGE, false, 150)).tries(120)
+                .check(ops -> {
+                    try (HeapModel model = new HeapModel(checked, 2, HeapModel.Freeing.HONEST, 0,
+                            HeapModel.DEFAULT_PROFILE_RATE, true)) {
                         model.run(ops);
                     }
                 });
