@@ -645,8 +645,8 @@ public final class Heap implements IdleCentralMemory {
             // Before the block is marked free (its mark, and in checked mode its allocation bit):
             // the overflow calls out, as a virtual thread's free does to reach its stripe (checked
             // mode marks the bit before that), and a StackOverflowError there would leave it marked
-            // free but in no cache. What follows does not check again, deeper (freeShared): 15-22
-            // of 34-40 blocks were lost so on virtual threads in checked mode (StackOverflowTest).
+            // free but in no cache. What follows does not check again, deeper (freeShared): on a
+            // virtual thread in checked mode, 15-22 of 34-40 overflowed frees lost their block so.
             StackHeadroom.ensure();
         }
         if (checked && !allocationBits.markFree(offset)) {

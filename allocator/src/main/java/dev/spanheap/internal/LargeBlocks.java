@@ -232,11 +232,10 @@ final class LargeBlocks {
         }
         if (isLive(state)) {
             long start = base + ((long) spans.start(span) << Pages.SHIFT);
-            long spanBytes = (long) spans.pages(span) << Pages.SHIFT;
             // A sampled block has whole pages to itself but is its class's size, as usableSize says:
             // past that size its pages hold no block (unsampled, they would hold its class's others).
             long sampled = state == SpanTable.SAMPLED ? profiler.blockSize(start) : -1;
-            long blockSize = sampled >= 0 ? sampled : spanBytes;
+            long blockSize = sampled >= 0 ? sampled : (long) spans.pages(span) << Pages.SHIFT;
             return address - start < blockSize ? FreeChecks.interior(address, blockSize)
                     : FreeChecks.pastBlockEnd(address, start, blockSize);
         }
