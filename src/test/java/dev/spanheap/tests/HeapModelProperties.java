@@ -69,6 +69,18 @@ class HeapModelProperties {
                 });
     }
 
+    /** Every block sampled on two virtual threads: samples taken through the stripes' countdowns. */
+    @ParameterizedTest(name = "checked = {0}")
+    @ValueSource(booleans = {false, true})
+    void everyBlockSampledOnTwoVirtualThreads(boolean checked) {
+        Property.forAll(HeapOps.sequences(2, LARGE, false, 100)).tries(60)
+                .check(ops -> {
+                    try (HeapModel model = new HeapModel(checked, 2, HeapModel.Freeing.HONEST, 0, 1, true)) {
+                        model.run(ops);
+                    }
+                });
+    }
+
     private static void run(boolean checked, int threads, List<HeapOp> ops) throws Exception {
         try (HeapModel model = new HeapModel(checked, threads)) {
             model.run(ops);
