@@ -49,11 +49,7 @@ class HeapModelProperties {
     @ValueSource(booleans = {false, true})
     void everyBlockSampledOnTwoThreads(boolean checked) {
         Property.forAll(HeapOps.sequences(2, LARGE, false, 100)).tries(60)
-                .check(ops -> {
-                    try (HeapModel model = new HeapModel(checked, 2, HeapModel.Freeing.HONEST, 0, 1)) {
-                        model.run(ops);
-                    }
-                });
+                .check(ops -> runOnTwoThreads(checked, 1, false, ops));
     }
 
     /** The same on two virtual threads: their blocks go through the stripes' caches (CarrierStripes). */
@@ -61,12 +57,7 @@ class HeapModelProperties {
     @ValueSource(booleans = {false, true})
     void blocksOfEverySizeOnTwoVirtualThreads(boolean checked) {
         Property.forAll(HeapOps.sequences(2, LARGE, false, 150)).tries(120)
-                .check(ops -> {
-                    try (HeapModel model = new HeapModel(checked, 2, HeapModel.Freeing.HONEST, 0,
-                            HeapModel.DEFAULT_PROFILE_RATE, true)) {
-                        model.run(ops);
-                    }
-                });
+                .check(ops -> runOnTwoThreads(checked, HeapModel.DEFAULT_PROFILE_RATE, true, ops));
     }
 
     /** Every block sampled on two virtual threads: samples taken through the stripes' countdowns. */
@@ -74,15 +65,18 @@ class HeapModelProperties {
     @ValueSource(booleans = {false, true})
     void everyBlockSampledOnTwoVirtualThreads(boolean checked) {
         Property.forAll(HeapOps.sequences(2, LARGE, false, 100)).tries(60)
-                .check(ops -> {
-                    try (HeapModel model = new HeapModel(checked, 2, HeapModel.Freeing.HONEST, 0, 1, true)) {
-                        model.run(ops);
-                    }
-                });
+                .check(ops -> runOnTwoThreads(checked, 1, true, ops));
     }
 
     private static void run(boolean checked, int threads, List<HeapOp> ops) throws Exception {
         try (HeapModel model = new HeapModel(checked, threads)) {
+            model.run(ops);
+        }
+    }
+
+    private static void runOnTwoThreads(boolean checked, long profileRate, boolean virtualThreads, List<HeapOp> ops)
+            throws Exception {
+        try (HeapModel model = new HeapModel(checked, 2, HeapModel.Freeing.HONEST, 0, profileRate, virtualThreads)) {
             model.run(ops);
         }
     }
