@@ -23,8 +23,8 @@ import java.util.concurrent.atomic.LongAdder;
  *         .childOption(ChannelOption.ALLOCATOR, new SpanheapByteBufAllocator(Spanheap.global()));
  * }</pre>
  *
- * <p>Everything else is Netty's own: the buffers are Netty's unpooled direct buffers (with
- * {@code sun.misc.Unsafe} where Netty uses it, through NIO otherwise) over heap memory, so every
+ * <p>Everything else is Netty's own: the buffers are Netty's unpooled direct buffers (its
+ * unsafe-access variant where Netty uses that, the NIO one otherwise) over heap memory, so every
  * {@code ByteBuf} operation, reference-count error and NIO view behaves exactly as with
  * {@link io.netty.buffer.UnpooledByteBufAllocator}; heap and composite buffers come from
  * {@link AbstractByteBufAllocator}, and every buffer is wrapped for Netty's leak detector as

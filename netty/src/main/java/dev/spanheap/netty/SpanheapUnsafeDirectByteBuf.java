@@ -3,7 +3,10 @@ package dev.spanheap.netty;
 import io.netty.buffer.UnpooledUnsafeDirectByteBuf;
 import io.netty.util.internal.CleanableDirectBuffer;
 
-/** Netty's direct buffer that reads and writes through {@code sun.misc.Unsafe}, over a heap block. */
+/**
+ * Netty's direct buffer that reads and writes through Netty's own unsafe memory access (where
+ * {@code PlatformDependent.hasUnsafe()}), over a heap block; this module itself calls no such API.
+ */
 final class SpanheapUnsafeDirectByteBuf extends UnpooledUnsafeDirectByteBuf {
 
     SpanheapUnsafeDirectByteBuf(SpanheapByteBufAllocator allocator, int initialCapacity, int maxCapacity) {
