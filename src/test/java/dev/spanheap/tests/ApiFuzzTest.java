@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import dev.spanheap.LocalHeap;
+import dev.spanheap.MemStats;
 import dev.spanheap.Spanheap;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -14,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.LongConsumer;
 
 /**
  * Drives the public API from fuzzer bytes, bad input included: any size and alignment, foreign,
@@ -21,27 +24,61 @@ import java.util.concurrent.atomic.AtomicReference;
  * and a close racing frees on another thread. The only outcomes allowed are the documented
  * exceptions ({@link IllegalArgumentException}, {@link IllegalStateException},
  * {@link OutOfMemoryError} for allocations), {@code verify()} holding after every step, blocks keeping
- * their contents, and no JVM crash.
+ * their contents, the statistics counting exactly the blocks in use, and no JVM crash.
+ * {@link #everyPath} adds the paths that {@link #publicApi} leaves out.
  *
  * <p>A normal build runs the inputs under {@code resources/dev/spanheap/tests/ApiFuzzTestInputs/}
- * (crashers found by fuzzing are kept there). {@code JAZZER_FUZZ=1} fuzzes; see the README.
+ * (crashers found by fuzzing are kept there). {@code JAZZER_FUZZ=1} fuzzes; see the README. What it
+ * instruments for coverage is set in {@code junit-platform.properties}.
  */
 class ApiFuzzTest {
 
     private static final int MAX_OPERATIONS = 200;
+    /** The operations of {@link #apply}; the two after them close the heap. */
+    private static final int LAST_BASIC_OPERATION = 11;
+    private static final int LAST_CLOSE_OPERATION = 13;
+    /** The operations of {@link #applyMore}, which {@link #everyPath} adds. */
+    private static final int LAST_OPERATION = 16;
+    /** {@link #everyPath}'s profile rates: off, every allocation, often, and Go's default. */
+    private static final long[] PROFILE_RATES = {0, 1, 4096, 512 << 10};
 
     @FuzzTest(maxDuration = "2m")
     void publicApi(FuzzedDataProvider data) throws InterruptedException {
         Spanheap heap = Spanheap.builder().maxHeapSize(256L << 20).checked(data.consumeBoolean())
                 .scavenger(false).build();
+        steps(heap, data, LAST_CLOSE_OPERATION, false);
+    }
+
+    /**
+     * {@link #publicApi} on heaps built more ways (a profile rate, a small limit) and with the paths
+     * it leaves out: operations on a virtual thread (the striped caches), through a {@link LocalHeap},
+     * and the profile and leak report, which must count exactly the blocks in use when every
+     * allocation is sampled.
+     */
+    @FuzzTest(maxDuration = "2m")
+    void everyPath(FuzzedDataProvider data) throws InterruptedException {
+        boolean checked = data.consumeBoolean();
+        long rate = PROFILE_RATES[data.consumeInt(0, PROFILE_RATES.length - 1)];
+        long limit = data.consumeBoolean() ? 16L << 20 : 256L << 20;
+        Spanheap heap = Spanheap.builder().maxHeapSize(limit).checked(checked).profileRate(rate)
+                .scavenger(false).build();
+        steps(heap, data, LAST_OPERATION, rate == 1);
+    }
+
+    /**
+     * Runs the fuzzer's operations, from 0 to {@code lastOperation}, on {@code heap}, checking it after
+     * each; {@code exactProfile}: every allocation is sampled, so the profile counts every block.
+     */
+    private static void steps(Spanheap heap, FuzzedDataProvider data, int lastOperation, boolean exactProfile)
+            throws InterruptedException {
         Map<Long, Long> live = new HashMap<>();
         List<Long> freed = new ArrayList<>();
         boolean closed = false;
         try {
             for (int step = 0; step < MAX_OPERATIONS && data.remainingBytes() > 0; step++) {
-                int operation = data.consumeInt(0, 13);
-                if (operation >= 12) {
-                    if (operation == 13 && !closed) {
+                int operation = data.consumeInt(0, lastOperation);
+                if (operation > LAST_BASIC_OPERATION && operation <= LAST_CLOSE_OPERATION) {
+                    if (operation == LAST_CLOSE_OPERATION && !closed) {
                         closeWhileFreeing(heap, new ArrayList<>(live.keySet()));
                     }
                     heap.close();
@@ -51,7 +88,11 @@ class ApiFuzzTest {
                     continue;
                 }
                 try {
-                    apply(heap, operation, data, live, freed);
+                    if (operation <= LAST_BASIC_OPERATION) {
+                        apply(heap, operation, data, live, freed);
+                    } else {
+                        applyMore(heap, operation, data, live, freed, closed, exactProfile);
+                    }
                 } catch (IllegalArgumentException | IllegalStateException refused) {
                     if (closed) {
                         assertThat(refused).isInstanceOf(IllegalStateException.class);
@@ -59,7 +100,9 @@ class ApiFuzzTest {
                 }
                 if (!closed) {
                     heap.verify();
-                    assertThat(heap.memStats().heapObjects()).isEqualTo(live.size());
+                    MemStats stats = heap.memStats();
+                    assertThat(stats.heapObjects()).isEqualTo(live.size());
+                    assertThat(stats.heapAlloc()).isEqualTo(live.values().stream().mapToLong(Long::longValue).sum());
                 }
             }
             if (!closed) {
@@ -92,7 +135,13 @@ class ApiFuzzTest {
             }
             case 2 -> {
                 long size = data.consumeLong(0, 1L << 20);
-                MemorySegment block = heap.allocateZeroed(size);
+                MemorySegment block;
+                try {
+                    block = heap.allocateZeroed(size);
+                } catch (OutOfMemoryError limit) {
+                    assertThat(limit).hasMessageStartingWith("Spanheap cannot allocate");
+                    return;
+                }
                 assertThat(MemorySegment.mismatch(block, 0, size, MemorySegment.ofArray(new byte[(int) size]), 0, size))
                         .isEqualTo(-1);
                 remember(heap, block.address(), live, freed);
@@ -110,16 +159,16 @@ class ApiFuzzTest {
                     freed.add(address);
                 }
             }
-            case 5 -> freeRefused(heap, data.consumeLong(), live, freed);
+            case 5 -> freeRefused(heap::free, data.consumeLong(), live, freed);
             case 6 -> {
                 if (!live.isEmpty()) {
                     long address = pick(new ArrayList<>(live.keySet()), data);
-                    freeRefused(heap, address + data.consumeLong(1, live.get(address) - 1), live, freed);
+                    freeRefused(heap::free, address + data.consumeLong(1, live.get(address) - 1), live, freed);
                 }
             }
             case 7 -> {
                 if (!freed.isEmpty()) {
-                    freeRefused(heap, pick(freed, data), live, freed);
+                    freeRefused(heap::free, pick(freed, data), live, freed);
                 }
             }
             case 8 -> heap.free(MemorySegment.NULL);
@@ -138,6 +187,80 @@ class ApiFuzzTest {
                 }
             }
             default -> throw new AssertionError(operation);
+        }
+    }
+
+    /**
+     * {@link #everyPath}'s further steps; may throw what {@link #apply} may. {@code exactProfile}: the
+     * heap samples every allocation, so its profile must count exactly the blocks in use.
+     */
+    private static void applyMore(Spanheap heap, int operation, FuzzedDataProvider data, Map<Long, Long> live,
+                                  List<Long> freed, boolean closed, boolean exactProfile) throws InterruptedException {
+        switch (operation) {
+            case 14 -> {
+                int basic = data.consumeInt(0, LAST_BASIC_OPERATION);
+                onVirtualThread(() -> apply(heap, basic, data, live, freed));
+            }
+            case 15 -> {
+                LocalHeap local = heap.localHeap();
+                switch (data.consumeInt(0, 2)) {
+                    case 0 -> {
+                        try {
+                            remember(heap, local.malloc(data.consumeLong(0, 3L << 20)), live, freed);
+                        } catch (OutOfMemoryError limit) {
+                            assertThat(limit).hasMessageStartingWith("Spanheap cannot allocate");
+                        }
+                    }
+                    case 1 -> {
+                        if (!live.isEmpty()) {
+                            long address = pick(new ArrayList<>(live.keySet()), data);
+                            assertPattern(heap, address, live.get(address));
+                            local.free(address);
+                            live.remove(address);
+                            freed.add(address);
+                        }
+                    }
+                    default -> {
+                        long address = !freed.isEmpty() && data.consumeBoolean() ? pick(freed, data) : data.consumeLong();
+                        freeRefused(local::free, address, live, freed);
+                    }
+                }
+            }
+            case 16 -> {
+                if (closed) {
+                    // Whatever they report after close, they may refuse only as closed.
+                    heap.leakReport();
+                    HeapProfileTest.profileOf(heap);
+                    return;
+                }
+                long inUse = live.values().stream().mapToLong(Long::longValue).sum();
+                assertThat(heap.leakReport()).contains(String.format("has %d %s (%d bytes) in use",
+                        live.size(), live.size() == 1 ? "block" : "blocks", inUse));
+                PprofProfile profile = HeapProfileTest.profileOf(heap);
+                if (exactProfile) {
+                    assertThat(profile.total("inuse_objects", null)).as("profile inuse_objects").isEqualTo(live.size());
+                    assertThat(profile.total("inuse_space", null)).as("profile inuse_space").isEqualTo(inUse);
+                }
+            }
+            default -> throw new AssertionError(operation);
+        }
+    }
+
+    /** Runs {@code step} on a new virtual thread and waits for it; what it throws is thrown here. */
+    private static void onVirtualThread(Runnable step) throws InterruptedException {
+        AtomicReference<Throwable> thrown = new AtomicReference<>();
+        Thread.ofVirtual().start(() -> {
+            try {
+                step.run();
+            } catch (Throwable t) {
+                thrown.set(t);
+            }
+        }).join();
+        switch (thrown.get()) {
+            case null -> { }
+            case RuntimeException e -> throw e;
+            case Error e -> throw e;
+            case Throwable t -> throw new AssertionError(t);
         }
     }
 
@@ -187,15 +310,15 @@ class ApiFuzzTest {
     }
 
     /** A free that must be refused unless the address is a live block's start, which it then frees. */
-    private static void freeRefused(Spanheap heap, long address, Map<Long, Long> live, List<Long> freed) {
+    private static void freeRefused(LongConsumer free, long address, Map<Long, Long> live, List<Long> freed) {
         if (live.containsKey(address)) {
-            heap.free(address);
+            free.accept(address);
             live.remove(address);
             freed.add(address);
             return;
         }
         try {
-            heap.free(address);
+            free.accept(address);
         } catch (IllegalArgumentException | IllegalStateException refused) {
             return;
         }
