@@ -206,6 +206,9 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
      * on other threads, every segment inaccessible after {@code close()}), and its close gives all
      * of its memory back to the heap at once. Small requests are carved from larger heap blocks,
      * so an arena costs a few allocations however many segments it hands out.
+     *
+     * @throws OutOfMemoryError if the heap cannot hold the arena's first block (2 KiB, taken when it
+     *                          opens): on a full heap the opening is refused, not the first request
      */
     public Arena newConfinedArena() {
         return HeapArena.confined(heap);
@@ -216,6 +219,8 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
      * comes from this heap; see {@link #newConfinedArena()}. As with the JDK's shared arenas,
      * closing it makes the JVM handshake every thread, so it costs microseconds: prefer a confined
      * arena for short lifetimes.
+     *
+     * @throws OutOfMemoryError as {@link #newConfinedArena()} does
      */
     public Arena newSharedArena() {
         return HeapArena.shared(heap);

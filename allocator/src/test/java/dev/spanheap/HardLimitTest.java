@@ -139,4 +139,31 @@ class HardLimitTest {
             heap.verify();
         }
     }
+
+    /**
+     * An arena takes its first chunk, a small block, when it opens, so on a full heap the opening is
+     * refused, as that block's allocation would be, and leaves the heap as it was.
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void anArenaIsRefusedAtItsOpeningWhenTheHeapIsFull(boolean checked) {
+        try (Spanheap heap = heap(checked)) {
+            MemorySegment whole = allocateTheWholeLimit(heap);
+            assertThatThrownBy(heap::newConfinedArena)
+                    .isInstanceOf(OutOfMemoryError.class)
+                    .hasMessageStartingWith("Spanheap cannot allocate 2048 bytes: the heap's limit is %d bytes".formatted(LIMIT));
+            assertThatThrownBy(heap::newSharedArena)
+                    .isInstanceOf(OutOfMemoryError.class)
+                    .hasMessageStartingWith("Spanheap cannot allocate 2048 bytes");
+            heap.verify();
+            assertThat(heap.memStats().heapObjects()).isEqualTo(1);
+
+            heap.free(whole);
+            try (var arena = heap.newConfinedArena()) {
+                arena.allocate(100).fill((byte) 1);
+            }
+            heap.verify();
+            assertThat(heap.memStats().heapObjects()).isZero();
+        }
+    }
 }
