@@ -147,19 +147,8 @@ class ApiFuzzTest {
                         .isEqualTo(-1);
                 remember(heap, block.address(), live, freed);
             }
-            case 3, 4 -> {
-                if (!live.isEmpty()) {
-                    long address = pick(new ArrayList<>(live.keySet()), data);
-                    assertPattern(heap, address, live.get(address));
-                    if (operation == 3) {
-                        heap.free(address);
-                    } else {
-                        heap.free(MemorySegment.ofAddress(address));
-                    }
-                    live.remove(address);
-                    freed.add(address);
-                }
-            }
+            case 3 -> freeLive(heap, heap::free, data, live, freed);
+            case 4 -> freeLive(heap, address -> heap.free(MemorySegment.ofAddress(address)), data, live, freed);
             case 5 -> freeRefused(heap::free, data.consumeLong(), live, freed);
             case 6 -> {
                 if (!live.isEmpty()) {
@@ -215,15 +204,7 @@ class ApiFuzzTest {
                             assertThat(limit).hasMessageStartingWith("Spanheap cannot allocate");
                         }
                     }
-                    case 1 -> {
-                        if (!live.isEmpty()) {
-                            long address = pick(new ArrayList<>(live.keySet()), data);
-                            assertPattern(heap, address, live.get(address));
-                            local.free(address);
-                            live.remove(address);
-                            freed.add(address);
-                        }
-                    }
+                    case 1 -> freeLive(heap, local::free, data, live, freed);
                     default -> {
                         long address = !freed.isEmpty() && data.consumeBoolean() ? pick(freed, data) : data.consumeLong();
                         freeRefused(local::free, address, live, freed);
@@ -319,6 +300,18 @@ class ApiFuzzTest {
             }
         }
         assertThat(heap.memStats().heapObjects()).as("the arena gave back everything").isEqualTo(before);
+    }
+
+    /** Frees a live block the fuzzer picks (if any) through {@code free}, after checking its contents. */
+    private static void freeLive(Spanheap heap, LongConsumer free, FuzzedDataProvider data, Map<Long, Long> live,
+                                 List<Long> freed) {
+        if (!live.isEmpty()) {
+            long address = pick(new ArrayList<>(live.keySet()), data);
+            assertPattern(heap, address, live.get(address));
+            free.accept(address);
+            live.remove(address);
+            freed.add(address);
+        }
     }
 
     /** A free that must be refused unless the address is a live block's start, which it then frees. */
