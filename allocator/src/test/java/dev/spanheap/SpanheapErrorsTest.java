@@ -191,6 +191,39 @@ class SpanheapErrorsTest {
                 .hasMessageContaining("not the start of a block");
     }
 
+    /**
+     * A virtual thread's frees take a path of their own to its carrier's stripe (Heap's
+     * freeUnslotted), which must refuse what the platform fast path refuses: a second free of a
+     * block with a cookie (under 128 B) or a flag, and an address inside a block; and the heap's
+     * counts stay right.
+     */
+    @ParameterizedTest
+    @ValueSource(longs = {48, 256, 4096})
+    void badFreesOnAVirtualThread(long size) throws Exception {
+        long objectsBefore = heap.memStats().heapObjects();
+        java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread virtual = Thread.ofVirtual().start(() -> {
+            try {
+                MemorySegment block = heap.allocate(size);
+                heap.free(block);
+                assertThatThrownBy(() -> heap.free(block))
+                        .isInstanceOf(IllegalStateException.class)
+                        .hasMessageStartingWith("double free of 0x" + Long.toHexString(block.address()));
+                MemorySegment again = heap.allocate(size);
+                assertThatThrownBy(() -> heap.free(again.address() + 16))
+                        .isInstanceOf(IllegalArgumentException.class)
+                        .hasMessageContaining("points inside a " + size + "-byte block");
+                assertThat(heap.memStats().heapObjects()).isEqualTo(objectsBefore + 1);
+                heap.free(again);
+            } catch (Throwable e) {
+                failure.set(e);
+            }
+        });
+        TestThreads.join(virtual);
+        assertThat(failure.get()).isNull();
+        assertThat(heap.memStats().heapObjects()).isEqualTo(objectsBefore);
+    }
+
     @Test
     void freeOfNull() {
         assertThatThrownBy(() -> heap.free(MemorySegment.NULL))

@@ -37,6 +37,8 @@ final class ThreadCaches {
     final ThreadLocal<ThreadCache> local = ThreadLocal.withInitial(this::register);
     private final StripeLock[] stripeLocks;
     private final ThreadCache[] stripes;
+    /** The stripes' {@link ThreadCache#fastSlots()}, for the virtual threads' fast paths. */
+    private final long[][] stripeSlots;
     /** Which stripe each carrier thread's virtual threads use. */
     private final CarrierStripes carrierStripes;
     /** The rate each stripe's countdown to a sample was drawn at; under the stripe's lock. */
@@ -88,12 +90,14 @@ final class ThreadCaches {
         this.budget = budget;
         this.stripeLocks = new StripeLock[stripeCount];
         this.stripes = new ThreadCache[stripeCount];
+        this.stripeSlots = new long[stripeCount][];
         this.countdownRates = new long[stripeCount];
         this.carrierStripes = new CarrierStripes(stripeCount);
         for (int i = 0; i < stripeCount; i++) {
             stripeLocks[i] = new StripeLock();
             // Virtual threads count towards samples in their stripe's countdown (see allocateShared).
             stripes[i] = new ThreadCache(centrals, budget, 0, pageHeap, null, profiler.nextSampleDistance());
+            stripeSlots[i] = stripes[i].fastSlots();
             countdownRates[i] = profiler.rate();
         }
     }
@@ -121,6 +125,64 @@ final class ThreadCaches {
     /** The stripe the calling virtual thread uses now: its carrier's ({@link CarrierStripes}). */
     int currentStripe() {
         return carrierStripes.current();
+    }
+
+    /**
+     * The common case of {@link #allocateShared} alone, for a virtual thread's small request that
+     * passed the fast path's checks: an object of class {@code c} popped from the calling virtual
+     * thread's stripe, with {@code countedBytes} (0 when profiling is off) counted towards the
+     * profile's next sample. Returns 0, having changed nothing, when the class is empty or this
+     * request would be the next sample; {@link #allocateShared} then serves it. Nothing here calls
+     * out between the lock and its release but the static pop, so an overflow leaves the stripe as
+     * it was.
+     */
+    long allocateFromStripe(int c, long countedBytes) {
+        int stripe = currentStripe();
+        long[] slots = stripeSlots[stripe];
+        StripeLock lock = stripeLocks[stripe];
+        long address = 0;
+        lock.lock();
+        try {
+            if (countedBytes == 0 || ThreadCache.bytesUntilSample(slots) >= countedBytes) {
+                address = ThreadCache.allocate(slots, c);
+                if (address != 0 && countedBytes != 0) {
+                    ThreadCache.countDownToSample(slots, countedBytes);
+                }
+            }
+        } finally {
+            // A release store, with the field write as its fallback (see StripeLock#unlock).
+            try {
+                lock.unlock();
+            } catch (Throwable overflow) {
+                lock.held = 0;
+                throw overflow;
+            }
+        }
+        return address;
+    }
+
+    /**
+     * The common case of {@link #freeShared} alone: marks the calling virtual thread's object of
+     * class {@code c} free and pushes it on its stripe (see {@link ThreadCache#free(long[], int, long,
+     * long, long)} for {@code cookie} and {@code flag}); false, having changed nothing, when the class
+     * is full, for {@link #freeShared} to drain it.
+     */
+    boolean freeToStripe(int c, long address, long cookie, long flag) {
+        int stripe = currentStripe();
+        StripeLock lock = stripeLocks[stripe];
+        boolean pushed;
+        lock.lock();
+        try {
+            pushed = ThreadCache.free(stripeSlots[stripe], c, address, cookie, flag);
+        } finally {
+            try {
+                lock.unlock();
+            } catch (Throwable overflow) {
+                lock.held = 0;
+                throw overflow;
+            }
+        }
+        return pushed;
     }
 
     /**
