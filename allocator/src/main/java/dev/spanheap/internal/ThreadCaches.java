@@ -132,9 +132,9 @@ final class ThreadCaches {
      * passed the fast path's checks: an object of class {@code c} popped from the calling virtual
      * thread's stripe, with {@code countedBytes} (0 when profiling is off) counted towards the
      * profile's next sample. Returns 0, having changed nothing, when the class is empty or this
-     * request would be the next sample; {@link #allocateShared} then serves it. Nothing here calls
-     * out between the lock and its release but the static pop, so an overflow leaves the stripe as
-     * it was.
+     * request would be the next sample; {@link #allocateShared} then serves it. The lock's release
+     * survives an overflow (see StripeLock#unlock), and the pop is the last step that changes the
+     * stripe, so an overflow leaves no object out of it unless it was handed out.
      */
     long allocateFromStripe(int c, long countedBytes) {
         int stripe = currentStripe();
@@ -143,11 +143,14 @@ final class ThreadCaches {
         long address = 0;
         lock.lock();
         try {
-            if (countedBytes == 0 || ThreadCache.bytesUntilSample(slots) >= countedBytes) {
+            // Counted before the pop and taken back if it finds nothing: in code not yet compiled
+            // each is a call, and an overflow between a pop and a count after it would lose the
+            // object, where one between the count and the pop only shifts the next sample a little.
+            if (ThreadCache.countDownToSample(slots, countedBytes) >= 0) {
                 address = ThreadCache.allocate(slots, c);
-                if (address != 0 && countedBytes != 0) {
-                    ThreadCache.countDownToSample(slots, countedBytes);
-                }
+            }
+            if (address == 0) {
+                ThreadCache.countDownToSample(slots, -countedBytes);
             }
         } finally {
             // A release store, with the field write as its fallback (see StripeLock#unlock).

@@ -69,7 +69,10 @@
  *       live platform thread has a slot of its own ({@link dev.spanheap.internal.ThreadSlots}, which
  *       doubles when two live threads' ids collide), which holds the cache's fast-path array, checked
  *       against the owner id that the array keeps (a {@link java.lang.ThreadLocal} behind it for a
- *       thread's first call; virtual threads go to striped shared caches). Pop an object for the
+ *       thread's first call). A virtual thread has no slot: its small request finds its carrier's
+ *       stripe ({@code CarrierStripes}, a {@code pthread_self} downcall) and pops or pushes there
+ *       under the stripe's lock, with the same checks and marks and nothing of the general slow path
+ *       ({@code Heap.allocateUnslotted}, {@code Heap.freeUnslotted}). Pop an object for the
  *       class ({@code ThreadCache.allocate}) and clear its free mark: its first word, where an
  *       object under 128 B keeps its cookie, or for larger objects its flag in a side table, so that
  *       their memory is not touched. {@code Spanheap} keeps the table and its mask in fields of its own
