@@ -188,7 +188,9 @@ public final class Heap implements IdleCentralMemory {
      * wrappers): in a plain loop of 16 B pairs on one virtual thread that road took about 14 of 22 ns
      * (see the performance notes). Everything else, and a request this does not serve (an empty
      * class, the profile's next sample), goes to {@link #allocateSlow}, which counts it from the
-     * start.
+     * start. It tests the request again rather than take the caller's verdict: the caller's code is
+     * inlined into every user's loop, and one call out of it for every miss keeps that code small
+     * (see {@link #allocate(ThreadCache, long, long)}).
      */
     private long allocateUnslotted(long size, long alignment) {
         if (isFastRequest(size, alignment) && Thread.currentThread().isVirtual()) {
