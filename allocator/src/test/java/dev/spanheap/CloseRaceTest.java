@@ -13,13 +13,16 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * An operation racing {@link Spanheap#close()} either completes or throws
  * {@link IllegalStateException} saying the heap is closed; never another exception (issue 16: a
  * racing free used to report that its address lies in free pages), and never hangs (a racing
- * release used to walk a central list that the close had turned into a cycle, for ever).
+ * release used to walk a central list that the close had turned into a cycle, for ever). Each
+ * race runs on a platform thread, whose cache sits in the slot table, and on a virtual thread,
+ * whose small blocks go through its carrier's stripe on paths of their own.
  */
 class CloseRaceTest {
 
@@ -31,8 +34,9 @@ class CloseRaceTest {
         assertThat(thrown).isInstanceOf(IllegalStateException.class).hasMessage("Spanheap is closed");
     }
 
-    @Test
-    void freesRacingClose() throws Exception {
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void freesRacingClose(boolean virtual) throws Exception {
         for (int round = 0; round < ROUNDS; round++) {
             Spanheap heap = Spanheap.builder().maxHeapSize(1L << 30).checked(round % 2 == 1).build();
             Throwable thrown = race(heap, () -> {
@@ -45,13 +49,14 @@ class CloseRaceTest {
                         heap.free(block);
                     }
                 }
-            }, round);
+            }, round, virtual);
             assertClosed(thrown);
         }
     }
 
-    @Test
-    void allocationsAndReleasesRacingClose() throws Exception {
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void allocationsAndReleasesRacingClose(boolean virtual) throws Exception {
         for (int round = 0; round < ROUNDS; round++) {
             Spanheap heap = Spanheap.builder().maxHeapSize(1L << 30).checked(round % 2 == 1).build();
             Throwable thrown = race(heap, () -> {
@@ -63,7 +68,7 @@ class CloseRaceTest {
                         heap.releaseMemory();
                     }
                 }
-            }, round);
+            }, round, virtual);
             assertClosed(thrown);
         }
     }
@@ -74,19 +79,23 @@ class CloseRaceTest {
      * either works or says the heap is closed; an access to a segment of the heap's after close
      * throws the JDK's own "Already closed", as the segment API promises.
      */
-    @Test
-    void everyOperationRacingClose() throws Exception {
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void everyOperationRacingClose(boolean virtual) throws Exception {
         for (int round = 0; round < ROUNDS; round++) {
             Spanheap heap = Spanheap.builder().maxHeapSize(1L << 30).checked(round % 2 == 1).profileRate(4096).build();
             AtomicReference<String> step = new AtomicReference<>();
             Throwable thrown = race(heap, () -> {
                 step.set("local heap");
-                LocalHeap local = heap.localHeap();
+                // A virtual thread has no LocalHeap (its caches are its carriers' stripes).
+                LocalHeap local = virtual ? null : heap.localHeap();
                 for (int i = 0; ; i++) {
                     long size = SIZES[i % SIZES.length];
-                    step.set("local heap");
-                    local.free(local.malloc(size));
-                    local.free(local.allocate(size));
+                    if (local != null) {
+                        step.set("local heap");
+                        local.free(local.malloc(size));
+                        local.free(local.allocate(size));
+                    }
                     step.set("allocate");
                     MemorySegment segment = heap.allocate(size);
                     step.set("segment access");
@@ -113,7 +122,7 @@ class CloseRaceTest {
                         default -> writeProfile(heap);
                     }
                 }
-            }, round);
+            }, round, virtual);
             assertThat(thrown).as(step.get()).isInstanceOf(IllegalStateException.class);
             if (!"segment access".equals(step.get())) {
                 assertClosed(thrown);
@@ -132,13 +141,15 @@ class CloseRaceTest {
     }
 
     /**
-     * Runs {@code work}, which loops until the heap refuses, on another thread, closes the heap
-     * meanwhile and returns what work threw.
+     * Runs {@code work}, which loops until the heap refuses, on another thread (a virtual one if
+     * {@code virtual}), closes the heap meanwhile and returns what work threw.
      */
-    private static Throwable race(Spanheap heap, Runnable work, int round) throws InterruptedException {
+    private static Throwable race(Spanheap heap, Runnable work, int round, boolean virtual)
+            throws InterruptedException {
         AtomicReference<Throwable> thrown = new AtomicReference<>();
         CountDownLatch started = new CountDownLatch(1);
-        Thread worker = Thread.ofPlatform().start(() -> {
+        Thread.Builder builder = virtual ? Thread.ofVirtual() : Thread.ofPlatform();
+        Thread worker = builder.start(() -> {
             started.countDown();
             try {
                 work.run();
