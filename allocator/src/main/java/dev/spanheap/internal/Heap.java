@@ -1,7 +1,6 @@
 package dev.spanheap.internal;
 
 import dev.spanheap.MemStats;
-import dev.spanheap.OsMemoryException;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.lang.foreign.MemorySegment;
@@ -17,7 +16,7 @@ import java.util.function.Consumer;
  *
  * <p>Small blocks (up to 1 MiB, alignment up to 8, which every class gives) take the fast path:
  * the thread's cache from a table indexed by thread id, size to class by table, one pop, and one
- * store that clears the block's free mark. Every other case goes through {@link #allocateSlow}.
+ * store that clears the block's free mark. Every other case goes through {@link SlowAllocations}.
  *
  * <p>Double frees of small blocks: a block that is not allocated carries its mark (a cookie in its
  * first word, or for blocks of 128 B or more a flag in a side table, see {@link FreeMarks}), and
@@ -41,8 +40,6 @@ public final class Heap implements IdleCentralMemory {
     private static final int VIRTUAL_THREAD_STRIPES = 8;
     private static final AtomicInteger HEAPS_CREATED = new AtomicInteger();
     private static final System.Logger LOG = System.getLogger("dev.spanheap");
-    /** The scope of {@code MemorySegment.ofAddress}: a raw address wrapped in a segment. */
-
     private final PageHeap pageHeap;
     private final PageMap pageMap;
     /** {@link PageMap#address()}, held here so that a free's page-map read is one load. */
@@ -78,7 +75,8 @@ public final class Heap implements IdleCentralMemory {
     private final Scavenger scavenger;
     private final LargeBlocks large;
     private final HeapProfiler profiler;
-    private final SampledAllocations sampled;
+    private final SlowAllocations slowAllocations;
+    private final SlowFrees slowFrees;
     /** The heap's name in reports, JFR events and JMX. */
     private final String name;
     private final FreeChecks freeChecks;
@@ -135,7 +133,9 @@ public final class Heap implements IdleCentralMemory {
             enableFastPaths(!checked);
             HeapConfig.Scavenging scavenging = config.scavenging();
             this.name = config.name() != null ? config.name() : "spanheap-" + HEAPS_CREATED.incrementAndGet();
-            this.sampled = new SampledAllocations(profiler, large, scavenging.clock(), name);
+            SampledAllocations sampled = new SampledAllocations(profiler, large, scavenging.clock(), name);
+            this.slowAllocations = new SlowAllocations(this, pageHeap, caches, profiler, sampled, large);
+            this.slowFrees = new SlowFrees(this, caches, marks, large, freeChecks, profiler, allocationBits, blockScopes);
             created = new Scavenger(this, pageHeap, scavenging, name, profiler::resolvePending);
             this.scavenger = created;
             pageHeap.setInlineScavenging(scavenger);
@@ -160,7 +160,7 @@ public final class Heap implements IdleCentralMemory {
      *
      * <p>The fast path: a small size, an alignment every class gives, a platform thread, and an
      * object in its cache. Everything else, including every check that fails, is
-     * {@link #allocateSlow}.
+     * {@link SlowAllocations}.
      */
     public long allocate(long size, long alignment) {
         return allocate(slotsByThreadId, slotMask, size, alignment);
@@ -183,11 +183,11 @@ public final class Heap implements IdleCentralMemory {
 
     /**
      * An allocation by a thread without a cache in the slot table. A virtual thread's small request
-     * pops from its carrier's stripe here, past none of {@link #allocateSlow}'s general work (the
+     * pops from its carrier's stripe here, past none of {@link SlowAllocations}' general work (the
      * argument checks and class lookup for any request, the registry's thread-local, the statistics'
      * wrappers): in a plain loop of 16 B pairs on one virtual thread that road took about 14 of 22 ns
      * (see the performance notes). Everything else, and a request this does not serve (an empty
-     * class, the profile's next sample), goes to {@link #allocateSlow}, which counts it from the
+     * class, the profile's next sample), goes to {@link SlowAllocations}, which counts it from the
      * start. It tests the request again rather than take the caller's verdict: the caller's code is
      * inlined into every user's loop, and one call out of it for every miss keeps that code small
      * (see {@link #allocate(ThreadCache, long, long)}).
@@ -200,7 +200,7 @@ public final class Heap implements IdleCentralMemory {
                 return handedOut(address, c);
             }
         }
-        return allocateSlow(size, alignment, COUNT_TOWARDS_SAMPLE);
+        return slowAllocations.allocate(size, alignment, SlowAllocations.COUNT_TOWARDS_SAMPLE);
     }
 
     /**
@@ -258,7 +258,7 @@ public final class Heap implements IdleCentralMemory {
     }
 
     /** Whether the unchecked fast paths run: not checked mode, not closed. */
-    private boolean fastPaths() {
+    boolean fastPaths() {
         return fastFreeBytes != 0;
     }
 
@@ -303,176 +303,28 @@ public final class Heap implements IdleCentralMemory {
         return allocateOffFastPath(slots, size, alignment);
     }
 
-    /** {@link #allocateSlow}'s sampling: count the request towards the next sample first. */
-    private static final int COUNT_TOWARDS_SAMPLE = 0;
-    /** {@link #allocateSlow}'s sampling: already counted, and not sampled. */
-    private static final int COUNTED = 1;
-    /** {@link #allocateSlow}'s sampling: counted, and this allocation is the sample. */
-    private static final int SAMPLE = 2;
-
     /**
      * The rest of {@link #allocate(ThreadCache, long, long)}: a small request the fast path counted
      * (its cache was empty, or it is the profile's next sample), or anything else, which it did not
-     * count, through {@link #allocateSlow}. Every block of up to 1 MiB that the fast path refuses
+     * count, through {@link SlowAllocations}. Every block of up to 1 MiB that the fast path refuses
      * only for its alignment has a class or is aligned past a page, so no large request is left here
      * for the thread's kept spans (they serve the profiler's samples, see SampledAllocations).
      */
     private long allocateOffFastPath(long[] slots, long size, long alignment) {
         if (isFastRequest(size, alignment)) {
-            return allocateSlow(size, alignment, ThreadCache.bytesUntilSample(slots) < 0 ? SAMPLE : COUNTED);
+            return slowAllocations.allocate(size, alignment, ThreadCache.bytesUntilSample(slots) < 0
+                    ? SlowAllocations.SAMPLE : SlowAllocations.COUNTED);
         }
-        return allocateSlow(size, alignment, COUNT_TOWARDS_SAMPLE);
-    }
-
-    /**
-     * Every allocation the fast paths do not serve; {@code sampling} says whether the request was
-     * counted towards the profiler's next sample already, and if it is that sample. A failure that
-     * raced {@link #close()} (a span table read after close, a page heap that refuses) is reported
-     * as the close.
-     */
-    private long allocateSlow(long size, long alignment, int sampling) {
-        try {
-            return allocateChecked(size, alignment, sampling);
-        } catch (RuntimeException | OutOfMemoryError e) {
-            if (closed) {
-                throw closedException();
-            }
-            throw e;
-        }
-    }
-
-    private long allocateChecked(long size, long alignment, int sampling) {
-        checkOpen();
-        if (size < 0) {
-            throw new IllegalArgumentException("negative size: " + size);
-        }
-        if (alignment <= 0 || (alignment & (alignment - 1)) != 0) {
-            throw new IllegalArgumentException("alignment must be a power of two: " + alignment);
-        }
-        if (size > reservedBytes) {
-            throw new IllegalArgumentException(String.format(
-                    "size %d exceeds the heap's limit of %d bytes", size, reservedBytes));
-        }
-        if (alignment > reservedBytes) {
-            // No block of this heap can be aligned so (and the page heap counts alignment slack in int pages).
-            throw new IllegalArgumentException(String.format(
-                    "alignment %d exceeds the heap's limit of %d bytes", alignment, reservedBytes));
-        }
-        // A zero-size request gets the smallest block, so every address handed out is distinct.
-        long request = Math.max(size, 1);
-        long naturalAlignment = request >= 16 ? 16 : Long.highestOneBit(request);
-        long effectiveAlignment = Math.max(alignment, naturalAlignment);
-        int c = SizeClassLookup.smallClassFor(request, effectiveAlignment);
-        Thread thread = Thread.currentThread();
-        ThreadCache own = thread.isVirtual() ? null : localCache.get();
-        // A virtual thread's sample is weighed with the rate its stripe's countdown was drawn at.
-        long sharedSampleRate = 0;
-        if (sampling == COUNT_TOWARDS_SAMPLE && own == null && c != 0) {
-            // A virtual thread's small request counts in its stripe's countdown under the lock of its
-            // pop: one lock for both, and no line that every carrier writes.
-            long popped = caches.allocateShared(c, profiler.rate() != 0 ? request : 0);
-            if (popped > 0) {
-                return handedOut(popped, c);
-            }
-            sharedSampleRate = -popped;
-            sampling = popped < 0 ? SAMPLE : COUNTED;
-        }
-        if (sampling == COUNT_TOWARDS_SAMPLE) {
-            if (own != null) {
-                sampling = sampled.countTowardsSample(own, request) ? SAMPLE : COUNTED;
-            } else {
-                sharedSampleRate = caches.countTowardsSample(request);
-                sampling = sharedSampleRate != 0 ? SAMPLE : COUNTED;
-            }
-        }
-        long address;
-        OsMemoryException growthRefused = null;
-        try {
-            address = allocateFromCachesOrPages(request, effectiveAlignment, c, thread, own, sampling == SAMPLE,
-                    sharedSampleRate);
-        } catch (OsMemoryException e) {
-            address = 0;
-            growthRefused = e;
-        }
-        if (address == 0) {
-            // The limit counts what users hold, not what waits idle for them: that goes back to the
-            // page heap and the request tries once more, as ByteBuffer.allocateDirect collects
-            // garbage before it gives up. Only live platform threads' caches keep theirs. Likewise
-            // when the OS refused more memory: the idle memory may hold the request without it.
-            reclaimIdleMemory();
-            address = allocateFromCachesOrPages(request, effectiveAlignment, c, thread, own, sampling == SAMPLE,
-                    sharedSampleRate);
-            if (address == 0) {
-                if (growthRefused != null) {
-                    throw growthRefused;
-                }
-                throw outOfMemory(size, alignment);
-            }
-        }
-        return address;
-    }
-
-    /**
-     * {@link #allocateChecked}'s checked request: a sample, a large block, or an object of class
-     * {@code c} from the thread's cache ({@code own}, null on a virtual thread) or its stripe.
-     * Returns 0 when the page heap cannot hold what it needs. {@code sharedSampleRate}: for a virtual
-     * thread's sample, the rate its stripe's countdown was drawn at.
-     */
-    private long allocateFromCachesOrPages(long request, long alignment, int c, Thread thread, ThreadCache own,
-            boolean sample, long sharedSampleRate) {
-        if (sample) {
-            StackHeadroom.ensure();
-            return sampled.allocate(request, alignment, c, own, fastPaths(), sharedSampleRate);
-        }
-        if (c == 0) {
-            return allocateLarge(request, alignment);
-        }
-        long address;
-        if (thread.isVirtual()) {
-            address = caches.allocateShared(c, 0);
-        } else {
-            address = own.allocate(c);
-            if (address == 0) {
-                StackHeadroom.ensure();
-                address = own.refill(c);
-            }
-        }
-        return address == 0 ? 0 : handedOut(address, c);
+        return slowAllocations.allocate(size, alignment, SlowAllocations.COUNT_TOWARDS_SAMPLE);
     }
 
     /** Object {@code address} of class {@code c}, just taken from a cache, marked as handed out. */
-    private long handedOut(long address, int c) {
+    long handedOut(long address, int c) {
         marks.markAllocated(address, c);
         if (checked) {
             allocationBits.markAllocated(address - base);
         }
         return address;
-    }
-
-    /** A large block, or 0 when the page heap cannot hold it. */
-    private long allocateLarge(long size, long alignment) {
-        StackHeadroom.ensure();
-        int pages = Math.toIntExact((size + Pages.SIZE - 1) >>> Pages.SHIFT);
-        ThreadCache cache = fastPaths() && alignment <= Pages.SIZE && pages <= ThreadCache.LARGE_CACHED_PAGES
-                ? caches.currentPlatformCache() : null;
-        return large.allocate(cache, pages, alignment);
-    }
-
-    /**
-     * Gives the page heap back what sits idle above it: the calling thread's cache, the virtual
-     * threads' stripes, the caches of ended threads, the central transfer stacks and kept empty
-     * spans. Before an allocation is refused.
-     */
-    private void reclaimIdleMemory() {
-        StackHeadroom.ensure();
-        try {
-            caches.flushCurrent();
-            caches.flushStripes();
-            releaseIdleCentralMemory();
-        } catch (OsMemoryException refused) {
-            // Best effort: a refused madvise on the way leaves those pages to the scavenger, and
-            // whatever came back to the page heap before it is there for the retry.
-        }
     }
 
     /** Like {@link #allocate} but the block reads as zero; released pages are not cleared again. */
@@ -495,21 +347,6 @@ public final class Heap implements IdleCentralMemory {
         }
         return address;
     }
-
-    /** The refusal of a request for {@code size} bytes aligned to {@code alignment}, with the figures. */
-    private OutOfMemoryError outOfMemory(long size, long alignment) {
-        PageHeap.PageCounts counts = pageHeap.counts();
-        // The alignment only where it may be why: every block is 16-byte aligned anyway.
-        String aligned = alignment > 16 ? " aligned to " + alignment : "";
-        // What the callers hold, beside the pages in use: far below them, the rest is other live
-        // threads' caches, or free space split into runs too short for the request.
-        long handedOut = new HeapStatistics(this).snapshot().heapAlloc();
-        return new OutOfMemoryError(String.format(
-                "Spanheap cannot allocate %d bytes%s: the heap's limit is %d bytes and %d bytes are in use "
-                        + "(%d in blocks handed out)",
-                size, aligned, reservedBytes, (long) counts.inUse() << Pages.SHIFT, handedOut));
-    }
-
     // ---- free ----
 
     /**
@@ -517,7 +354,7 @@ public final class Heap implements IdleCentralMemory {
      *
      * <p>The fast path: a small object's start on a platform thread, without its free mark. It marks
      * the object free and pushes it on the thread's cache; every other case, and every
-     * failed check, goes to {@link #freeSlow}, which repeats the checks with messages.
+     * failed check, goes to {@link SlowFrees}, which repeats the checks with messages.
      */
     public void free(long address) {
         free(slotsByThreadId, slotMask, address);
@@ -576,7 +413,7 @@ public final class Heap implements IdleCentralMemory {
                 overflowClass = c;
             }
         }
-        freeOffFastPath(cache, address, entry, overflowClass);
+        slowFrees.free(cache, address, entry, overflowClass);
     }
 
     /**
@@ -596,8 +433,8 @@ public final class Heap implements IdleCentralMemory {
     /**
      * A free by a thread without a cache in the slot table. A virtual thread's free of a small
      * block passes the platform fast path's checks here and is pushed on its carrier's stripe, past
-     * {@link #freeSlow}'s general work (see {@link #allocateUnslotted}); everything else, and a
-     * push the stripe's full class refuses, goes to {@link #freeSlow}, which checks it from the
+     * {@link SlowFrees}' general work (see {@link #allocateUnslotted}); everything else, and a
+     * push the stripe's full class refuses, goes to {@link SlowFrees}, which checks it from the
      * start.
      */
     private void freeUnslotted(long address) {
@@ -612,107 +449,7 @@ public final class Heap implements IdleCentralMemory {
                 return;
             }
         }
-        freeSlow(address);
-    }
-
-    /**
-     * The rest of {@link #free(ThreadCache, long)}, given the page-map {@code entry} it read (0 if
-     * the address is outside the fast paths' range): a checked small free whose class
-     * {@code overflowClass} is full in the cache (not yet marked free), a large block the
-     * cache may keep, or anything else, which {@link #freeSlow} checks again and explains.
-     * {@code cache} is the calling thread's, or null if the fast path did not load it.
-     */
-    private void freeOffFastPath(ThreadCache cache, long address, long entry, int overflowClass) {
-        if (overflowClass != 0) {
-            StackHeadroom.ensure();
-            marks.markFree(address, overflowClass);
-            ownCache(cache).overflow(overflowClass, address);
-            return;
-        }
-        long offset = address - base;
-        // Entry 0 (the fast path did not read the page map: checked mode, or an address outside the
-        // heap) names span 0, which LargeBlocks.keep would refuse; freeSlow checks such frees.
-        if (entry != 0 && PageMap.sizeClass(entry) == 0 && (offset & (Pages.SIZE - 1)) == 0) {
-            StackHeadroom.ensure();
-            if (large.keep(ownCache(cache), PageMap.span(entry), (int) (offset >>> Pages.SHIFT))) {
-                return;
-            }
-            freeSlow(address, true);
-            return;
-        }
-        freeSlow(address, false);
-    }
-
-    /** {@code cache}, or when null the calling platform thread's, whose array the fast path found. */
-    private ThreadCache ownCache(ThreadCache cache) {
-        return cache != null ? cache : caches.currentPlatformCache();
-    }
-
-    /**
-     * Every free the fast paths do not serve, with every check and its message. A failure that raced
-     * {@link #close()} (the page map read as empty after close, say) is reported as the close.
-     */
-    private void freeSlow(long address) {
-        freeSlow(address, false);
-    }
-
-    /**
-     * {@link #freeSlow(long)}; {@code largeChecked}: the caller checked the stack and offered the
-     * block, a large one, to its thread's cache, which refused it, so neither is done again.
-     */
-    private void freeSlow(long address, boolean largeChecked) {
-        try {
-            freeChecked(address, largeChecked);
-        } catch (RuntimeException e) {
-            throw closedOr(e);
-        }
-    }
-
-    private void freeChecked(long address, boolean largeChecked) {
-        long entry = freeChecks.checkedEntry(address, closed, "free");
-        if (checked) {
-            // Before the block can be handed out again: its old segment must stop working first.
-            blockScopes.end(address);
-        }
-        long offset = address - base;
-        int c = PageMap.sizeClass(entry);
-        if (c == 0) {
-            ThreadCache cache = null;
-            if (!largeChecked) {
-                StackHeadroom.ensure();
-                cache = fastPaths() && (offset & (Pages.SIZE - 1)) == 0 ? caches.currentPlatformCache() : null;
-            }
-            if ((cache == null || !large.keep(cache, PageMap.span(entry), (int) (offset >>> Pages.SHIFT)))
-                    && large.free(address, offset, PageMap.span(entry)) && profiler.hasManyPending()) {
-                profiler.resolvePending(HeapProfiler.HELPING_BATCH);
-            }
-            return;
-        }
-        if (marks.isFree(address, c)) {
-            throw FreeChecks.doubleFree(address);
-        }
-        Thread thread = Thread.currentThread();
-        ThreadCache cache = thread.isVirtual() ? null : localCache.get();
-        boolean stackChecked = cache != null ? cache.isFull(c) : checked;
-        if (stackChecked) {
-            // Before the block is marked free (its mark, and in checked mode its allocation bit):
-            // the overflow calls out, as a virtual thread's free does to reach its stripe (checked
-            // mode marks the bit before that), and a StackOverflowError there would leave it marked
-            // free but in no cache. What follows does not check again, deeper (freeShared): on a
-            // virtual thread in checked mode, 15-22 of 34-40 overflowed frees lost their block so.
-            StackHeadroom.ensure();
-        }
-        if (checked && !allocationBits.markFree(offset)) {
-            throw FreeChecks.doubleFree(address);
-        }
-        if (cache != null) {
-            if (!cache.free(c, address, marks)) {
-                marks.markFree(address, c);
-                cache.overflow(c, address);
-            }
-        } else {
-            caches.freeShared(c, address, marks, stackChecked);
-        }
+        slowFrees.free(address);
     }
 
     /** The usable size of the live block at {@code address}: at least what was asked for. */

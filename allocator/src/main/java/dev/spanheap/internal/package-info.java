@@ -39,7 +39,10 @@
  *
  * <h2>Who does what</h2>
  * {@link dev.spanheap.internal.Heap} routes requests down the ladder and owns the lifecycle (Go's
- * malloc.go). Beside it: {@link dev.spanheap.internal.LargeBlocks}, the path of blocks over 1 MiB (or aligned past a page) and
+ * malloc.go) on its fast paths; {@link dev.spanheap.internal.SlowAllocations} takes every allocation
+ * they do not serve (checks, samples, large blocks, virtual threads' stripes, refills, the retry
+ * before a refusal), and {@link dev.spanheap.internal.SlowFrees} every free they do not (a full
+ * class's overflow, large blocks, and every checked free with its message). Beside them: {@link dev.spanheap.internal.LargeBlocks}, the path of blocks over 1 MiB (or aligned past a page) and
  * their counters, with each thread's {@link dev.spanheap.internal.LargeSpanCache} of freed spans up
  * to 1 MiB (Go's per-P page cache); {@link dev.spanheap.internal.FreeChecks}, the validation of freed addresses and every
  * message that refuses one; {@link dev.spanheap.internal.FreeMarks}, the marks of free objects that catch double frees;
@@ -89,7 +92,7 @@
  *       free run that ends at the frontier, which the growth extends ({@code PageHeap.growAndCarve}).</li>
  *   <li>Past the reservation, or the OS refuses the growth: give the page heap what sits idle above
  *       it (the thread's cache, the virtual threads' stripes, ended threads' caches, the central
- *       lists) and try once more ({@code Heap.reclaimIdleMemory}); then
+ *       lists) and try once more ({@code SlowAllocations.reclaimIdleMemory}); then
  *       {@link java.lang.OutOfMemoryError}, or the OS's refusal ({@code OsMemoryException}).</li>
  * </ol>
  * Blocks over 1 MiB, or aligned beyond what a class gives, are spans of whole pages from the page
