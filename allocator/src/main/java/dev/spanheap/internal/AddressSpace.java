@@ -29,6 +29,17 @@ final class AddressSpace {
      * in absolute terms, and runs can line up with the kernel's 2 MiB transparent huge pages.
      */
     static final long BASE_ALIGNMENT = 4L << 20;
+    /**
+     * Where the page map starts in its mapping, in bytes. A block's page-map entry is at
+     * {@code map + 8 * page}; from a page-aligned map, the entry of the first page of every 4 MiB of
+     * the heap would sit at the start of a 4 KiB page, as that block's first byte does (blocks of a
+     * page or more start page-aligned). The free's load of the entry then shares its address's low
+     * 12 bits with the caller's store into the block just before it, and the CPU makes the load wait
+     * for that store (a "4K alias"). That hit every heap's first block and each 1 MiB block at such
+     * a boundary. From {@code 2048 + 8}, the entries at the start of a 4 KiB page are those of page
+     * 255 of every 512, where no block of 16 KiB or more starts.
+     */
+    static final long PAGE_MAP_SKEW = 2048 + 8;
 
     private final OsMemory os;
     private final Arena arena;
@@ -71,10 +82,11 @@ final class AddressSpace {
         }
         this.base = reserved;
         this.reservedBytes = size;
-        // Metadata sits in one mapping beside the heap: the page map, then the span records. It is
+        // Metadata sits in one mapping beside the heap: the page map (PAGE_MAP_SKEW bytes in), then
+        // the span records. It is
         // mapped read-write but untouched pages cost nothing, so it is sized for the worst case.
         int pages = Math.toIntExact(size / Pages.SIZE);
-        long pageMapBytes = roundUp(PageMap.bytesFor(pages), Pages.SIZE);
+        long pageMapBytes = roundUp(PAGE_MAP_SKEW + PageMap.bytesFor(pages), Pages.SIZE);
         long recordBytes = roundUp(SpanTable.bytesFor(pages), Pages.SIZE);
         this.metadataBytes = pageMapBytes + recordBytes;
         long metadata;
@@ -98,7 +110,7 @@ final class AddressSpace {
         this.heap = MemorySegment.ofAddress(base).reinterpret(reservedBytes, arena, null);
         this.unscopedHeap = MemorySegment.ofAddress(base).reinterpret(reservedBytes, keepAlive, null);
         MemorySegment meta = MemorySegment.ofAddress(metadataBase).reinterpret(metadataBytes, arena, null);
-        this.pageMap = meta.asSlice(0, pageMapBytes);
+        this.pageMap = meta.asSlice(PAGE_MAP_SKEW, pageMapBytes - PAGE_MAP_SKEW);
         this.spanRecords = meta.asSlice(pageMapBytes, recordBytes);
     }
 
