@@ -35,9 +35,9 @@ final class AddressSpace {
      * the heap would sit at the start of a 4 KiB page, as that block's first byte does (blocks of a
      * page or more start page-aligned). The free's load of the entry then shares its address's low
      * 12 bits with the caller's store into the block just before it, and the CPU makes the load wait
-     * for that store (a "4K alias"). That hit every heap's first block and each 1 MiB block at such
-     * a boundary. From {@code 2048 + 8}, the entries at the start of a 4 KiB page are those of page
-     * 255 of every 512, where no block of 16 KiB or more starts.
+     * for that store (a "4K alias"); every heap's first block was one of them. From
+     * {@code 2048 + 8}, the entries at the start of a 4 KiB page are those of page 255 of every 512,
+     * where no block of 16 KiB or more starts.
      */
     static final long PAGE_MAP_SKEW = 2048 + 8;
 
@@ -83,8 +83,8 @@ final class AddressSpace {
         this.base = reserved;
         this.reservedBytes = size;
         // Metadata sits in one mapping beside the heap: the page map (PAGE_MAP_SKEW bytes in), then
-        // the span records. It is
-        // mapped read-write but untouched pages cost nothing, so it is sized for the worst case.
+        // the span records. It is mapped read-write but untouched pages cost nothing, so it is sized
+        // for the worst case.
         int pages = Math.toIntExact(size / Pages.SIZE);
         long pageMapBytes = roundUp(PAGE_MAP_SKEW + PageMap.bytesFor(pages), Pages.SIZE);
         long recordBytes = roundUp(SpanTable.bytesFor(pages), Pages.SIZE);

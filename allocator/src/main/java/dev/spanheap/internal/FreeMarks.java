@@ -79,11 +79,12 @@ final class FreeMarks {
 
     /**
      * Where the flag table starts in its mapping, in bytes. The flags of page-aligned blocks are 32
-     * bytes apart (one per 128 B); from a page-aligned table, those of blocks at every 512 KiB of
-     * the heap (every heap's first block, every 1 MiB block) would sit at the start of a 4 KiB page,
-     * as the blocks' first bytes do, and the free's load of the flag would wait for the caller's store
-     * into the block just before it (a "4K alias", see {@link AddressSpace#PAGE_MAP_SKEW}). From 16,
-     * no page-aligned block's flag shares the low 12 bits of its first word.
+     * bytes apart (one per 128 B); from a page-aligned table, those of blocks at a multiple of
+     * 512 KiB from the heap's base (every heap's first block among them) would sit at the start of a
+     * 4 KiB page, as the blocks' first bytes do, and the free's load of the flag would wait for the
+     * caller's store into the block just before it (a "4K alias", see
+     * {@link AddressSpace#PAGE_MAP_SKEW}). From 16, no page-aligned block's flag shares the low 12
+     * bits of its first word.
      */
     static final long TABLE_SKEW = 16;
 
