@@ -21,8 +21,6 @@ final class SlowAllocations {
     private final Heap heap;
     private final PageHeap pageHeap;
     private final ThreadCaches caches;
-    /** The calling platform thread's cache; the registry's, held here to save an indirection. */
-    private final ThreadLocal<ThreadCache> localCache;
     private final HeapProfiler profiler;
     private final SampledAllocations sampled;
     private final LargeBlocks large;
@@ -34,7 +32,6 @@ final class SlowAllocations {
         this.heap = heap;
         this.pageHeap = pageHeap;
         this.caches = caches;
-        this.localCache = caches.local;
         this.profiler = profiler;
         this.sampled = sampled;
         this.large = large;
@@ -81,7 +78,7 @@ final class SlowAllocations {
         long effectiveAlignment = Math.max(alignment, naturalAlignment);
         int c = SizeClassLookup.smallClassFor(request, effectiveAlignment);
         Thread thread = Thread.currentThread();
-        ThreadCache own = thread.isVirtual() ? null : localCache.get();
+        ThreadCache own = thread.isVirtual() ? null : caches.local.get();
         // A virtual thread's sample is weighed with the rate its stripe's countdown was drawn at.
         long sharedSampleRate = 0;
         if (sampling == COUNT_TOWARDS_SAMPLE && own == null && c != 0) {

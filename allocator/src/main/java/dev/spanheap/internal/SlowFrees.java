@@ -11,8 +11,6 @@ final class SlowFrees {
 
     private final Heap heap;
     private final ThreadCaches caches;
-    /** The calling platform thread's cache; the registry's, held here to save an indirection. */
-    private final ThreadLocal<ThreadCache> localCache;
     private final FreeMarks marks;
     private final LargeBlocks large;
     private final FreeChecks freeChecks;
@@ -26,7 +24,6 @@ final class SlowFrees {
             HeapProfiler profiler, AllocationBits allocationBits, BlockScopes blockScopes) {
         this.heap = heap;
         this.caches = caches;
-        this.localCache = caches.local;
         this.marks = marks;
         this.large = large;
         this.freeChecks = freeChecks;
@@ -113,7 +110,7 @@ final class SlowFrees {
             throw FreeChecks.doubleFree(address);
         }
         Thread thread = Thread.currentThread();
-        ThreadCache cache = thread.isVirtual() ? null : localCache.get();
+        ThreadCache cache = thread.isVirtual() ? null : caches.local.get();
         boolean stackChecked = cache != null ? cache.isFull(c) : checked;
         if (stackChecked) {
             // Before the block is marked free (its mark, and in checked mode its allocation bit):
