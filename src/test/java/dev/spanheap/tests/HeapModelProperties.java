@@ -60,6 +60,18 @@ class HeapModelProperties {
                 .check(ops -> runOnTwoThreads(checked, HeapModel.DEFAULT_PROFILE_RATE, true, ops));
     }
 
+    /**
+     * Some blocks sampled (one per 4 KiB allocated on average), on two platform or virtual threads:
+     * samples among unsampled blocks of every size, their countdowns restarting every few
+     * allocations, and statistics that must stay exact through them.
+     */
+    @ParameterizedTest(name = "virtual threads = {0}")
+    @ValueSource(booleans = {false, true})
+    void someBlocksSampledOnTwoThreads(boolean virtualThreads) {
+        Property.forAll(HeapOps.sequences(2, LARGE, false, 150)).tries(60)
+                .check(ops -> runOnTwoThreads(false, 4096, virtualThreads, ops));
+    }
+
     /** Every block sampled on two virtual threads: samples taken through the stripes' countdowns. */
     @ParameterizedTest(name = "checked = {0}")
     @ValueSource(booleans = {false, true})
