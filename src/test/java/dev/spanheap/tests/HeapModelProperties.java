@@ -62,7 +62,7 @@ class HeapModelProperties {
 
     /**
      * Some blocks sampled (one per 4 KiB allocated on average), on two platform or virtual threads:
-     * samples among unsampled blocks of every size, their countdowns restarting every few
+     * samples among unsampled blocks of every size, the threads' countdowns restarting every few
      * allocations, and statistics that must stay exact through them.
      */
     @ParameterizedTest(name = "virtual threads = {0}")
