@@ -4,6 +4,7 @@ import dev.spanheap.proptest.Property;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -61,15 +62,15 @@ class HeapModelProperties {
     }
 
     /**
-     * Some blocks sampled (one per 4 KiB allocated on average), on two platform or virtual threads:
-     * samples among unsampled blocks of every size, the threads' countdowns restarting every few
-     * allocations, and statistics that must stay exact through them.
+     * Some blocks sampled (one per 4 KiB allocated on average), on two platform or virtual threads,
+     * in both modes: samples among unsampled blocks of every size, the threads' countdowns
+     * restarting every few allocations, and statistics that must stay exact through them.
      */
-    @ParameterizedTest(name = "virtual threads = {0}")
-    @ValueSource(booleans = {false, true})
-    void someBlocksSampledOnTwoThreads(boolean virtualThreads) {
-        Property.forAll(HeapOps.sequences(2, LARGE, false, 150)).tries(60)
-                .check(ops -> runOnTwoThreads(false, 4096, virtualThreads, ops));
+    @ParameterizedTest(name = "checked = {0}, virtual threads = {1}")
+    @CsvSource({"false, false", "false, true", "true, false", "true, true"})
+    void someBlocksSampledOnTwoThreads(boolean checked, boolean virtualThreads) {
+        Property.forAll(HeapOps.sequences(2, LARGE, false, 150)).tries(40)
+                .check(ops -> runOnTwoThreads(checked, 4096, virtualThreads, ops));
     }
 
     /** Every block sampled on two virtual threads: samples taken through the stripes' countdowns. */
