@@ -569,11 +569,15 @@ public final class PageHeap {
     PageCounts counts() {
         lock.lock();
         try {
-            return new PageCounts(committedPages, freePages, releasedFreePages, releasedBytesTotal,
-                    freeRuns.size(), spans.liveRecords(), spans.footprintBytes());
+            return countsLocked();
         } finally {
             lock.unlock();
         }
+    }
+
+    private PageCounts countsLocked() {
+        return new PageCounts(committedPages, freePages, releasedFreePages, releasedBytesTotal,
+                freeRuns.size(), spans.liveRecords(), spans.footprintBytes());
     }
 
     /** Page counts read together under the lock. */
@@ -586,102 +590,22 @@ public final class PageHeap {
 
     /**
      * Checks every invariant of the page heap and throws {@link IllegalStateException} naming the
-     * first one that does not hold: the page map covers every committed page with the record that
-     * owns it, free runs are coalesced and in the tree, and the page counters match a recount.
+     * first one that does not hold; see {@link PageHeapVerifier#verify}.
      */
     void verify() {
         lock.lock();
         try {
-            int page = 0;
-            int countedFree = 0;
-            int countedReleased = 0;
-            int countedRuns = 0;
-            boolean previousFree = false;
-            while (page < committedPages) {
-                int id = pageMap.spanAt(page);
-                Invariants.check(id > 0 && id < spans.highWater(), "page %d maps to no span (%d)", page, id);
-                Invariants.check(spans.start(id) == page, "page %d starts span %d which claims start %d", page, id, spans.start(id));
-                int count = spans.pages(id);
-                Invariants.check(count > 0 && page + count <= committedPages, "span %d has bad length %d", id, count);
-                boolean small = spans.state(id) == SpanTable.SMALL;
-                for (int p = page; p < page + count; p++) {
-                    long entry = pageMap.entry(p);
-                    Invariants.check(PageMap.span(entry) == id, "page %d inside span %d maps to %d", p, id, PageMap.span(entry));
-                    Invariants.check((entry & PageMap.UNUSED_BITS) == 0,
-                            "page %d of span %d has an entry with bits outside its fields: 0x%x", p, id, entry);
-                    Invariants.check(PageMap.sizeClass(entry) == (small ? spans.sizeClass(id) : 0)
-                                    && PageMap.pageInSpan(entry) == (small ? p - page : 0),
-                            "page %d of span %d has class %d, page-in-span %d", p, id, PageMap.sizeClass(entry),
-                            PageMap.pageInSpan(entry));
-                }
-                byte state = spans.state(id);
-                if (state == SpanTable.RELEASING) {
-                    // Free, out of the tree while a release madvises it without the lock (only seen by a
-                    // verify racing a release; with none in flight, a release that failed left it).
-                    Invariants.check(releasesInFlight > 0, "run %d at page %d is releasing, but no release is in flight",
-                            id, page);
-                    countedFree += count;
-                    countedReleased += released.countRange(page, count);
-                    previousFree = false;
-                } else if (state == SpanTable.FREE) {
-                    Invariants.check(!previousFree, "free run %d at page %d is not coalesced with its left neighbour", id, page);
-                    int releasedHere = released.countRange(page, count);
-                    Invariants.check(releasedHere == spans.releasedPages(id), "free run %d counts %d released pages, bitmap has %d",
-                            id, spans.releasedPages(id), releasedHere);
-                    countedFree += count;
-                    countedReleased += releasedHere;
-                    countedRuns++;
-                    previousFree = true;
-                } else {
-                    Invariants.check(state == SpanTable.LARGE || state == SpanTable.SMALL || state == SpanTable.CACHED
-                                    || state == SpanTable.SAMPLED,
-                            "span %d has state %d", id, state);
-                    Invariants.check(released.countRange(page, count) == 0, "in-use span %d has pages marked released", id);
-                    previousFree = false;
-                }
-                page += count;
-            }
-            Invariants.check(countedFree == freePages, "free pages: counter %d, recount %d", freePages, countedFree);
-            Invariants.check(countedReleased == releasedFreePages, "released pages: counter %d, recount %d",
-                    releasedFreePages, countedReleased);
-            Invariants.check(countedRuns == freeRuns.size(), "free runs: tree holds %d, page walk found %d",
-                    freeRuns.size(), countedRuns);
-            freeRuns.forEach(id -> Invariants.check(spans.state(id) == SpanTable.FREE,
-                    "free runs hold span %d in state %d", id, spans.state(id)));
-            freeRuns.verify();
+            PageHeapVerifier.verify(spans, pageMap, freeRuns, released, countsLocked(), releasesInFlight);
         } finally {
             lock.unlock();
         }
     }
 
-    /**
-     * The pages as one character each, runs separated by '|': 'L' large, 'S' small, '.' free
-     * resident, 'r' free released, 'C' a freed large block kept in a thread cache, 'P' a block sampled
-     * by the heap profiler. Used by table-driven
-     * tests.
-     */
+    /** The pages as text, one character each; see {@link PageHeapVerifier#describe}. Used by table-driven tests. */
     String describe() {
         lock.lock();
         try {
-            StringBuilder out = new StringBuilder();
-            int page = 0;
-            while (page < committedPages) {
-                int id = pageMap.spanAt(page);
-                if (page > 0) {
-                    out.append('|');
-                }
-                for (int p = page; p < page + spans.pages(id); p++) {
-                    out.append(switch (spans.state(id)) {
-                        case SpanTable.LARGE -> 'L';
-                        case SpanTable.CACHED -> 'C';
-                        case SpanTable.SAMPLED -> 'P';
-                        case SpanTable.SMALL -> 'S';
-                        default -> released.get(p) ? 'r' : '.';
-                    });
-                }
-                page += spans.pages(id);
-            }
-            return out.toString();
+            return PageHeapVerifier.describe(spans, pageMap, released, committedPages);
         } finally {
             lock.unlock();
         }

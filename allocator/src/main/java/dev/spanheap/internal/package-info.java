@@ -60,7 +60,8 @@
  * and the JFR events ({@link dev.spanheap.internal.SpanheapEvents}). The
  * lower rungs depend only downwards: the page heap knows the scavenger as a
  * {@link dev.spanheap.internal.InlineScavenging}, the scavenger knows the heap as
- * {@link dev.spanheap.internal.IdleCentralMemory}, and page sizes and the invariant check are leaves
+ * {@link dev.spanheap.internal.IdleCentralMemory}, the page heap's invariants are checked apart
+ * ({@link dev.spanheap.internal.PageHeapVerifier}), and page sizes and the invariant check are leaves
  * ({@link dev.spanheap.internal.Pages}, {@link dev.spanheap.internal.Invariants}).
  *
  * <h2>Allocating, fastest first</h2>
