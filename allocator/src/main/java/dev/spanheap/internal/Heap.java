@@ -718,19 +718,27 @@ public final class Heap implements IdleCentralMemory {
         }
     }
 
-    /** Walks every structure and throws {@link IllegalStateException} at the first broken invariant. */
+    /**
+     * Walks every structure and throws {@link IllegalStateException} at the first broken invariant;
+     * a walk that raced {@link #close()} reports the close, since the closed heap's metadata reads
+     * as zeros.
+     */
     public void verify() {
         checkOpen();
-        pageHeap.verify();
-        for (int c = 1; c < SizeClasses.COUNT; c++) {
-            centrals[c].verify();
+        try {
+            pageHeap.verify();
+            for (int c = 1; c < SizeClasses.COUNT; c++) {
+                centrals[c].verify();
+            }
+            caches.forEachCache(cache -> cache.verify(marks));
+            int sampledSpans = pageHeap.spansInState(SpanTable.SAMPLED);
+            Invariants.check(sampledSpans == profiler.liveSamples(),
+                    "%d sampled spans, but the profiler has %d live samples", sampledSpans, profiler.liveSamples());
+            Invariants.check(budget.granted() <= budget.totalBytes(), "cache budget overdrawn: %d > %d",
+                    budget.granted(), budget.totalBytes());
+        } catch (RuntimeException e) {
+            throw closedOr(e);
         }
-        caches.forEachCache(cache -> cache.verify(marks));
-        int sampledSpans = pageHeap.spansInState(SpanTable.SAMPLED);
-        Invariants.check(sampledSpans == profiler.liveSamples(), "%d sampled spans, but the profiler has %d live samples",
-                sampledSpans, profiler.liveSamples());
-        Invariants.check(budget.granted() <= budget.totalBytes(), "cache budget overdrawn: %d > %d",
-                budget.granted(), budget.totalBytes());
     }
 
     /** How this heap marks free objects; for tests that verify a cache on its own thread. */

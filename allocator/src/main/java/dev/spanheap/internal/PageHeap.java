@@ -590,11 +590,14 @@ public final class PageHeap {
 
     /**
      * Checks every invariant of the page heap and throws {@link IllegalStateException} naming the
-     * first one that does not hold; see {@link PageHeapVerifier#verify}.
+     * first one that does not hold; see {@link PageHeapVerifier#verify}. Once closed, throws the
+     * heap's closed exception instead: the close swapped the page map for zero pages, which would
+     * read as broken (a verify racing the heap's close met that).
      */
     void verify() {
         lock.lock();
         try {
+            checkOpenLocked();
             PageHeapVerifier.verify(spans, pageMap, freeRuns, released, countsLocked(), releasesInFlight);
         } finally {
             lock.unlock();
@@ -605,6 +608,7 @@ public final class PageHeap {
     String describe() {
         lock.lock();
         try {
+            checkOpenLocked();
             return PageHeapVerifier.describe(spans, pageMap, released, committedPages);
         } finally {
             lock.unlock();
@@ -655,5 +659,12 @@ public final class PageHeap {
     /** Whether {@link #close()} has run. Page heap lock. */
     boolean isClosedLocked() {
         return closed;
+    }
+
+    /** Throws the heap's closed exception once {@link #close()} has run. Page heap lock. */
+    private void checkOpenLocked() {
+        if (closed) {
+            throw FreeChecks.closed();
+        }
     }
 }

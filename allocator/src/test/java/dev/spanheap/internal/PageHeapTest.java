@@ -1,6 +1,7 @@
 package dev.spanheap.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -53,6 +54,18 @@ class PageHeapTest {
                         "L|" + ".".repeat(20) + "r".repeat(11) + "|" + "L".repeat(32)),
                 Arguments.of("beyond the reservation fails and changes nothing", "a60 a8",
                         "L".repeat(60) + "|rrrr"));
+    }
+
+    /** A verify that raced the heap's close met the zeroed page map and reported it as broken. */
+    @Test
+    void aClosedPageHeapRefusesToVerifyOrDescribe() {
+        heap = new PageHeap(LinuxOsMemory.INSTANCE, PAGES * Pages.SIZE, STEP);
+        heap.allocate(4, Pages.SIZE, SpanTable.LARGE);
+        heap.verify();
+        heap.close();
+        assertThatThrownBy(heap::verify).isInstanceOf(IllegalStateException.class).hasMessage("Spanheap is closed");
+        assertThatThrownBy(heap::describe).isInstanceOf(IllegalStateException.class).hasMessage("Spanheap is closed");
+        heap = null;
     }
 
     @AfterEach
