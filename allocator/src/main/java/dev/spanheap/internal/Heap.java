@@ -3,7 +3,6 @@ package dev.spanheap.internal;
 import dev.spanheap.MemStats;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
@@ -41,10 +40,8 @@ public final class Heap implements IdleCentralMemory {
     private static final AtomicInteger HEAPS_CREATED = new AtomicInteger();
     private static final System.Logger LOG = System.getLogger("dev.spanheap");
     private final PageHeap pageHeap;
-    private final PageMap pageMap;
     /** {@link PageMap#address()}, held here so that a free's page-map read is one load. */
     private final long pageMapAddress;
-    private final SpanTable spans;
     private final HeapSegments segments;
     private final long base;
     /** The reservation's size: the builder's maxHeapSize in whole pages, the hard limit messages name. */
@@ -77,6 +74,7 @@ public final class Heap implements IdleCentralMemory {
     private final HeapProfiler profiler;
     private final SlowAllocations slowAllocations;
     private final SlowFrees slowFrees;
+    private final LiveBlocks liveBlocks;
     /** The heap's name in reports, JFR events and JMX. */
     private final String name;
     private final FreeChecks freeChecks;
@@ -106,9 +104,7 @@ public final class Heap implements IdleCentralMemory {
         // failed attempt kept its whole address range.
         Scavenger created = null;
         try {
-            this.pageMap = pageHeap.pageMap;
-            this.pageMapAddress = pageMap.address();
-            this.spans = pageHeap.spans;
+            this.pageMapAddress = pageHeap.pageMap.address();
             this.base = pageHeap.base();
             this.marks = new FreeMarks(pageHeap);
             this.cookieKey = marks.key;
@@ -136,6 +132,7 @@ public final class Heap implements IdleCentralMemory {
             SampledAllocations sampled = new SampledAllocations(profiler, large, scavenging.clock(), name);
             this.slowAllocations = new SlowAllocations(this, pageHeap, caches, profiler, sampled, large);
             this.slowFrees = new SlowFrees(this, caches, marks, large, freeChecks, profiler, allocationBits, blockScopes);
+            this.liveBlocks = new LiveBlocks(this, pageHeap, marks, large, freeChecks, segments, blockScopes);
             created = new Scavenger(this, pageHeap, scavenging, name, profiler::resolvePending);
             this.scavenger = created;
             pageHeap.setInlineScavenging(scavenger);
@@ -334,19 +331,9 @@ public final class Heap implements IdleCentralMemory {
 
     /** {@link #allocateZeroed(long)} aligned to {@code alignment}. */
     public long allocateZeroed(long size, long alignment) {
-        long address = allocate(size, alignment);
-        long offset = address - base;
-        int span = pageMap.spanAt((int) (offset >>> Pages.SHIFT));
-        if (spans.sizeClass(span) == 0 && spans.releasedPages(span) == spans.pages(span)) {
-            return address;
-        }
-        try {
-            segments.memory().asSlice(offset, Math.max(size, 1)).fill((byte) 0);
-        } catch (IllegalStateException segmentClosed) {
-            throw closedException();
-        }
-        return address;
+        return liveBlocks.zeroed(allocate(size, alignment), size);
     }
+
     // ---- free ----
 
     /**
@@ -454,30 +441,7 @@ public final class Heap implements IdleCentralMemory {
 
     /** The usable size of the live block at {@code address}: at least what was asked for. */
     public long usableSize(long address) {
-        return usableSize(address, "usableSize");
-    }
-
-    /** {@link #usableSize(long)} for {@code operation}, which a refusal of address 0 names. */
-    private long usableSize(long address, String operation) {
-        try {
-            return usableSizeChecked(address, operation);
-        } catch (RuntimeException e) {
-            throw closedOr(e);
-        }
-    }
-
-    private long usableSizeChecked(long address, String operation) {
-        long entry = freeChecks.checkedEntry(address, closed, operation);
-        long offset = address - base;
-        int span = PageMap.span(entry);
-        int c = PageMap.sizeClass(entry);
-        if (c != 0) {
-            if (marks.isFree(address, c)) {
-                throw FreeChecks.notAllocated(address);
-            }
-            return SizeClasses.SIZE[c];
-        }
-        return large.usableSize(address, offset, span);
+        return liveBlocks.usableSize(address, "usableSize");
     }
 
     // ---- reallocation ----
@@ -493,25 +457,7 @@ public final class Heap implements IdleCentralMemory {
      * The new block has the alignment {@code allocate(newSize)} gives, not the old block's.
      */
     public long reallocate(long address, long newSize) {
-        long usable = usableSize(address, "reallocate");
-        if (newSize < 0) {
-            throw new IllegalArgumentException("negative size: " + newSize);
-        }
-        if (newSize <= usable && newSize >= usable >>> 1) {
-            if (checked) {
-                blockScopes.end(address);
-            }
-            return address;
-        }
-        long moved = allocate(newSize, 1);
-        try {
-            MemorySegment memory = segments.memory();
-            MemorySegment.copy(memory, address - base, memory, moved - base, Math.min(usable, newSize));
-        } catch (IllegalStateException segmentClosed) {
-            throw closedException();
-        }
-        free(address);
-        return moved;
+        return liveBlocks.reallocate(address, newSize);
     }
 
     // ---- segments, lifecycle ----
