@@ -54,4 +54,26 @@ class SampleRateTest {
         rate.afterSample(0, 1_000);
         assertThat(rate.afterSample(1_000, 2_000)).isEqualTo(1);
     }
+
+    @Test
+    void theTargetIsOneHundredTimesTheSmoothedCostExclusiveAtBothBounds() {
+        // 1 µs samples throughout: the smoothed cost stays 1 µs, the target 100 µs.
+        SampleRate rate = new SampleRate(512 << 10);
+        rate.afterSample(0, 1_000);
+        assertThat(rate.afterSample(101_000, 102_000)).as("exactly the target apart: within it").isEqualTo(512 << 10);
+        assertThat(rate.afterSample(201_999, 202_999)).as("just under the target: doubles").isEqualTo(1 << 20);
+        assertThat(rate.afterSample(402_999, 403_999)).as("exactly twice the target: holds").isEqualTo(1 << 20);
+        assertThat(rate.afterSample(604_000, 605_000)).as("just over twice: scaled back to the heap's")
+                .isEqualTo(512 << 10);
+    }
+
+    @Test
+    void theCostIsAnEighthOfTheWayFromTheOldAverageToTheNewSample() {
+        SampleRate rate = new SampleRate(512 << 10);
+        rate.afterSample(0, 1_000);
+        // 9 µs: the average moves from 1 to 2 µs, a 200 µs target; 300 µs apart is within twice that.
+        assertThat(rate.afterSample(301_000, 310_000)).isEqualTo(512 << 10);
+        // 1 µs: the average moves to 1.875 µs, a 187.5 µs target, and 150 µs is under it.
+        assertThat(rate.afterSample(460_000, 461_000)).isEqualTo(1 << 20);
+    }
 }

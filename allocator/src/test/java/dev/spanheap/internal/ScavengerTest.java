@@ -9,7 +9,9 @@ import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -435,6 +437,51 @@ class ScavengerTest {
         assertThat(heap.scavenger().goal(now.get())).isEqualTo(20 * MIB / 100 * 95);
         assertThat(heap.scavenger().cycle()).isGreaterThanOrEqualTo(2 * MIB);
         blocks.forEach(heap::free);
+    }
+
+    @Test
+    void overTheSoftLimitMeansPastNinetyFivePercentOfIt() {
+        Scavenger limited = heap(HeapConfig.Scavenging.manual(now::get).withSoftLimit(20 * MIB)).scavenger();
+        long target = 20 * MIB / 100 * 95;
+        assertThat(limited.overSoftLimit(target)).isFalse();
+        assertThat(limited.overSoftLimit(target + 1)).isTrue();
+        assertThat(heap(HeapConfig.Scavenging.manual(now::get)).scavenger().overSoftLimit(Long.MAX_VALUE))
+                .as("no soft limit").isFalse();
+    }
+
+    @Test
+    void growthToTheSoftLimitReleasesNothingForItAndPastItDownToItsTarget() {
+        // No cycle has run, so there is no goal yet: only the limit asks for a release.
+        Scavenger limited = heap(HeapConfig.Scavenging.manual(now::get).withSoftLimit(20 * MIB)).scavenger();
+        assertThat(limited.beforeGrowth(16 * MIB, 4 * MIB, 16 * MIB)).as("growth up to the limit").isZero();
+        assertThat(limited.beforeGrowth(16 * MIB, 4 * MIB + 1, 16 * MIB)).as("one byte past it")
+                .isEqualTo(20 * MIB + 1 - 20 * MIB / 100 * 95);
+        Scavenger unlimited = heap(HeapConfig.Scavenging.manual(now::get)).scavenger();
+        assertThat(unlimited.beforeGrowth(16 * MIB, 4 * MIB, 16 * MIB)).as("no limit, no goal yet").isZero();
+    }
+
+    @Test
+    void stopEndsTheBackgroundThreadBeforeItReturns() throws Exception {
+        AtomicReference<Thread> background = new AtomicReference<>();
+        CountDownLatch sleeping = new CountDownLatch(1);
+        CountDownLatch never = new CountDownLatch(1);
+        HeapConfig.Scavenging idle = new HeapConfig.Scavenging(false, 110, 0, SECOND, now::get, nanos -> {
+            background.set(Thread.currentThread());
+            sleeping.countDown();
+            try {
+                never.await();
+            } catch (InterruptedException stopping) {
+                // A thread slow to wind down: stop must still wait for it.
+                Thread.sleep(100);
+                throw stopping;
+            }
+        });
+        Scavenger scavenger = heap(idle).scavenger();
+        scavenger.start(idle.sleeper());
+        assertThat(sleeping.await(TestThreads.BOUND.toSeconds(), TimeUnit.SECONDS)).as("first sleep").isTrue();
+        Thread stopper = Thread.ofPlatform().start(scavenger::stop);
+        assertThat(stopper.join(TestThreads.BOUND)).as("stop returned").isTrue();
+        assertThat(background.get().isAlive()).as("the scavenger's thread is gone").isFalse();
     }
 
     @Test

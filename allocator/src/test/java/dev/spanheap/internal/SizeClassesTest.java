@@ -57,6 +57,27 @@ class SizeClassesTest {
     }
 
     @Test
+    void anAlignedRequestGetsTheSmallestClassWhoseSizeIsAMultipleOfTheAlignment() {
+        // Brute force over the table: objects of a class start at multiples of its size from a page
+        // boundary, so a class serves an alignment exactly when its size is a multiple of it.
+        for (long alignment = 1; alignment <= 4 * Pages.SIZE; alignment <<= 1) {
+            for (long size = 1; size <= SizeClasses.MAX_SMALL_SIZE + 1; size += size < 4096 ? 1 : 61) {
+                int expected = 0;
+                for (int c = 1; c < SizeClasses.COUNT && alignment <= Pages.SIZE; c++) {
+                    if (SizeClasses.SIZE[c] >= size && SizeClasses.SIZE[c] % alignment == 0) {
+                        expected = c;
+                        break;
+                    }
+                }
+                assertThat(SizeClassLookup.smallClassFor(size, alignment))
+                        .as("size %d alignment %d", size, alignment).isEqualTo(expected);
+            }
+            assertThat(SizeClassLookup.smallClassFor(SizeClasses.MAX_SMALL_SIZE, alignment))
+                    .as("1 MiB at %d", alignment).isEqualTo(alignment <= Pages.SIZE ? SizeClasses.COUNT - 1 : 0);
+        }
+    }
+
+    @Test
     void wasteBoundsHold() {
         for (int c = 1; c < SizeClasses.COUNT; c++) {
             int size = SizeClasses.SIZE[c];
