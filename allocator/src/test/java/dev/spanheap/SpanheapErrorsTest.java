@@ -302,6 +302,31 @@ class SpanheapErrorsTest {
         heap.free(again);
     }
 
+    /**
+     * A thread's first free, before it ever allocated, finds no cache of its own: it makes one,
+     * whose classes start with no room, so the block takes the overflow's path. It must be marked
+     * free there too, or its second free, here on the thread that allocated it, would push it
+     * again and hand it out twice.
+     */
+    @ParameterizedTest(name = "{0} bytes")
+    @ValueSource(longs = {48, 256, 8192})
+    void doubleFreeAfterAFirstFreeByAThreadThatNeverAllocated(long size) throws Exception {
+        MemorySegment block = heap.allocate(size);
+        java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread other = Thread.ofPlatform().start(() -> {
+            try {
+                heap.free(block);
+            } catch (Throwable e) {
+                failure.set(e);
+            }
+        });
+        TestThreads.join(other);
+        assertThat(failure.get()).isNull();
+        assertThatThrownBy(() -> heap.free(block))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageStartingWith("double free of 0x" + Long.toHexString(block.address()));
+    }
+
     @Test
     void doubleFreeOfASmallBlock() {
         MemorySegment block = heap.allocate(48);
@@ -311,19 +336,25 @@ class SpanheapErrorsTest {
                 .hasMessageStartingWith("double free of 0x");
     }
 
-    @Test
-    void doubleFreeAfterTheBlockWentBackToTheCentralList() {
+    /**
+     * Every block is checked, not a sample: the frees that found their class's stack full took
+     * the slow path (a drain, then the push), and those blocks must be marked free as surely as
+     * the ones the fast path pushed or the drain sent on to their spans.
+     */
+    @ParameterizedTest(name = "{0} bytes")
+    @ValueSource(longs = {48, 256})
+    void doubleFreeAfterTheBlockWentBackToTheCentralList(long size) {
         MemorySegment[] blocks = new MemorySegment[2000];
         for (int i = 0; i < blocks.length; i++) {
-            blocks[i] = heap.allocate(256);
+            blocks[i] = heap.allocate(size);
         }
         for (MemorySegment block : blocks) {
             heap.free(block);
         }
-        // Most of these sit in spans now, not in the cache; the cookie still catches them.
-        for (int i = 0; i < blocks.length; i += 97) {
-            MemorySegment block = blocks[i];
-            assertThatThrownBy(() -> heap.free(block)).isInstanceOf(IllegalStateException.class);
+        // Most of these sit in spans now, not in the cache; the cookie or flag still catches them.
+        for (MemorySegment block : blocks) {
+            assertThatThrownBy(() -> heap.free(block)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageStartingWith("double free of 0x" + Long.toHexString(block.address()));
         }
     }
 
