@@ -46,8 +46,63 @@ class HeapProfileTest {
             assertThat(profile.periodType()).isEqualTo(new PprofProfile.ValueType("space", "bytes"));
             assertThat(profile.period()).isEqualTo(512 * 1024);
             assertThat(profile.timeNanos()).isPositive();
-            assertThat(profile.mappings()).isEqualTo(1);
+            assertThat(profile.mappings()).hasSize(1);
             heap.free(block);
+        }
+    }
+
+    /**
+     * What pprof's tools read besides the samples' values: one mapping that says its code is
+     * already symbolized and covers every location's address; locations and functions with
+     * distinct ids from 1 that samples and lines resolve to; a function's system name equal to its
+     * name and its file given as a path from the package; the sample's block-size label in bytes;
+     * the time of writing.
+     */
+    @Test
+    void theProfileIsWellFormedForPprofsTools() {
+        try (Spanheap heap = Spanheap.builder().profileRate(1).build()) {
+            List<Long> blocks = new ArrayList<>(List.of(smallSite(heap), mediumSite(heap), largeSite(heap), smallSite(heap)));
+            long before = System.currentTimeMillis() * 1_000_000L;
+            PprofProfile profile = profileOf(heap);
+            long after = (System.currentTimeMillis() + 1) * 1_000_000L;
+            assertThat(profile.timeNanos()).isBetween(before, after);
+
+            assertThat(profile.mappings()).hasSize(1);
+            PprofProfile.Mapping mapping = profile.mappings().getFirst();
+            assertThat(mapping.id()).isEqualTo(1);
+            assertThat(mapping.filename()).isNotEmpty();
+            assertThat(mapping.hasFunctions()).isTrue();
+            assertThat(mapping.hasFilenames()).isTrue();
+            assertThat(mapping.hasLineNumbers()).isTrue();
+
+            assertThat(profile.locationList()).isNotEmpty()
+                    .extracting(PprofProfile.Location::id).doesNotHaveDuplicates().allMatch(id -> id >= 1);
+            assertThat(profile.locationList()).extracting(PprofProfile.Location::address).doesNotHaveDuplicates();
+            for (PprofProfile.Location location : profile.locationList()) {
+                assertThat(location.mappingId()).isEqualTo(mapping.id());
+                assertThat(location.address()).isGreaterThanOrEqualTo(mapping.memoryStart()).isLessThan(mapping.memoryLimit());
+                assertThat(location.lines()).hasSize(1);
+                assertThat(profile.functions()).containsKey(location.lines().getFirst()[0]);
+            }
+            assertThat(profile.functionList()).isNotEmpty()
+                    .extracting(PprofProfile.Function::id).doesNotHaveDuplicates().allMatch(id -> id >= 1);
+            for (PprofProfile.Function function : profile.functionList()) {
+                assertThat(function.systemName()).isEqualTo(function.name());
+            }
+            assertThat(profile.functionList()).filteredOn(f -> f.name().equals(TEST_CLASS + ".smallSite"))
+                    .singleElement().extracting(PprofProfile.Function::file)
+                    .isEqualTo("dev/spanheap/tests/HeapProfileTest.java");
+
+            assertThat(profile.samples()).isNotEmpty();
+            for (PprofProfile.Sample sample : profile.samples()) {
+                assertThat(sample.numLabels()).containsKey("bytes");
+                assertThat(sample.numLabels().get("bytes")).isPositive();
+                assertThat(sample.numLabelUnits()).containsEntry("bytes", "bytes");
+            }
+            assertThat(profile.samples()).filteredOn(sample -> sample.leaf().equals(TEST_CLASS + ".mediumSite"))
+                    .singleElement().satisfies(sample -> assertThat(sample.numLabels().get("bytes"))
+                            .isBetween(5000L, 5000L * 9 / 8));
+            blocks.forEach(heap::free);
         }
     }
 

@@ -19,13 +19,22 @@ import java.util.zip.GZIPInputStream;
  */
 record PprofProfile(List<String> strings, List<ValueType> sampleTypes, List<Sample> samples,
                     Map<Long, Location> locations, Map<Long, Function> functions, ValueType periodType, long period,
-                    String defaultSampleType, long timeNanos, int mappings) {
+                    String defaultSampleType, long timeNanos, List<Mapping> mappings,
+                    List<Location> locationList, List<Function> functionList) {
 
     record ValueType(String type, String unit) {
     }
 
-    /** {@code frames}: innermost first, as function name, file and line. */
-    record Sample(List<Frame> frames, List<Long> values, Map<String, Long> numLabels) {
+    /** The fields of {@code Mapping} that pprof reads for code it need not symbolize. */
+    record Mapping(long id, long memoryStart, long memoryLimit, String filename, boolean hasFunctions,
+                   boolean hasFilenames, boolean hasLineNumbers) {
+    }
+
+    /**
+     * {@code frames}: innermost first, as function name, file and line. {@code numLabels} and
+     * {@code numLabelUnits}: each numeric label's value and unit, by key.
+     */
+    record Sample(List<Frame> frames, List<Long> values, Map<String, Long> numLabels, Map<String, String> numLabelUnits) {
         long value(PprofProfile profile, String type) {
             for (int i = 0; i < profile.sampleTypes().size(); i++) {
                 if (profile.sampleTypes().get(i).type().equals(type)) {
@@ -43,7 +52,7 @@ record PprofProfile(List<String> strings, List<ValueType> sampleTypes, List<Samp
     record Frame(String function, String file, long line) {
     }
 
-    record Location(long id, long mappingId, List<long[]> lines) {
+    record Location(long id, long mappingId, long address, List<long[]> lines) {
     }
 
     record Function(long id, String name, String systemName, String file) {
@@ -65,13 +74,24 @@ record PprofProfile(List<String> strings, List<ValueType> sampleTypes, List<Samp
             strings.add(s.toStringUtf8());
         }
         Map<Long, Function> functions = new HashMap<>();
+        List<Function> functionList = new ArrayList<>();
         for (ByteString f : lengthDelimited(profile, 5)) {
             UnknownFieldSet fields = UnknownFieldSet.parseFrom(f);
             long id = varint(fields, 1);
-            functions.put(id, new Function(id, strings.get((int) varint(fields, 2)), strings.get((int) varint(fields, 3)),
-                    strings.get((int) varint(fields, 4))));
+            Function function = new Function(id, strings.get((int) varint(fields, 2)),
+                    strings.get((int) varint(fields, 3)), strings.get((int) varint(fields, 4)));
+            functions.put(id, function);
+            functionList.add(function);
+        }
+        List<Mapping> mappings = new ArrayList<>();
+        for (ByteString m : lengthDelimited(profile, 3)) {
+            UnknownFieldSet fields = UnknownFieldSet.parseFrom(m);
+            mappings.add(new Mapping(varint(fields, 1), varint(fields, 2), varint(fields, 3),
+                    strings.get((int) varint(fields, 5)), varint(fields, 7) != 0, varint(fields, 8) != 0,
+                    varint(fields, 9) != 0));
         }
         Map<Long, Location> locations = new HashMap<>();
+        List<Location> locationList = new ArrayList<>();
         for (ByteString l : lengthDelimited(profile, 4)) {
             UnknownFieldSet fields = UnknownFieldSet.parseFrom(l);
             List<long[]> lines = new ArrayList<>();
@@ -80,7 +100,9 @@ record PprofProfile(List<String> strings, List<ValueType> sampleTypes, List<Samp
                 lines.add(new long[] {varint(lineFields, 1), varint(lineFields, 2)});
             }
             long id = varint(fields, 1);
-            locations.put(id, new Location(id, varint(fields, 2), lines));
+            Location location = new Location(id, varint(fields, 2), varint(fields, 3), lines);
+            locations.put(id, location);
+            locationList.add(location);
         }
         List<Sample> samples = new ArrayList<>();
         for (ByteString s : lengthDelimited(profile, 2)) {
@@ -94,11 +116,14 @@ record PprofProfile(List<String> strings, List<ValueType> sampleTypes, List<Samp
                 }
             }
             Map<String, Long> labels = new HashMap<>();
+            Map<String, String> units = new HashMap<>();
             for (ByteString label : lengthDelimited(fields, 3)) {
                 UnknownFieldSet labelFields = UnknownFieldSet.parseFrom(label);
-                labels.put(strings.get((int) varint(labelFields, 1)), varint(labelFields, 3));
+                String key = strings.get((int) varint(labelFields, 1));
+                labels.put(key, varint(labelFields, 3));
+                units.put(key, strings.get((int) varint(labelFields, 4)));
             }
-            samples.add(new Sample(frames, packed(fields, 2), labels));
+            samples.add(new Sample(frames, packed(fields, 2), labels, units));
         }
         List<ValueType> sampleTypes = new ArrayList<>();
         for (ByteString v : lengthDelimited(profile, 1)) {
@@ -107,7 +132,7 @@ record PprofProfile(List<String> strings, List<ValueType> sampleTypes, List<Samp
         List<ByteString> periodType = lengthDelimited(profile, 11);
         return new PprofProfile(strings, sampleTypes, samples, locations, functions,
                 periodType.isEmpty() ? null : valueType(periodType.getFirst(), strings), varint(profile, 12),
-                strings.get((int) varint(profile, 14)), varint(profile, 9), lengthDelimited(profile, 3).size());
+                strings.get((int) varint(profile, 14)), varint(profile, 9), mappings, locationList, functionList);
     }
 
     private static ValueType valueType(ByteString bytes, List<String> strings) throws IOException {
