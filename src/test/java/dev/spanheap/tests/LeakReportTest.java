@@ -141,4 +141,56 @@ class LeakReportTest {
             heap.free(block);
         }
     }
+
+    @Test
+    void withProfilingOnButNoLiveBlockSampledTheReportSaysSo() {
+        // One sample per TiB on average: the first of 208 bytes is sampled with odds of 2e-10.
+        try (Spanheap heap = Spanheap.builder().profileRate(1L << 40).jmxName("leak-report-unsampled").build()) {
+            long block = leakingParser(heap);
+            assertThat(heap.leakReport()).isEqualTo("Spanheap 'leak-report-unsampled' has 1 block (208 bytes) in use."
+                    + " None of them was sampled (one allocation per 1099511627776 bytes allocated is);"
+                    + " lower profileRate to see where they come from.");
+            heap.free(block);
+        }
+    }
+
+    @Test
+    void aSiteWhoseBlocksWereAllFreedIsNotListed() {
+        try (Spanheap heap = Spanheap.builder().profileRate(1).jmxName("leak-report-freed-site").build()) {
+            heap.free(leakingCache(heap));
+            long block = leakingParser(heap);
+            String report = heap.leakReport();
+            assertThat(report).contains("#1: about 208 bytes in 1 block (1 sample)").contains("leakingParser")
+                    .doesNotContain("#2").doesNotContain("leakingCache");
+            heap.free(block);
+        }
+    }
+
+    /** Each depth of recursion is a stack of its own. */
+    private static long leakAtDepth(Spanheap heap, int depth, long size) {
+        return depth == 0 ? heap.malloc(size) : leakAtDepth(heap, depth - 1, size);
+    }
+
+    @Test
+    void theTenLargestSitesAreListedAndTheRestCounted() {
+        try (Spanheap heap = Spanheap.builder().profileRate(1).jmxName("leak-report-many-sites").build()) {
+            List<Long> blocks = new java.util.ArrayList<>();
+            for (int depth = 0; depth < 13; depth++) {
+                // Larger blocks deeper: the deepest stack is the largest site and comes first.
+                blocks.add(leakAtDepth(heap, depth, 1024L * (depth + 1)));
+            }
+            String report = heap.leakReport();
+            // Blocks are whole size classes, so each site holds its block's usable size.
+            assertThat(report).contains("#1: about " + heap.usableSize(blocks.get(12)) + " bytes in 1 block (1 sample)")
+                    .contains("#10: about " + heap.usableSize(blocks.get(3)) + " bytes in 1 block")
+                    .doesNotContain("#11").endsWith("  ... and 3 more sites");
+            // The first site's frames are cut at 16, the rest counted.
+            String first = report.substring(report.indexOf("#1:"), report.indexOf("#2:"));
+            assertThat(first.lines().filter(line -> line.startsWith("      at "))).hasSize(16);
+            // This method's stack and the 13 frames of the deepest recursion.
+            int frames = new Throwable().getStackTrace().length + 13;
+            assertThat(first).contains("      ... " + (frames - 16) + " more frames");
+            blocks.forEach(heap::free);
+        }
+    }
 }
