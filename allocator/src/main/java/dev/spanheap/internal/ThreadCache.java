@@ -635,7 +635,6 @@ public final class ThreadCache {
         return bytes;
     }
 
-    /** Checks {@code depth <= limit} per class and that the limits fit the budget. */
     /** Checks this cache's bounds and budget, and that every object it holds carries its free mark. */
     void verify(FreeMarks marks) {
         Invariants.check(slots[OWNER] == ownerId, "cache of thread %d names thread %d as its owner", ownerId, slots[OWNER]);

@@ -1,6 +1,7 @@
 package dev.spanheap.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
@@ -322,5 +323,65 @@ class ThreadCacheTest {
                 budget.stopHolding();
             }
         }
+    }
+
+    /**
+     * {@code verify()}, which the property tests run after every step, must see each way a cache
+     * can be wrong: each check is broken here in turn and put right again.
+     */
+    @Test
+    void verifyFindsACachedObjectWithoutItsFreeMark() {
+        ThreadCache cache = heap.currentThreadCache();
+        for (long size : new long[] {16, 256}) {
+            int c = SizeClassLookup.sizeClassOf(size);
+            long block = heap.allocate(cache, size, 1);
+            heap.free(cache, block);
+            heap.freeMarks().markAllocated(block, c);
+            assertThatThrownBy(() -> cache.verify(heap.freeMarks())).isInstanceOf(IllegalStateException.class)
+                    .hasMessage("heap invariant broken: cached object 0x%x of class %d is not marked free", block, c);
+            heap.freeMarks().markFree(block, c);
+            cache.verify(heap.freeMarks());
+        }
+    }
+
+    @Test
+    void verifyFindsAClassDeeperThanItsLimit() {
+        ThreadCache cache = heap.currentThreadCache();
+        int c = SizeClassLookup.sizeClassOf(64);
+        long[] blocks = new long[3];
+        for (int i = 0; i < blocks.length; i++) {
+            blocks[i] = heap.allocate(cache, 64, 1);
+        }
+        for (long block : blocks) {
+            heap.free(cache, block);
+        }
+        long[] slots = cache.fastSlots();
+        long ends = slots[ThreadCache.PAD + 2 * c];
+        int depth = cache.depth(c);
+        assertThat(depth).isGreaterThanOrEqualTo(blocks.length);
+        // The limit's end moved down to the top: a limit one below the depth.
+        slots[ThreadCache.PAD + 2 * c] = (ends & 0xffff_ffffL) | (ends & 0xffff_ffffL) << 32;
+        try {
+            assertThatThrownBy(() -> cache.verify(heap.freeMarks())).isInstanceOf(IllegalStateException.class)
+                    .hasMessageStartingWith("heap invariant broken: cache class %d: depth %d, limit %d,", c, depth, depth - 1);
+        } finally {
+            slots[ThreadCache.PAD + 2 * c] = ends;
+        }
+        cache.verify(heap.freeMarks());
+    }
+
+    @Test
+    void verifyFindsACacheThatNamesAnotherOwner() {
+        ThreadCache cache = heap.currentThreadCache();
+        long[] slots = cache.fastSlots();
+        long owner = slots[ThreadCache.OWNER];
+        slots[ThreadCache.OWNER] = owner + 1000;
+        try {
+            assertThatThrownBy(() -> cache.verify(heap.freeMarks())).isInstanceOf(IllegalStateException.class)
+                    .hasMessage("heap invariant broken: cache of thread %d names thread %d as its owner", owner, owner + 1000);
+        } finally {
+            slots[ThreadCache.OWNER] = owner;
+        }
+        cache.verify(heap.freeMarks());
     }
 }
