@@ -32,6 +32,13 @@ class SpanheapByteBufAllocatorTest {
     }
 
     @Test
+    void theAllocatorNamesItsHeapAndSaysWhatItPrefers() {
+        assertThat(allocator.heap()).isSameAs(heap);
+        assertThat(allocator).hasToString("SpanheapByteBufAllocator(preferDirect: true, " + allocator.metric() + ")");
+        assertThat(new SpanheapByteBufAllocator(heap, false).toString()).startsWith("SpanheapByteBufAllocator(preferDirect: false, ");
+    }
+
+    @Test
     void directBuffersAreHeapBlocksFreedByTheLastRelease() {
         ByteBuf buf = allocator.directBuffer(1000);
         assertThat(buf.isDirect()).isTrue();
