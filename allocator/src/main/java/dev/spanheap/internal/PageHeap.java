@@ -598,7 +598,7 @@ public final class PageHeap {
         lock.lock();
         try {
             checkOpenLocked();
-            PageHeapVerifier.verify(spans, pageMap, freeRuns, released, countsLocked(), releasesInFlight);
+            PageHeapVerifier.verify(spans, pageMap, freeRuns, released, heldFreedBlocks, countsLocked(), releasesInFlight);
         } finally {
             lock.unlock();
         }

@@ -12,12 +12,16 @@ final class PageHeapVerifier {
     /**
      * Throws {@link IllegalStateException} naming the first invariant that does not hold: the page
      * map covers every committed page with the record that owns it, free runs are coalesced and in
-     * the tree, and the page counters ({@code counts}) match a recount. {@code releasesInFlight}:
+     * the tree, and the page counters ({@code counts}) match a recount; no span record outlives its
+     * span, a free run has no size class, and an in-use span carries neither released pages nor
+     * the marks of blocks freed before it was carved ({@code heldFreedBlocks}, which would make a
+     * free into it, once it is free again, read as a double free). {@code releasesInFlight}:
      * releases between taking their runs out of the tree and putting them back.
      */
     static void verify(SpanTable spans, PageMap pageMap, FreeRuns freeRuns, PageBits released,
-            PageHeap.PageCounts counts, int releasesInFlight) {
+            PageBits heldFreedBlocks, PageHeap.PageCounts counts, int releasesInFlight) {
         int page = 0;
+        int countedSpans = 0;
         int countedFree = 0;
         int countedReleased = 0;
         int countedRuns = 0;
@@ -28,6 +32,7 @@ final class PageHeapVerifier {
             Invariants.check(spans.start(id) == page, "page %d starts span %d which claims start %d", page, id, spans.start(id));
             int count = spans.pages(id);
             Invariants.check(count > 0 && page + count <= counts.committed(), "span %d has bad length %d", id, count);
+            countedSpans++;
             boolean small = spans.state(id) == SpanTable.SMALL;
             for (int p = page; p < page + count; p++) {
                 long entry = pageMap.entry(p);
@@ -50,6 +55,7 @@ final class PageHeapVerifier {
                 previousFree = false;
             } else if (state == SpanTable.FREE) {
                 Invariants.check(!previousFree, "free run %d at page %d is not coalesced with its left neighbour", id, page);
+                Invariants.check(spans.sizeClass(id) == 0, "free run %d keeps size class %d", id, spans.sizeClass(id));
                 int releasedHere = released.countRange(page, count);
                 Invariants.check(releasedHere == spans.releasedPages(id), "free run %d counts %d released pages, bitmap has %d",
                         id, spans.releasedPages(id), releasedHere);
@@ -62,10 +68,14 @@ final class PageHeapVerifier {
                                 || state == SpanTable.SAMPLED,
                         "span %d has state %d", id, state);
                 Invariants.check(released.countRange(page, count) == 0, "in-use span %d has pages marked released", id);
+                Invariants.check(heldFreedBlocks.countRange(page, count) == 0,
+                        "in-use span %d has pages marked as holding freed blocks", id);
                 previousFree = false;
             }
             page += count;
         }
+        Invariants.check(countedSpans == counts.spanRecords(), "span records: %d live, page walk found %d spans",
+                counts.spanRecords(), countedSpans);
         Invariants.check(countedFree == counts.free(), "free pages: counter %d, recount %d", counts.free(), countedFree);
         Invariants.check(countedReleased == counts.releasedFree(), "released pages: counter %d, recount %d",
                 counts.releasedFree(), countedReleased);

@@ -68,6 +68,52 @@ class PageHeapTest {
         heap = null;
     }
 
+    /**
+     * The page heap's {@code verify()}, which the property tests run after every step, must see
+     * each of these: a span record that outlives its span, a free run that keeps a size class, and
+     * an in-use span with pages still marked as holding freed blocks. Each is broken here and put
+     * right again.
+     */
+    @Test
+    void verifyFindsASpanRecordThatNoPageMapsTo() {
+        heap = new PageHeap(LinuxOsMemory.INSTANCE, PAGES * Pages.SIZE, STEP);
+        heap.allocate(4, Pages.SIZE, SpanTable.LARGE);
+        int stray = heap.spans.create(40, 2, SpanTable.LARGE);
+        assertThatThrownBy(heap::verify).isInstanceOf(IllegalStateException.class)
+                .hasMessage("heap invariant broken: span records: 3 live, page walk found 2 spans");
+        heap.spans.destroy(stray);
+        heap.verify();
+    }
+
+    @Test
+    void verifyFindsAFreeRunWithASizeClass() {
+        heap = new PageHeap(LinuxOsMemory.INSTANCE, PAGES * Pages.SIZE, STEP);
+        int first = heap.allocate(4, Pages.SIZE, SpanTable.LARGE);
+        heap.allocate(4, Pages.SIZE, SpanTable.LARGE);
+        heap.free(first);
+        int run = heap.pageMap.spanAt(0);
+        heap.spans.setSizeClass(run, 5);
+        assertThatThrownBy(heap::verify).isInstanceOf(IllegalStateException.class)
+                .hasMessage("heap invariant broken: free run %d keeps size class 5", run);
+        heap.spans.setSizeClass(run, 0);
+        heap.verify();
+    }
+
+    @Test
+    void verifyFindsAnInUseSpanMarkedAsHoldingFreedBlocks() throws ReflectiveOperationException {
+        heap = new PageHeap(LinuxOsMemory.INSTANCE, PAGES * Pages.SIZE, STEP);
+        heap.allocate(4, Pages.SIZE, SpanTable.LARGE);
+        int span = heap.allocate(4, Pages.SIZE, SpanTable.LARGE);
+        java.lang.reflect.Field field = PageHeap.class.getDeclaredField("heldFreedBlocks");
+        field.setAccessible(true);
+        PageBits heldFreedBlocks = (PageBits) field.get(heap);
+        heldFreedBlocks.set(heap.spans.start(span) + 2);
+        assertThatThrownBy(heap::verify).isInstanceOf(IllegalStateException.class)
+                .hasMessage("heap invariant broken: in-use span %d has pages marked as holding freed blocks", span);
+        heldFreedBlocks.clearRange(heap.spans.start(span), 4);
+        heap.verify();
+    }
+
     @AfterEach
     void close() {
         if (heap != null) {
