@@ -282,11 +282,8 @@ class SpanheapErrorsTest {
                 .hasMessageStartingWith("double free of 0x");
     }
 
-    @Test
-    void doubleFreeOfALargeBlockOnAnotherThread() throws Exception {
-        MemorySegment block = heap.allocate(200_000);
-        // The first free keeps the span in this thread's cache; the second must still be caught.
-        heap.free(block);
+    /** Frees {@code block} on a new platform thread; what that free threw, or null. */
+    private Throwable freeOnANewThread(MemorySegment block) throws InterruptedException {
         java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
         Thread other = Thread.ofPlatform().start(() -> {
             try {
@@ -296,7 +293,15 @@ class SpanheapErrorsTest {
             }
         });
         TestThreads.join(other);
-        assertThat(failure.get()).isInstanceOf(IllegalStateException.class).hasMessageStartingWith("double free");
+        return failure.get();
+    }
+
+    @Test
+    void doubleFreeOfALargeBlockOnAnotherThread() throws Exception {
+        MemorySegment block = heap.allocate(200_000);
+        // The first free keeps the span in this thread's cache; the second must still be caught.
+        heap.free(block);
+        assertThat(freeOnANewThread(block)).isInstanceOf(IllegalStateException.class).hasMessageStartingWith("double free");
         MemorySegment again = heap.allocate(200_000);
         assertThat(again.address()).isEqualTo(block.address());
         heap.free(again);
@@ -312,16 +317,7 @@ class SpanheapErrorsTest {
     @ValueSource(longs = {48, 256, 8192})
     void doubleFreeAfterAFirstFreeByAThreadThatNeverAllocated(long size) throws Exception {
         MemorySegment block = heap.allocate(size);
-        java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
-        Thread other = Thread.ofPlatform().start(() -> {
-            try {
-                heap.free(block);
-            } catch (Throwable e) {
-                failure.set(e);
-            }
-        });
-        TestThreads.join(other);
-        assertThat(failure.get()).isNull();
+        assertThat(freeOnANewThread(block)).isNull();
         assertThatThrownBy(() -> heap.free(block))
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageStartingWith("double free of 0x" + Long.toHexString(block.address()));
