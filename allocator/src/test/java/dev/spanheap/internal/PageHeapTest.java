@@ -20,7 +20,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * released; '|' separates spans. The heap has 64 pages and commits 16 at a time.
  *
  * <p>Operations: {@code aN} allocates N pages, {@code aN@K} N pages aligned to K pages, {@code fI}
- * frees the I-th allocation, {@code R} releases every free page.
+ * frees the I-th allocation, {@code R} releases every free page, {@code RN} N pages' worth.
  */
 class PageHeapTest {
 
@@ -47,6 +47,12 @@ class PageHeapTest {
                 Arguments.of("released and resident pages merge into one run", "a4 a4 a4 f0 R f1",
                         "rrrr....|LLLL|rrrr"),
                 Arguments.of("reuse clears released state", "a4 f0 R a2", "LL|rrrrrrrrrrrrrr"),
+                Arguments.of("a partial release takes the longest run first, from its start", "a4 a2 a10 a2 f0 f2 R3",
+                        "....|LL|rrr.......|LL|" + "r".repeat(14)),
+                Arguments.of("a partial release skips pages released already", "a4 a2 a10 a2 f0 f2 R3 R5",
+                        "....|LL|rrrrrrrr..|LL|" + "r".repeat(14)),
+                Arguments.of("a release past the longest run goes on to the next", "a4 a2 a10 a2 f0 f2 R12",
+                        "rr..|LL|rrrrrrrrrr|LL|" + "r".repeat(14)),
                 Arguments.of("alignment splits head and tail", "a1 a1@4", "L|rrr|L|" + "r".repeat(11)),
                 Arguments.of("the whole reservation", "a64", "L".repeat(64)),
                 Arguments.of("a free tail counts towards the last growth", "a40 f0 a64", "L".repeat(64)),
@@ -114,6 +120,21 @@ class PageHeapTest {
         heap.verify();
     }
 
+    @Test
+    void aReleaseReturnsTheBytesItReleasedAndNoMore() {
+        heap = new PageHeap(LinuxOsMemory.INSTANCE, PAGES * Pages.SIZE, STEP);
+        int first = heap.allocate(4, Pages.SIZE, SpanTable.LARGE);
+        heap.allocate(2, Pages.SIZE, SpanTable.LARGE);
+        int third = heap.allocate(10, Pages.SIZE, SpanTable.LARGE);
+        heap.free(first);
+        heap.free(third);
+        // A budget that is not a whole number of pages rounds up to the next page.
+        assertThat(heap.release(3 * Pages.SIZE - 100)).isEqualTo(3 * Pages.SIZE);
+        assertThat(heap.release(Long.MAX_VALUE)).isEqualTo((4 + 7) * Pages.SIZE);
+        assertThat(heap.release(Long.MAX_VALUE)).isZero();
+        heap.verify();
+    }
+
     @AfterEach
     void close() {
         if (heap != null) {
@@ -135,7 +156,7 @@ class PageHeapTest {
                     allocated.add(heap.allocate(pages, align, SpanTable.LARGE));
                 }
                 case 'f' -> heap.free(allocated.get(Integer.parseInt(op.substring(1))));
-                case 'R' -> heap.release(Long.MAX_VALUE);
+                case 'R' -> heap.release(op.length() == 1 ? Long.MAX_VALUE : Long.parseLong(op.substring(1)) * Pages.SIZE);
                 default -> throw new IllegalArgumentException(op);
             }
             heap.verify();
