@@ -676,7 +676,15 @@ public final class Heap implements IdleCentralMemory {
             for (int c = 1; c < SizeClasses.COUNT; c++) {
                 centrals[c].verify();
             }
-            caches.forEachCache(cache -> cache.verify(marks));
+            int[] keptSpans = {0};
+            caches.forEachCache(cache -> {
+                cache.verify(marks);
+                keptSpans[0] += cache.cachedLargeSpans();
+            });
+            // A span marked cached that no cache holds would never be handed out or freed again.
+            int cachedSpans = pageHeap.spansInState(SpanTable.CACHED);
+            Invariants.check(cachedSpans == keptSpans[0], "%d spans are marked cached, but the caches keep %d",
+                    cachedSpans, keptSpans[0]);
             int sampledSpans = pageHeap.spansInState(SpanTable.SAMPLED);
             Invariants.check(sampledSpans == profiler.liveSamples(),
                     "%d sampled spans, but the profiler has %d live samples", sampledSpans, profiler.liveSamples());

@@ -116,6 +116,15 @@ final class LargeSpanCache {
         return bytes;
     }
 
+    /** How many spans this cache keeps. */
+    int spanCount() {
+        int count = 0;
+        for (int pages = 1; pages <= MAX_PAGES; pages++) {
+            count += depth[pages];
+        }
+        return count;
+    }
+
     long budgetBytes() {
         return budgetBytes;
     }

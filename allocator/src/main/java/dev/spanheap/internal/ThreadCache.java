@@ -575,6 +575,11 @@ public final class ThreadCache {
         large.push(span, pages, false);
     }
 
+    /** How many freed large spans this cache keeps. */
+    int cachedLargeSpans() {
+        return large.spanCount();
+    }
+
     /** Adds {large mallocs, their bytes, large frees, their bytes} through this cache to {@code into}. */
     void addLargeCounts(long[] into) {
         large.addCounts(into);

@@ -29,6 +29,20 @@ class LargeClassesTest {
         heap.verify();
     }
 
+    /** A span marked as kept by a cache that no cache holds would never be handed out or freed again. */
+    @Test
+    void verifyFindsASpanMarkedCachedThatNoCacheKeeps() {
+        long block = heap.allocate(2 << 20, 1);
+        int span = heap.pageHeap().pageMap.spanAt((int) ((block - heap.base()) >>> Pages.SHIFT));
+        assertThat(heap.pageHeap().spans.state(span)).isEqualTo(SpanTable.LARGE);
+        heap.pageHeap().spans.setState(span, SpanTable.CACHED);
+        assertThatThrownBy(heap::verify).isInstanceOf(IllegalStateException.class)
+                .hasMessage("heap invariant broken: 1 spans are marked cached, but the caches keep 0");
+        heap.pageHeap().spans.setState(span, SpanTable.LARGE);
+        heap.free(block);
+        heap.verify();
+    }
+
     @Test
     void aFreedClassBlockComesBackFromTheThreadCache() {
         long first = heap.allocate(100 << 10, 1);
