@@ -428,6 +428,11 @@ class SpanheapErrorsTest {
                 .hasMessageContaining("cannot allocate 104857600 bytes")
                 .hasMessageContaining("limit is 268435456 bytes")
                 .hasMessageMatching(".*\\d+ bytes are in use.*");
+        // The alignment is named only where it may be the reason: every block is 16-byte aligned.
+        assertThatThrownBy(() -> heap.allocate(100L << 20, 16)).isInstanceOf(OutOfMemoryError.class)
+                .hasMessageStartingWith("Spanheap cannot allocate 104857600 bytes: ");
+        assertThatThrownBy(() -> heap.allocate(100L << 20, 32)).isInstanceOf(OutOfMemoryError.class)
+                .hasMessageStartingWith("Spanheap cannot allocate 104857600 bytes aligned to 32: ");
         heap.free(big);
     }
 
