@@ -373,16 +373,17 @@ final class CentralList {
         }
     }
 
-    /**
-     * Checks this class's spans: every span on the partial list has free objects and a bitmap that
-     * agrees with its count, and the list's links are consistent.
-     */
     /** Checks that the free object at {@code address} carries its free mark ({@link FreeMarks}). */
     private void verifyMarked(long address) {
         Invariants.check(marks.isFree(address, sizeClass), "free object 0x%x of class %d is not marked free", address,
                 sizeClass);
     }
 
+    /**
+     * Checks this class's spans: every span on the partial list has free objects and a bitmap that
+     * agrees with its count, the list's links are consistent, and every free object, on the
+     * transfer stack or in a span, carries its free mark.
+     */
     void verify() {
         lock.lock();
         try {

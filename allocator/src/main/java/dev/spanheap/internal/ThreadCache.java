@@ -622,12 +622,12 @@ public final class ThreadCache {
         return slots[PAD + 2 * c + 1];
     }
 
-    /** Objects of class {@code c} in this cache (statistics, verification). */
     /** The budget this cache holds now, for its classes and its kept large spans. */
     long budgetBytes() {
         return budgetBytes + large.budgetBytes();
     }
 
+    /** Objects of class {@code c} in this cache (statistics, verification). */
     int depth(int c) {
         return (int) slots[PAD + 2 * c] - REGION[c];
     }
