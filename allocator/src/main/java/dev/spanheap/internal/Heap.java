@@ -672,24 +672,7 @@ public final class Heap implements IdleCentralMemory {
     public void verify() {
         checkOpen();
         try {
-            pageHeap.verify();
-            for (int c = 1; c < SizeClasses.COUNT; c++) {
-                centrals[c].verify();
-            }
-            int[] keptSpans = {0};
-            caches.forEachCache(cache -> {
-                cache.verify(marks);
-                keptSpans[0] += cache.cachedLargeSpans();
-            });
-            // A span marked cached that no cache holds would never be handed out or freed again.
-            int cachedSpans = pageHeap.spansInState(SpanTable.CACHED);
-            Invariants.check(cachedSpans == keptSpans[0], "%d spans are marked cached, but the caches keep %d",
-                    cachedSpans, keptSpans[0]);
-            int sampledSpans = pageHeap.spansInState(SpanTable.SAMPLED);
-            Invariants.check(sampledSpans == profiler.liveSamples(),
-                    "%d sampled spans, but the profiler has %d live samples", sampledSpans, profiler.liveSamples());
-            Invariants.check(budget.granted() <= budget.totalBytes(), "cache budget overdrawn: %d > %d",
-                    budget.granted(), budget.totalBytes());
+            HeapVerifier.verify(pageHeap, centrals, caches, marks, profiler, budget);
         } catch (RuntimeException e) {
             throw closedOr(e);
         }

@@ -44,7 +44,8 @@
  * before a refusal), and {@link dev.spanheap.internal.SlowFrees} every free they do not (a full
  * class's overflow, large blocks, and every checked free with its message);
  * {@link dev.spanheap.internal.LiveBlocks} answers for a live block's usable size, clearing and
- * resizing. Beside them:
+ * resizing, and {@link dev.spanheap.internal.HeapVerifier} for {@code verify()}: each structure's own
+ * checks, then what must agree between them (cached and sampled spans, the cache budget). Beside them:
  * {@link dev.spanheap.internal.LargeBlocks}, the path of blocks over 1 MiB (or aligned past a page)
  * and their counters, with each thread's {@link dev.spanheap.internal.LargeSpanCache} of freed spans up
  * to 1 MiB (Go's per-P page cache); {@link dev.spanheap.internal.FreeChecks}, the validation of freed addresses and every
