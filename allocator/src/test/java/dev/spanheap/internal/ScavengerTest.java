@@ -465,14 +465,17 @@ class ScavengerTest {
         AtomicReference<Thread> background = new AtomicReference<>();
         CountDownLatch sleeping = new CountDownLatch(1);
         CountDownLatch never = new CountDownLatch(1);
+        CountDownLatch interrupted = new CountDownLatch(1);
+        CountDownLatch windDown = new CountDownLatch(1);
         HeapConfig.Scavenging idle = new HeapConfig.Scavenging(false, 110, 0, SECOND, now::get, nanos -> {
             background.set(Thread.currentThread());
             sleeping.countDown();
             try {
                 never.await();
             } catch (InterruptedException stopping) {
-                // A thread slow to wind down: stop must still wait for it.
-                Thread.sleep(100);
+                // A thread slow to wind down: it ends only when the test lets it.
+                interrupted.countDown();
+                windDown.await();
                 throw stopping;
             }
         });
@@ -480,7 +483,15 @@ class ScavengerTest {
         scavenger.start(idle.sleeper());
         assertThat(sleeping.await(TestThreads.BOUND.toSeconds(), TimeUnit.SECONDS)).as("first sleep").isTrue();
         Thread stopper = Thread.ofPlatform().start(scavenger::stop);
-        assertThat(stopper.join(TestThreads.BOUND)).as("stop returned").isTrue();
+        assertThat(interrupted.await(TestThreads.BOUND.toSeconds(), TimeUnit.SECONDS)).as("interrupted").isTrue();
+        // The background thread cannot end yet, so stop must be waiting for it, not returned.
+        Thread.State stopperState;
+        while ((stopperState = stopper.getState()) != Thread.State.WAITING && stopperState != Thread.State.TERMINATED) {
+            Thread.onSpinWait();
+        }
+        windDown.countDown();
+        TestThreads.join(stopper);
+        assertThat(stopperState).as("stop returned before the scavenger's thread ended").isEqualTo(Thread.State.WAITING);
         assertThat(background.get().isAlive()).as("the scavenger's thread is gone").isFalse();
     }
 
