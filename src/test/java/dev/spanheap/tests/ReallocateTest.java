@@ -58,6 +58,19 @@ class ReallocateTest {
         heap.free(large);
     }
 
+    /** "Not more than half empty" includes exactly half: TCMalloc's rule, and the boundary a mutant moved unseen. */
+    @Test
+    void staysInPlaceDownToExactlyHalfItsUsableSize() {
+        long address = heap.malloc(100);
+        long usable = heap.usableSize(address);
+        assertThat(usable % 2).as("an even usable size, so that half of it is a size").isZero();
+        assertThat(heap.reallocate(address, usable / 2)).as("exactly half").isEqualTo(address);
+        long moved = heap.reallocate(address, usable / 2 - 1);
+        assertThat(moved).as("one byte under half").isNotEqualTo(address);
+        heap.free(moved);
+        assertThat(heap.memStats().heapObjects()).isZero();
+    }
+
     @Test
     void movesWhenTheBlockIsTooSmallOrWouldBeMostlyEmpty() {
         long address = heap.malloc(100);
