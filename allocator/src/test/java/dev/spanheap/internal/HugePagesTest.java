@@ -187,6 +187,81 @@ class HugePagesTest {
         freeTheRest(heap, blocks);
     }
 
+    /**
+     * The bytes asked for bound the whole stretches taken, within a run and across runs: 2 MiB of
+     * the three whole stretches in two runs is one stretch, and a sparse stretch is not touched once
+     * the whole ones have met the goal exactly.
+     */
+    @Test
+    void wholeStretchesStopAtTheBytesAskedFor() {
+        Heap heap = heap(true, manual());
+        // Free 2-4 MiB (one whole stretch) and 6-11 MiB (whole 6-8 and 8-10, half of 10-12).
+        long[] blocks = touchedBlocks(heap, 2 * MIB, 2 * MIB, 2 * MIB, 5 * MIB, 2 * MIB);
+        heap.free(blocks[1]);
+        heap.free(blocks[3]);
+        os.decommitted.clear();
+        PageHeap pageHeap = heap.pageHeap();
+
+        assertThat(pageHeap.release(2 * MIB, false)).as("one stretch of the longer run").isEqualTo(2 * MIB);
+        assertThat(os.decommitted).containsExactly(new long[] {blocks[3], 2 * MIB});
+        assertThat(pageHeap.release(2 * MIB, false)).isEqualTo(2 * MIB);
+        assertThat(pageHeap.release(2 * MIB, false)).isEqualTo(2 * MIB);
+        assertThat(os.decommitted).as("the whole stretches, and not the sparse one").containsExactly(
+                new long[] {blocks[3], 2 * MIB}, new long[] {blocks[3] + 2 * MIB, 2 * MIB},
+                new long[] {blocks[1], 2 * MIB});
+        assertThat(pageHeap.release(Long.MAX_VALUE, false)).as("then the sparse stretch").isEqualTo(MIB);
+        heap.free(blocks[0]);
+        heap.free(blocks[2]);
+        heap.free(blocks[4]);
+        heap.verify();
+    }
+
+    /** Exactly a quarter of a stretch free makes it sparse (its pages are released); a page less, dense. */
+    @Test
+    void aStretchExactlyAQuarterFreeIsSparseAndAPageLessIsDense() {
+        long quarter = HugePageReleases.SPARSE_STRETCH_FREE_PAGES * Pages.SIZE;
+        for (long less : new long[] {0, Pages.SIZE}) {
+            Heap heap = heap(true, manual());
+            // Free from 4 MiB - quarter + less to 5.5 MiB: that much of stretch 2-4, three quarters of 4-6.
+            long[] blocks = blocksMiddleFreed(heap, 4 * MIB - quarter + less, 3 * MIB / 2 + quarter - less, 5 * MIB / 2);
+            os.decommitted.clear();
+
+            long[] threeQuarters = {4 * MIB + heap.base(), 3 * MIB / 2};
+            if (less == 0) {
+                // Asked for the first stretch's part exactly, the plan stops there.
+                assertThat(heap.pageHeap().release(quarter, false)).isEqualTo(quarter);
+                assertThat(os.decommitted).containsExactly(new long[] {blocks[1], quarter});
+                assertThat(heap.pageHeap().release(Long.MAX_VALUE, false)).isEqualTo(3 * MIB / 2);
+                assertThat(os.decommitted).containsExactly(new long[] {blocks[1], quarter}, threeQuarters);
+            } else {
+                long released = heap.pageHeap().release(Long.MAX_VALUE, false);
+                assertThat(os.decommitted).as("a page under a quarter").containsExactly(threeQuarters);
+                assertThat(released).isEqualTo(3 * MIB / 2);
+            }
+            freeTheRest(heap, blocks);
+        }
+    }
+
+    /** The bytes asked for bound the sparse pass across runs too: two sparse runs, one asked for, one taken. */
+    @Test
+    void sparseStretchesStopAtTheBytesAskedFor() {
+        Heap heap = heap(true, manual());
+        // Free 2.5-4 MiB and 6.5-8 MiB: three quarters of the stretches 2-4 and 6-8.
+        long[] blocks = touchedBlocks(heap, 5 * MIB / 2, 3 * MIB / 2, 5 * MIB / 2, 3 * MIB / 2, 2 * MIB);
+        heap.free(blocks[1]);
+        heap.free(blocks[3]);
+        os.decommitted.clear();
+
+        assertThat(heap.pageHeap().release(3 * MIB / 2, false)).isEqualTo(3 * MIB / 2);
+        assertThat(os.decommitted).hasSize(1);
+        assertThat(heap.pageHeap().release(Long.MAX_VALUE, false)).isEqualTo(3 * MIB / 2);
+        assertThat(os.decommitted).hasSize(2);
+        heap.free(blocks[0]);
+        heap.free(blocks[2]);
+        heap.free(blocks[4]);
+        heap.verify();
+    }
+
     @Test
     void aRunWithWholeAndSparseStretchesIsReleasedInOnePiece() {
         Heap heap = heap(true, manual());
