@@ -51,6 +51,31 @@ class ThreadSlotsTest {
         assertThat(published).hasSize(3);
     }
 
+    /** One add may need the table doubled several times, up to and including its largest size. */
+    @Test
+    void theTableDoublesAsOftenAsACollisionNeedsUpToItsLargestSize() {
+        ThreadCache first = cacheOf(5);
+        ThreadCache apart = cacheOf(5 + 4L * ThreadSlots.INITIAL_SLOTS);
+        slots.add(first);
+        slots.add(apart);
+        assertThat(slots.table()).as("three doublings in one add").hasSize(8 * ThreadSlots.INITIAL_SLOTS);
+
+        ThreadCache far = cacheOf(5 + ThreadSlots.MAX_SLOTS / 2);
+        slots.add(far);
+        ThreadCache[] table = slots.table();
+        assertThat(table).as("the largest table").hasSize(ThreadSlots.MAX_SLOTS);
+        for (ThreadCache cache : List.of(first, apart, far)) {
+            assertThat(found(table, cache.ownerId)).isSameAs(cache);
+            assertThat(foundFast(published.getLast(), cache.ownerId)).isSameAs(cache.fastSlots());
+        }
+
+        ThreadCache beyond = cacheOf(5 + ThreadSlots.MAX_SLOTS);
+        slots.add(beyond);
+        assertThat(slots.table()).as("no larger table").isSameAs(table);
+        assertThat(foundFast(published.getLast(), beyond.ownerId)).as("left to the slow path").isNull();
+        assertThat(found(table, first.ownerId)).isSameAs(first);
+    }
+
     @Test
     void sequentialIdsShareTheFirstTable() {
         for (long id = 100; id < 100 + ThreadSlots.INITIAL_SLOTS; id++) {
