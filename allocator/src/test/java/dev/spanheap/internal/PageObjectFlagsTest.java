@@ -55,6 +55,31 @@ class PageObjectFlagsTest {
         heap.verify();
     }
 
+    /**
+     * Marking a new span's objects free marks exactly its objects: the first byte past them may be
+     * another span's live object, which a mark there would make a refused "double free". Checked
+     * for a flagged class and a cookie class, on memory of a live large block.
+     */
+    @Test
+    void markingASpanFreeMarksItsObjectsAndNothingPastThem() {
+        FreeMarks marks = heap.freeMarks();
+        long block = heap.allocate(2 << 20, 1);
+        for (long size : new long[] {256, 16}) {
+            int c = SizeClassLookup.sizeClassOf(size);
+            long spanBase = block + (size == 256 ? 0 : 1 << 20);
+            marks.markSpanFree(spanBase, c, 4);
+            for (int i = 0; i < 4; i++) {
+                assertThat(marks.isFree(spanBase + i * size, c)).as("%d-byte object %d", size, i).isTrue();
+            }
+            assertThat(marks.isFree(spanBase + 4 * size, c)).as("past the %d-byte objects", size).isFalse();
+            for (int i = 0; i < 4; i++) {
+                marks.markAllocated(spanBase + i * size, c);
+            }
+        }
+        heap.free(block);
+        heap.verify();
+    }
+
     @Test
     void aNewSpanFlagsEachObjectFreeAndItsEntriesHoldOnlySpanClassAndPage() {
         // 9000 bytes: the 9472-byte class, six objects to a span of seven pages.
