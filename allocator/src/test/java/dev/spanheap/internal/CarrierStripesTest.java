@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.HashSet;
 import java.util.Set;
+import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
@@ -24,6 +25,27 @@ class CarrierStripesTest {
         assertThat(seen).hasSize(8);
         for (int i = 0; i < 8; i++) {
             assertThat(stripes.of(carrier(i))).as("asked again").isEqualTo(stripes.of(carrier(i)));
+        }
+    }
+
+    /**
+     * Any carriers, as many as there are stripes, get one each: a carrier whose home stripe is taken
+     * looks at every other one, the last included (seeded random carrier values).
+     */
+    @Test
+    void anySetOfCarriersAsManyAsTheStripesGetsOneEach() {
+        SplittableRandom random = new SplittableRandom(42);
+        for (int stripeCount : new int[] {2, 4, 8}) {
+            for (int round = 0; round < 100; round++) {
+                CarrierStripes stripes = new CarrierStripes(stripeCount);
+                Set<Long> carriers = new HashSet<>();
+                while (carriers.size() < stripeCount) {
+                    carriers.add(random.nextLong(1, Long.MAX_VALUE));
+                }
+                Set<Integer> seen = new HashSet<>();
+                carriers.forEach(carrier -> seen.add(stripes.of(carrier)));
+                assertThat(seen).as("%d stripes, carriers %s", stripeCount, carriers).hasSize(stripeCount);
+            }
         }
     }
 
