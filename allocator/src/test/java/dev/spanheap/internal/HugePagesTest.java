@@ -105,6 +105,23 @@ class HugePagesTest {
         heap.verify();
     }
 
+    /** Touched blocks of {@code sizes} (see {@link #touchedBlocks}) with the second and fourth freed; no release noted yet. */
+    private long[] blocksSecondAndFourthFreed(Heap heap, long... sizes) {
+        long[] blocks = touchedBlocks(heap, sizes);
+        heap.free(blocks[1]);
+        heap.free(blocks[3]);
+        os.decommitted.clear();
+        return blocks;
+    }
+
+    /** Frees the first, third and fifth of five blocks, the rest being free, then checks the heap. */
+    private static void freeTheOddOnes(Heap heap, long[] blocks) {
+        heap.free(blocks[0]);
+        heap.free(blocks[2]);
+        heap.free(blocks[4]);
+        heap.verify();
+    }
+
     /** Retained memory is down to the scavenger's goal: 103% of what is in use, to a page. */
     private static void assertRetainedWithinTheGoal(MemStats stats) {
         assertThat(retained(stats))
@@ -196,10 +213,7 @@ class HugePagesTest {
     void wholeStretchesStopAtTheBytesAskedFor() {
         Heap heap = heap(true, manual());
         // Free 2-4 MiB (one whole stretch) and 6-11 MiB (whole 6-8 and 8-10, half of 10-12).
-        long[] blocks = touchedBlocks(heap, 2 * MIB, 2 * MIB, 2 * MIB, 5 * MIB, 2 * MIB);
-        heap.free(blocks[1]);
-        heap.free(blocks[3]);
-        os.decommitted.clear();
+        long[] blocks = blocksSecondAndFourthFreed(heap, 2 * MIB, 2 * MIB, 2 * MIB, 5 * MIB, 2 * MIB);
         PageHeap pageHeap = heap.pageHeap();
 
         assertThat(pageHeap.release(2 * MIB, false)).as("one stretch of the longer run").isEqualTo(2 * MIB);
@@ -210,10 +224,7 @@ class HugePagesTest {
                 new long[] {blocks[3], 2 * MIB}, new long[] {blocks[3] + 2 * MIB, 2 * MIB},
                 new long[] {blocks[1], 2 * MIB});
         assertThat(pageHeap.release(Long.MAX_VALUE, false)).as("then the sparse stretch").isEqualTo(MIB);
-        heap.free(blocks[0]);
-        heap.free(blocks[2]);
-        heap.free(blocks[4]);
-        heap.verify();
+        freeTheOddOnes(heap, blocks);
     }
 
     /** Exactly a quarter of a stretch free makes it sparse (its pages are released); a page less, dense. */
@@ -247,19 +258,13 @@ class HugePagesTest {
     void sparseStretchesStopAtTheBytesAskedFor() {
         Heap heap = heap(true, manual());
         // Free 2.5-4 MiB and 6.5-8 MiB: three quarters of the stretches 2-4 and 6-8.
-        long[] blocks = touchedBlocks(heap, 5 * MIB / 2, 3 * MIB / 2, 5 * MIB / 2, 3 * MIB / 2, 2 * MIB);
-        heap.free(blocks[1]);
-        heap.free(blocks[3]);
-        os.decommitted.clear();
+        long[] blocks = blocksSecondAndFourthFreed(heap, 5 * MIB / 2, 3 * MIB / 2, 5 * MIB / 2, 3 * MIB / 2, 2 * MIB);
 
         assertThat(heap.pageHeap().release(3 * MIB / 2, false)).isEqualTo(3 * MIB / 2);
         assertThat(os.decommitted).hasSize(1);
         assertThat(heap.pageHeap().release(Long.MAX_VALUE, false)).isEqualTo(3 * MIB / 2);
         assertThat(os.decommitted).hasSize(2);
-        heap.free(blocks[0]);
-        heap.free(blocks[2]);
-        heap.free(blocks[4]);
-        heap.verify();
+        freeTheOddOnes(heap, blocks);
     }
 
     @Test
@@ -269,16 +274,12 @@ class HugePagesTest {
         // Free 2.5-7 MiB (whole 4-6, three quarters of 2-4, half of 6-8) and 10-14 MiB (two whole):
         // the first pass takes the longer run's whole stretch, then the other run's, and the second
         // adds the longer run's sparse ones after them.
-        long[] blocks = blocksMiddleFreed(heap, 5 * MIB / 2, 9 * MIB / 2, 3 * MIB, 4 * MIB, 3 * MIB / 2);
-        heap.free(blocks[3]);
+        long[] blocks = blocksSecondAndFourthFreed(heap, 5 * MIB / 2, 9 * MIB / 2, 3 * MIB, 4 * MIB, 3 * MIB / 2);
         assertThat(heap.pageHeap().release(Long.MAX_VALUE, false)).isEqualTo(6 * MIB + 5 * MIB / 2);
         heap.verify();
         MemStats stats = statistics.snapshot();
         assertThat(stats.heapReleased()).isEqualTo(stats.heapIdle());
-        heap.free(blocks[0]);
-        heap.free(blocks[2]);
-        heap.free(blocks[4]);
-        heap.verify();
+        freeTheOddOnes(heap, blocks);
     }
 
     /**
