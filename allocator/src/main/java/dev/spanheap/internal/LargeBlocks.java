@@ -169,6 +169,7 @@ final class LargeBlocks {
             if (pageHeap.isClosedLocked()) {
                 throw FreeChecks.closed();
             }
+            span = currentSpanLocked(page, span);
             state = spans.state(span);
             if (isLive(state) && spans.start(span) == page && pageStart) {
                 bytes = (long) spans.pages(span) << Pages.SHIFT;
@@ -193,6 +194,21 @@ final class LargeBlocks {
         return false;
     }
 
+    /**
+     * The span that holds {@code page} now, under the page heap's lock. The caller's {@code span}
+     * came from a page-map read without the lock: a free run it named may have been merged into a
+     * neighbour since (by a release putting its runs back, or another thread's free), leaving its
+     * record destroyed, and a double free of a block in those pages would then be refused as an
+     * address in free pages (SpanheapErrorsTest met this about once in ten runs, the scavenger
+     * merging as the test freed). A live block's span cannot change under its owner's free. The
+     * caller checked that {@code page} lies in the reservation, whose page map is mapped whole;
+     * committed pages never map to 0, so 0 keeps the caller's span.
+     */
+    private int currentSpanLocked(int page, int span) {
+        int current = pageHeap.pageMap.spanAt(page);
+        return current != 0 ? current : span;
+    }
+
     /** A span that holds a user's block: LARGE, or SAMPLED by the profiler. */
     private static boolean isLive(byte state) {
         return state == SpanTable.LARGE || state == SpanTable.SAMPLED;
@@ -207,6 +223,7 @@ final class LargeBlocks {
             }
             int page = (int) (offset >>> Pages.SHIFT);
             boolean pageStart = (offset & (Pages.SIZE - 1)) == 0;
+            span = currentSpanLocked(page, span);
             byte state = spans.state(span);
             if (isLive(state) && spans.start(span) == page && pageStart) {
                 long sampled = state == SpanTable.SAMPLED ? profiler.blockSize(address) : -1;
