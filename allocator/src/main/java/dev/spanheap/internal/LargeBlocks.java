@@ -156,10 +156,16 @@ final class LargeBlocks {
     }
 
     /**
-     * Frees the block at {@code address} (heap offset {@code offset}) of span {@code span} to the page
-     * heap; a sampled block's sample goes with it. Returns whether it was a sampled block.
+     * Frees the block at {@code address} (heap offset {@code offset}) to the page heap; a sampled
+     * block's sample goes with it. Returns whether it was a sampled block.
+     *
+     * <p>The block's span is looked up under the page heap's lock, not taken from the caller's
+     * page-map read: a free run named by an entry read without the lock may be merged into a
+     * neighbour meanwhile (by a release putting its runs back, or another thread's free), its
+     * record destroyed, and a double free of a block in those pages was then refused as an address
+     * in free pages (SpanheapErrorsTest met this about once in ten runs).
      */
-    boolean free(long address, long offset, int span) {
+    boolean free(long address, long offset) {
         int page = (int) (offset >>> Pages.SHIFT);
         boolean pageStart = (offset & (Pages.SIZE - 1)) == 0;
         long bytes;
@@ -169,7 +175,7 @@ final class LargeBlocks {
             if (pageHeap.isClosedLocked()) {
                 throw FreeChecks.closed();
             }
-            span = currentSpanLocked(page, span);
+            int span = pageHeap.pageMap.spanAt(page);
             state = spans.state(span);
             if (isLive(state) && spans.start(span) == page && pageStart) {
                 bytes = (long) spans.pages(span) << Pages.SHIFT;
@@ -194,28 +200,13 @@ final class LargeBlocks {
         return false;
     }
 
-    /**
-     * The span that holds {@code page} now, under the page heap's lock. The caller's {@code span}
-     * came from a page-map read without the lock: a free run it named may have been merged into a
-     * neighbour since (by a release putting its runs back, or another thread's free), leaving its
-     * record destroyed, and a double free of a block in those pages would then be refused as an
-     * address in free pages (SpanheapErrorsTest met this about once in ten runs, the scavenger
-     * merging as the test freed). A live block's span cannot change under its owner's free. The
-     * caller checked that {@code page} lies in the reservation, whose page map is mapped whole;
-     * committed pages never map to 0, so 0 keeps the caller's span.
-     */
-    private int currentSpanLocked(int page, int span) {
-        int current = pageHeap.pageMap.spanAt(page);
-        return current != 0 ? current : span;
-    }
-
     /** A span that holds a user's block: LARGE, or SAMPLED by the profiler. */
     private static boolean isLive(byte state) {
         return state == SpanTable.LARGE || state == SpanTable.SAMPLED;
     }
 
-    /** The bytes of the live large block at {@code address} (heap offset {@code offset}) of span {@code span}. */
-    long usableSize(long address, long offset, int span) {
+    /** The bytes of the live large block at {@code address} (heap offset {@code offset}); its span as {@link #free} finds it. */
+    long usableSize(long address, long offset) {
         pageHeap.lock.lock();
         try {
             if (pageHeap.isClosedLocked()) {
@@ -223,7 +214,7 @@ final class LargeBlocks {
             }
             int page = (int) (offset >>> Pages.SHIFT);
             boolean pageStart = (offset & (Pages.SIZE - 1)) == 0;
-            span = currentSpanLocked(page, span);
+            int span = pageHeap.pageMap.spanAt(page);
             byte state = spans.state(span);
             if (isLive(state) && spans.start(span) == page && pageStart) {
                 long sampled = state == SpanTable.SAMPLED ? profiler.blockSize(address) : -1;

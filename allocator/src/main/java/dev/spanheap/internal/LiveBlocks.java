@@ -64,7 +64,6 @@ final class LiveBlocks {
     private long usableSizeChecked(long address, String operation) {
         long entry = freeChecks.checkedEntry(address, heap.isClosed(), operation);
         long offset = address - base;
-        int span = PageMap.span(entry);
         int c = PageMap.sizeClass(entry);
         if (c != 0) {
             if (marks.isFree(address, c)) {
@@ -72,7 +71,7 @@ final class LiveBlocks {
             }
             return SizeClasses.SIZE[c];
         }
-        return large.usableSize(address, offset, span);
+        return large.usableSize(address, offset);
     }
 
     /** See {@link Heap#reallocate(long, long)}. */

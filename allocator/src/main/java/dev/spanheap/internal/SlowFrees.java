@@ -101,7 +101,7 @@ final class SlowFrees {
                 cache = heap.fastPaths() && (offset & (Pages.SIZE - 1)) == 0 ? caches.currentPlatformCache() : null;
             }
             if ((cache == null || !large.keep(cache, PageMap.span(entry), (int) (offset >>> Pages.SHIFT)))
-                    && large.free(address, offset, PageMap.span(entry)) && profiler.hasManyPending()) {
+                    && large.free(address, offset) && profiler.hasManyPending()) {
                 profiler.resolvePending(HeapProfiler.HELPING_BATCH);
             }
             return;
