@@ -46,9 +46,9 @@ final class HugePageReleases {
     /**
      * Plans a release of up to {@code maxBytes} (a wholly free stretch may take it past that: half of
      * one would break it) from {@code runs}, the free runs as (pages, id) sorted by length, into
-     * {@code taken}. Returns the bytes planned.
+     * {@code taken}.
      */
-    static long plan(SpanTable spans, PageBits released, int committedPages, long[] runs, long maxBytes,
+    static void plan(SpanTable spans, PageBits released, int committedPages, long[] runs, long maxBytes,
                      List<long[]> taken) {
         long planned = 0;
         for (int i = runs.length - 1; i >= 0 && planned < maxBytes; i--) {
@@ -69,7 +69,6 @@ final class HugePageReleases {
             // The second pass may add to a run that the first pass planned before others.
             taken.sort(Comparator.<long[]>comparingLong(range -> range[0]).thenComparingLong(range -> range[1]));
         }
-        return planned;
     }
 
     /** The first page past the stretch that holds {@code page}. */

@@ -339,10 +339,10 @@ public final class PageHeap {
             java.util.Arrays.sort(runs);
             // Planned first, which allocates, and only then applied, which does not: an
             // OutOfMemoryError while planning leaves every run as it was.
-            long planned = 0;
             if (wholeHugePages) {
-                planned = HugePageReleases.plan(spans, released, committedPages, runs, maxBytes, taken);
+                HugePageReleases.plan(spans, released, committedPages, runs, maxBytes, taken);
             } else {
+                long planned = 0;
                 for (int i = runs.length - 1; i >= 0 && planned < maxBytes; i--) {
                     planned = planRelease((int) runs[i], maxBytes, planned, taken);
                 }
