@@ -120,9 +120,12 @@ class BuilderTest {
                 assertThat(heap.profileRate()).isZero();
             }
         });
-        try (Spanheap heap = Spanheap.create()) {
-            assertThat(heap.profileRate()).isEqualTo(512 * 1024);
-        }
+        // Without the property (which a run of the whole suite under another default sets), Go's rate.
+        withProperty(PropertyDefaults.PROFILE_RATE, null, () -> {
+            try (Spanheap heap = Spanheap.create()) {
+                assertThat(heap.profileRate()).isEqualTo(512 * 1024);
+            }
+        });
     }
 
     @Test
@@ -171,9 +174,14 @@ class BuilderTest {
         }
     }
 
+    /** Runs {@code body} with system property {@code name} set to {@code value}, or cleared if null. */
     private static void withProperty(String name, String value, Runnable body) {
         String before = System.getProperty(name);
-        System.setProperty(name, value);
+        if (value == null) {
+            System.clearProperty(name);
+        } else {
+            System.setProperty(name, value);
+        }
         try {
             body.run();
         } finally {
