@@ -198,6 +198,14 @@ final class AddressSpace {
     }
 
     /**
+     * Gives the physical memory of {@code [address, address + bytes)}, pages of a metadata mapping
+     * (see {@link MetadataReleases}), back; they read back as zero.
+     */
+    void decommitMetadata(long address, long bytes) {
+        os.decommit(address, bytes);
+    }
+
+    /**
      * Unmaps the reservation above the committed frontier at once, so that a closed heap keeps
      * only what it committed until it is collected. Without this, each closed but not yet collected
      * heap held its whole reservation (64 GiB by default): a program that made and closed heaps

@@ -34,8 +34,10 @@ import java.util.concurrent.ThreadLocalRandom;
  * put 64 pages' flags on one cache line, which two threads' neighbouring blocks both wrote; here a
  * line of flags covers 8 KiB, so no two objects of a page or more share one.
  *
- * <p>The flag table is 1/128 of the reservation, resident only where flagged spans have been: at
- * most 0.8% of the heap's committed memory, which the statistics count as span metadata.
+ * <p>The flag table is 1/128 of the reservation, resident only where flagged spans have been and
+ * their pages were not released since (a release gives their flags back, see
+ * {@link MetadataReleases}): at most 0.8% of the heap's committed memory, which the statistics
+ * count as span metadata.
  *
  * <p>Invariant: every small object that is not allocated carries its mark, whichever structure
  * has it (a span's bitmap, a transfer stack, a thread cache). Allocation clears it; free writes it;
@@ -58,10 +60,14 @@ final class FreeMarks {
      * and aarch64 load and store it with the same instruction).
      */
     static final ValueLayout.OfLong WORD = ValueLayout.JAVA_LONG_UNALIGNED;
-    /** A flag of the side table: 1 while the object that starts in its granule is free. */
+    /**
+     * A flag of the side table: {@link #FREE} (0) while the object that starts in its granule is
+     * free. Free is 0 so that the flags of released pages, which {@link MetadataReleases} gives back
+     * and which then read as 0, refuse a stale free that raced the release as a double free.
+     */
     static final ValueLayout.OfByte FLAG = ValueLayout.JAVA_BYTE;
-    static final byte FREE = 1;
-    static final byte ALLOCATED = 0;
+    static final byte FREE = 0;
+    static final byte ALLOCATED = 1;
     /** log2 of {@link #GRANULE}. */
     static final int FLAG_SHIFT = 7;
     /** The bytes of the reservation that one flag stands for; the smallest object that has a flag. */
@@ -88,10 +94,15 @@ final class FreeMarks {
      */
     static final long TABLE_SKEW = 16;
 
-    /** Maps the flag table for {@code pageHeap}'s reservation beside it (zeroed: nothing is free yet). */
+    /**
+     * Maps the flag table for {@code pageHeap}'s reservation beside it (zeroed: every flag reads free,
+     * and cutting a span marks its objects anyway) and tells the page heap where it is, so that
+     * releases give back the flags of the pages they release.
+     */
     FreeMarks(PageHeap pageHeap) {
         MemorySegment granules = pageHeap.space().mapMetadata(TABLE_SKEW + (pageHeap.reservedBytes() >>> FLAG_SHIFT));
         this.flagBias = granules.address() + TABLE_SKEW - (pageHeap.base() >>> FLAG_SHIFT);
+        pageHeap.metadataReleases().attachFlagTable(granules.address() + TABLE_SKEW);
     }
 
     /** The bytes of flags that {@code heapBytes} of the reservation have. */

@@ -234,7 +234,9 @@ final class LargeBlocks {
      */
     private RuntimeException refusalLocked(long address, int span, int page, boolean pageStart, boolean freeing) {
         byte state = spans.state(span);
-        if ((state == SpanTable.FREE || state == SpanTable.RELEASING) && pageHeap.heldFreedBlocks(page)
+        // Span 0: a page inside a free run, whose entry a release gave back (MetadataReleases).
+        boolean freePage = state == SpanTable.FREE || state == SpanTable.RELEASING || span == 0;
+        if (freePage && pageHeap.heldFreedBlocks(page)
                 || state == SpanTable.CACHED && spans.start(span) == page && pageStart) {
             return freeing ? FreeChecks.doubleFree(address) : FreeChecks.notAllocated(address);
         }

@@ -63,6 +63,23 @@ final class PageBits {
         return end;
     }
 
+    /**
+     * The last page in {@code [start, end)} whose bit equals {@code value}, or {@code start - 1} if none.
+     */
+    int last(int start, int end, boolean value) {
+        int page = end - 1;
+        while (page >= start) {
+            int word = page >>> 6;
+            long bits = value ? words[word] : ~words[word];
+            bits &= -1L >>> (63 - (page & 63));
+            if (bits != 0) {
+                return Math.max(start - 1, (word << 6) + 63 - Long.numberOfLeadingZeros(bits));
+            }
+            page = (word << 6) - 1;
+        }
+        return start - 1;
+    }
+
     private void applyRange(int from, int count, boolean value) {
         for (int page = from, end = from + count; page < end; page = nextWord(page, end)) {
             if (value) {

@@ -37,6 +37,8 @@ public final class PageHeap {
     final SpanTable spans;
     final PageMap pageMap;
     private final AddressSpace space;
+    /** Gives back the metadata of the pages a release gives back. */
+    private final MetadataReleases metadataReleases;
     private final FreeRuns freeRuns;
     /** Free pages whose physical memory was given back (or never touched): they read as zero. */
     private final PageBits released = new PageBits();
@@ -75,6 +77,7 @@ public final class PageHeap {
         this.space = new AddressSpace(os, maxBytes, hugePages);
         try {
             this.pageMap = new PageMap(space.pageMap());
+            this.metadataReleases = new MetadataReleases(space, pageMap.address());
             this.spans = new SpanTable(space.spanRecords());
             this.freeRuns = new FreeRuns(spans);
         } catch (RuntimeException | Error failed) {
@@ -93,6 +96,10 @@ public final class PageHeap {
 
     AddressSpace space() {
         return space;
+    }
+
+    MetadataReleases metadataReleases() {
+        return metadataReleases;
     }
 
     /**
@@ -322,6 +329,8 @@ public final class PageHeap {
     long release(long maxBytes, boolean mayBreakHugePages) {
         boolean wholeHugePages = hugePages && !mayBreakHugePages;
         List<long[]> taken = new ArrayList<>();
+        // For each taken range, the metadata pages to give back with it.
+        List<List<long[]>> metadata = new ArrayList<>();
         lock.lock();
         try {
             // A release of everything (releaseMemory) first lets releases in flight finish, so that
@@ -347,6 +356,9 @@ public final class PageHeap {
                     planned = planRelease((int) runs[i], maxBytes, planned, taken);
                 }
             }
+            for (long[] range : taken) {
+                metadata.add(metadataPlan(range));
+            }
             int lastId = 0;
             for (long[] range : taken) {
                 int id = (int) range[0];
@@ -371,7 +383,8 @@ public final class PageHeap {
         // for this release for ever.
         int doneRanges = 0;
         Throwable refusal = null;
-        for (long[] range : taken) {
+        for (int r = 0; r < taken.size(); r++) {
+            long[] range = taken.get(r);
             try {
                 space.decommit(range[1] << Pages.SHIFT, range[2] << Pages.SHIFT);
             } catch (RuntimeException | Error e) {
@@ -379,6 +392,12 @@ public final class PageHeap {
                 break;
             }
             doneRanges++;
+            try {
+                metadataReleases.release(metadata.get(r));
+            } catch (Error e) {
+                refusal = e;
+                break;
+            }
         }
         long done = 0;
         lock.lock();
@@ -412,6 +431,21 @@ public final class PageHeap {
             throw e;
         }
         return done;
+    }
+
+    /**
+     * The metadata to give back with taken range {id, first page, pages} of a free run (see
+     * {@link MetadataReleases}), extended over the run's pages on either side that were released
+     * before. Lock held.
+     */
+    private List<long[]> metadataPlan(long[] range) {
+        int id = (int) range[0];
+        int runStart = spans.start(id);
+        int runEnd = runStart + spans.pages(id);
+        int from = (int) range[1];
+        int to = from + (int) range[2];
+        return metadataReleases.plan(runStart, runEnd, released.last(runStart, from, false) + 1,
+                released.next(to, runEnd, false));
     }
 
     /**
@@ -464,20 +498,28 @@ public final class PageHeap {
         spans.setReleasedPages(id, takenReleased);
         pageMap.setRange(first, pages, id);
 
+        // What is left keeps the run's record, or the longer part does and the other gets one: both
+        // need their first and last entries (the carved span's were inside the run, and may be 0).
         if (headPages == 0 && tailPages == 0) {
             spans.destroy(run);
         } else if (headPages == 0) {
-            setRun(run, first + pages, tailPages, tailReleased);
+            keepRun(run, first + pages, tailPages, tailReleased);
         } else if (tailPages == 0) {
-            setRun(run, runStart, headPages, headReleased);
+            keepRun(run, runStart, headPages, headReleased);
         } else if (headPages >= tailPages) {
-            setRun(run, runStart, headPages, headReleased);
+            keepRun(run, runStart, headPages, headReleased);
             newRun(first + pages, tailPages, tailReleased);
         } else {
-            setRun(run, first + pages, tailPages, tailReleased);
+            keepRun(run, first + pages, tailPages, tailReleased);
             newRun(runStart, headPages, headReleased);
         }
         return id;
+    }
+
+    /** Puts the part {@code [first, first + pages)} of free run {@code id} back as the whole run. */
+    private void keepRun(int id, int first, int pages, int releasedCount) {
+        pageMap.setRunEnds(first, pages, id);
+        setRun(id, first, pages, releasedCount);
     }
 
     private void setRun(int id, int first, int pages, int releasedCount) {
@@ -489,7 +531,7 @@ public final class PageHeap {
 
     private void newRun(int first, int pages, int releasedCount) {
         int id = spans.create(first, pages, SpanTable.FREE);
-        pageMap.setRange(first, pages, id);
+        pageMap.setFreeRun(first, pages, id);
         setRun(id, first, pages, releasedCount);
     }
 
@@ -519,7 +561,8 @@ public final class PageHeap {
     private int merge(int lower, int upper) {
         int survivor = spans.pages(lower) >= spans.pages(upper) ? lower : upper;
         int other = survivor == lower ? upper : lower;
-        pageMap.setRange(spans.start(other), spans.pages(other), survivor);
+        // The other's ends become the merged run's ends or lie inside it; either way they name the survivor.
+        pageMap.setFreeRun(spans.start(other), spans.pages(other), survivor);
         spans.setStart(survivor, spans.start(lower));
         spans.setPages(survivor, spans.pages(lower) + spans.pages(upper));
         spans.setReleasedPages(survivor, spans.releasedPages(lower) + spans.releasedPages(upper));
@@ -540,7 +583,9 @@ public final class PageHeap {
         releasedFreePages += step;
         int id = spans.create(first, step, SpanTable.FREE);
         spans.setReleasedPages(id, step);
-        pageMap.setRange(first, step, id);
+        // Entries past the frontier were never written, so those inside the run read 0 already: a
+        // growth of many GiB writes two entries, not one per page.
+        pageMap.setRunEnds(first, step, id);
         insertFree(id);
     }
 

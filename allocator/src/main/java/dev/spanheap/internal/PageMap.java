@@ -20,10 +20,14 @@ import java.lang.foreign.ValueLayout;
  * {@code sizeClass} is 0 unless the page belongs to a span cut into objects; {@code pageInSpan} is
  * the page's index within that span, kept where {@code entry & PAGE_OFFSET_MASK} reads it as the
  * page's byte offset in the span. The free path needs the class and that offset; both come out of
- * the low word with one mask each. An entry of 0 means "no span" (uncommitted page).
+ * the low word with one mask each. An entry of 0 means "no span": an uncommitted page, or a page
+ * inside a free run.
  *
- * <p>Invariant (checked by {@link PageHeap#verify()}): every committed page maps to the record that
- * covers it, with the class and page index of that record when it is a small-object span.
+ * <p>Invariant (checked by {@link PageHeap#verify()}): every committed page of a span in use maps
+ * to the record that covers it, with the class and page index of that record when it is a
+ * small-object span; the first and last pages of a free run map to its record, and the pages
+ * inside it to its record or to 0, since a release gives their entries back (see
+ * {@link MetadataReleases}).
  * Written under the page heap's lock, or by a central list for a span it has just been given;
  * read without a lock by {@code free}, which only looks up blocks its caller owns.
  */
@@ -123,6 +127,45 @@ final class PageMap {
         for (long address = base + first, last = base + end; address < last; address += ENTRY_BYTES) {
             RawMemory.ALL.set(ValueLayout.JAVA_LONG_UNALIGNED, address, entry);
         }
+    }
+
+    /**
+     * Maps free run {@code [firstPage, firstPage + pages)} to {@code span}: its first and last
+     * entries, which coalescing reads, and every entry inside it that is not 0. Those may name a run
+     * merged into this one, whose id is about to be reused; the entries a release gave back read 0,
+     * and stay so without becoming resident again (see {@link MetadataReleases}).
+     */
+    void setFreeRun(int firstPage, int pages, int span) {
+        long first = checkedRange(firstPage, pages);
+        long entry = (span & SPAN_MASK) << SPAN_SHIFT;
+        long last = first + ((long) (pages - 1) << 3);
+        for (long address = first + ENTRY_BYTES; address < last; address += ENTRY_BYTES) {
+            if (RawMemory.ALL.get(ValueLayout.JAVA_LONG_UNALIGNED, address) != 0) {
+                RawMemory.ALL.set(ValueLayout.JAVA_LONG_UNALIGNED, address, entry);
+            }
+        }
+        setRunEnds(firstPage, pages, span);
+    }
+
+    /**
+     * Maps the first and last pages of free run {@code [firstPage, firstPage + pages)} to
+     * {@code span}, leaving the entries inside it as they are: for a run whose inside entries name
+     * it or are 0 already.
+     */
+    void setRunEnds(int firstPage, int pages, int span) {
+        long first = checkedRange(firstPage, pages);
+        long entry = (span & SPAN_MASK) << SPAN_SHIFT;
+        RawMemory.ALL.set(ValueLayout.JAVA_LONG_UNALIGNED, first, entry);
+        RawMemory.ALL.set(ValueLayout.JAVA_LONG_UNALIGNED, first + ((long) (pages - 1) << 3), entry);
+    }
+
+    /** The address of the entry of {@code firstPage}, after checking that the map holds {@code pages > 0} from it. */
+    private long checkedRange(int firstPage, int pages) {
+        long first = (long) firstPage << 3;
+        if (firstPage < 0 || pages <= 0 || first + ((long) pages << 3) > bytes) {
+            throw new IndexOutOfBoundsException("pages " + firstPage + "+" + pages + " are outside the page map");
+        }
+        return base + first;
     }
 
     /** Marks the pages of small-object span {@code span} with its class and each page's index. */

@@ -25,10 +25,21 @@ class HugePagesTest {
     private final RecordingOs os = new RecordingOs();
     private final List<Heap> heaps = new ArrayList<>();
 
-    /** Linux's calls, with the advised and the released ranges noted as {address, bytes}. */
+    /**
+     * Linux's calls, with the advised and the released ranges noted as {address, bytes}: released
+     * heap pages in {@code decommitted}, and apart from them the metadata that goes with them (see
+     * MetadataReleases).
+     */
     static final class RecordingOs extends ForwardingOsMemory {
         final List<long[]> advised = new ArrayList<>();
         final List<long[]> decommitted = new ArrayList<>();
+        final List<long[]> metadataDecommitted = new ArrayList<>();
+        /** The heaps' reservations, {base, bytes}: releases there are heap pages. */
+        private final List<long[]> heaps = new ArrayList<>();
+
+        synchronized void addHeap(long base, long bytes) {
+            heaps.add(new long[] {base, bytes});
+        }
 
         @Override
         public boolean adviseHugePages(long address, long bytes) {
@@ -41,7 +52,8 @@ class HugePagesTest {
         @Override
         public void decommit(long address, long bytes) {
             synchronized (this) {
-                decommitted.add(new long[] {address, bytes});
+                boolean heapPages = heaps.stream().anyMatch(heap -> address - heap[0] >= 0 && address - heap[0] < heap[1]);
+                (heapPages ? decommitted : metadataDecommitted).add(new long[] {address, bytes});
             }
             super.decommit(address, bytes);
         }
@@ -56,6 +68,7 @@ class HugePagesTest {
     private Heap heap(boolean hugePages, HeapConfig.Scavenging scavenging) {
         Heap heap = new Heap(new HeapConfig(os, 4L << 30, PageHeap.DEFAULT_COMMIT_STEP_PAGES, 0, 4 << 20, false,
                 scavenging).withHugePages(hugePages));
+        os.addHeap(heap.base(), heap.pageHeap().reservedBytes());
         heaps.add(heap);
         return heap;
     }

@@ -6,7 +6,7 @@ import java.util.BitSet;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
-/** {@link PageBits} against {@link BitSet}: ranges across word boundaries, searches, growth. */
+/** {@link PageBits} against {@link BitSet}: ranges across word boundaries, searches both ways, growth. */
 class PageBitsTest {
 
     @Test
@@ -32,6 +32,11 @@ class PageBitsTest {
         assertThat(bits.get(65)).isTrue();
         assertThat(bits.next(60, 200, false)).isEqualTo(63);
         assertThat(bits.next(63, 200, true)).isEqualTo(65);
+        assertThat(bits.last(0, 200, false)).isEqualTo(199);
+        assertThat(bits.last(0, 130, false)).as("the last clear page before the set run").isEqualTo(64);
+        assertThat(bits.last(65, 130, false)).as("none clear in [65, 130)").isEqualTo(64);
+        assertThat(bits.last(0, 63, true)).isEqualTo(62);
+        assertThat(bits.last(0, 60, true)).as("none set below 60").isEqualTo(-1);
     }
 
     @Test
@@ -88,6 +93,12 @@ class PageBitsTest {
                                 .isEqualTo(set < 0 || set >= end ? end : set);
                         assertThat(bits.next(from, end, false)).as("seed %d step %d", seed, step)
                                 .isEqualTo(Math.min(clear, end));
+                        int lastSet = model.previousSetBit(end - 1);
+                        int lastClear = model.previousClearBit(end - 1);
+                        assertThat(bits.last(from, end, true)).as("seed %d step %d: last set", seed, step)
+                                .isEqualTo(lastSet >= from ? lastSet : from - 1);
+                        assertThat(bits.last(from, end, false)).as("seed %d step %d: last clear", seed, step)
+                                .isEqualTo(lastClear >= from ? lastClear : from - 1);
                     }
                 }
             }

@@ -34,14 +34,20 @@ class RssTest {
      * kernel may merge the heap's mapping with a neighbour's, whose pages it would then count.
      */
     static long rssBytes(Heap heap) {
-        long bytes = heap.pageHeap().committedBytes();
+        return residentBytes(heap.base(), heap.pageHeap().committedBytes());
+    }
+
+    /** The resident bytes of the 4 KiB pages that hold {@code [address, address + bytes)}, from {@code mincore}. */
+    static long residentBytes(long address, long bytes) {
         if (bytes == 0) {
             return 0;
         }
         long osPage = 4096;
+        long first = address & -osPage;
+        long length = (address + bytes + osPage - 1 & -osPage) - first;
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment vector = arena.allocate(bytes / osPage);
-            int result = (int) MINCORE.invokeExact(MemorySegment.ofAddress(heap.base()), bytes, vector);
+            MemorySegment vector = arena.allocate(length / osPage);
+            int result = (int) MINCORE.invokeExact(MemorySegment.ofAddress(first), length, vector);
             assertThat(result).as("mincore").isZero();
             long resident = 0;
             for (long i = 0; i < vector.byteSize(); i++) {
@@ -120,6 +126,49 @@ class RssTest {
             assertThat(rssBytes(heap)).as("one word written").isEqualTo(4096);
             heap.segments().segment(heap.allocate(300, 1), 8).set(ValueLayout.JAVA_LONG, 0, 1L);
             assertThat(rssBytes(heap)).as("and one more").isEqualTo(2 * 4096);
+        } finally {
+            heap.close();
+        }
+    }
+
+    /**
+     * A release gives back the metadata its pages had made resident (see MetadataReleases): the
+     * page-map entries of a 4 GiB block (4 MiB, written when it was carved) and the free flags of
+     * 64 MiB of 1 KiB blocks (512 KiB, written when their spans were cut). Before, both stayed
+     * resident until the heap closed.
+     */
+    @Test
+    void releasedPagesGiveTheirMetadataBack() {
+        Heap heap = new Heap(new HeapConfig(LinuxOsMemory.INSTANCE, HeapConfig.DEFAULT_MAX_HEAP_BYTES,
+                PageHeap.DEFAULT_COMMIT_STEP_PAGES, HeapConfig.DEFAULT_THREAD_CACHE_BYTES,
+                HeapConfig.DEFAULT_TOTAL_CACHE_BYTES, false));
+        try {
+            long large = heap.allocate(4L << 30, 1);
+            List<Long> small = new ArrayList<>();
+            for (int i = 0; i < 64 << 10; i++) {
+                small.add(heap.allocate(1024, 1));
+            }
+            long committed = heap.pageHeap().committedBytes();
+            long pageMap = heap.pageHeap().pageMap.address();
+            long pageMapBytes = PageMap.bytesFor((int) (committed >>> Pages.SHIFT));
+            long flags = heap.freeMarks().flagAddress(heap.base());
+            long flagBytes = FreeMarks.bytesFor(committed);
+            long pageMapBefore = residentBytes(pageMap, pageMapBytes);
+            long flagsBefore = residentBytes(flags, flagBytes);
+
+            heap.free(large);
+            small.forEach(heap::free);
+            heap.releaseMemory();
+            long pageMapAfter = residentBytes(pageMap, pageMapBytes);
+            long flagsAfter = residentBytes(flags, flagBytes);
+            System.out.printf("metadata RSS: page map %d KiB -> %d KiB, flags %d KiB -> %d KiB%n",
+                    pageMapBefore >> 10, pageMapAfter >> 10, flagsBefore >> 10, flagsAfter >> 10);
+            assertThat(pageMapBefore).isGreaterThanOrEqualTo(4 * MIB);
+            assertThat(flagsBefore).isGreaterThanOrEqualTo(MIB / 2);
+            // What stays: the partial metadata pages at the ends of free runs.
+            assertThat(pageMapAfter).isLessThanOrEqualTo(64 << 10);
+            assertThat(flagsAfter).isLessThanOrEqualTo(64 << 10);
+            heap.verify();
         } finally {
             heap.close();
         }
