@@ -406,7 +406,7 @@ public final class Heap implements IdleCentralMemory {
     /**
      * The fast paths' check of a free: whether {@code address}, at {@code offset} in the heap with
      * page-map {@code entry} giving class {@code c}, is the start of a block of a class that does
-     * not carry the free mark ({@code cookie} in its first word, or its flag at {@code flag} set).
+     * not carry the free mark ({@code cookie} in its first word, or its flag at {@code flag} reading free).
      * A flagged block's own memory is not read: a buffer freed long after its last use is cold,
      * and that read was a cache miss on every free (see FreeMarks).
      */

@@ -233,10 +233,12 @@ final class LargeBlocks {
      * heap's lock.
      */
     private RuntimeException refusalLocked(long address, int span, int page, boolean pageStart, boolean freeing) {
+        if (!pageHeap.covers(span, page)) {
+            // A page inside a large block or a free run, whose entry may name anything (see PageMap).
+            span = pageHeap.spanCoveringLocked(page);
+        }
         byte state = spans.state(span);
-        // Span 0: a page inside a free run, whose entry a release gave back (MetadataReleases).
-        boolean freePage = state == SpanTable.FREE || state == SpanTable.RELEASING || span == 0;
-        if (freePage && pageHeap.heldFreedBlocks(page)
+        if ((state == SpanTable.FREE || state == SpanTable.RELEASING) && pageHeap.heldFreedBlocks(page)
                 || state == SpanTable.CACHED && spans.start(span) == page && pageStart) {
             return freeing ? FreeChecks.doubleFree(address) : FreeChecks.notAllocated(address);
         }

@@ -6,17 +6,15 @@ import java.util.List;
 /**
  * Gives back, with the free pages a release gives back, the metadata those pages had made
  * resident: the page-map entries inside their free run and their free flags. Before, a heap's
- * metadata stayed as resident as it had ever been: 8 bytes of page map per 8 KiB page (a 3 TiB
- * block, freed and released, left 3.2 GiB resident), and a flag byte per 128 B wherever small
- * objects of 128 B or more had lived (1/128 of the heap).
+ * metadata stayed as resident as it had ever been: 8 bytes of page map per 8 KiB page of
+ * small-object spans (and, before large blocks mapped only their ends, of large blocks too: a
+ * 3 TiB block, freed and released, left 3.2 GiB resident), and a flag byte per 128 B wherever
+ * small objects of 128 B or more had lived (1/128 of the heap).
  *
  * <p>Why the released metadata may read as zero:
  * <ul>
- *   <li>a page-map entry of 0 names no span, and every lookup of such an entry goes to the page
- *       heap's checks under its lock, which find the address in free pages (a double free when the
- *       page held a freed block). So only the first and last entries of a free run must name it,
- *       for coalescing; the entries inside it name it or are 0 ({@link PageHeap#verify()} checks
- *       this), as Go's page heap keeps only a free span's first and last pages mapped;
+ *   <li>only the first and last page-map entries of a free run must name it; the entries inside it
+ *       may hold anything without a class, 0 included (see {@link PageMap}), as in Go's page heap;
  *   <li>a flag whose granule starts no object of a small span means nothing, and cutting a span
  *       writes its objects' flags; 0 is {@link FreeMarks#FREE}, so a stale free that read a span's
  *       entry before the span went back and its flag after the release is refused as a double free.

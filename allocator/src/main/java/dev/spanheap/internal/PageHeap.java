@@ -298,6 +298,28 @@ public final class PageHeap {
         insertFree(id);
     }
 
+    /**
+     * The span whose pages include committed page {@code page}: the one its entry names if that one
+     * covers it, otherwise the first below it whose entry names a span that does (a span's first
+     * entry always names it; see {@link PageMap} for what the others may hold). For the refusals of
+     * bad frees: it reads as many entries as the page lies from its span's start. Lock held.
+     */
+    int spanCoveringLocked(int page) {
+        for (int p = page; p >= 0; p--) {
+            int id = pageMap.spanAt(p);
+            if (covers(id, page)) {
+                return id;
+            }
+        }
+        return 0;
+    }
+
+    /** Whether span record {@code id} is in use and its pages include {@code page}. Lock held. */
+    boolean covers(int id, int page) {
+        return id > 0 && id < spans.highWater() && spans.state(id) != SpanTable.UNUSED
+                && page - spans.start(id) >= 0 && page - spans.start(id) < spans.pages(id);
+    }
+
     /** True when free page {@code page} held blocks when its span was freed. Page heap lock. */
     boolean heldFreedBlocks(int page) {
         return heldFreedBlocks.get(page);
@@ -496,7 +518,8 @@ public final class PageHeap {
 
         int id = spans.create(first, pages, state);
         spans.setReleasedPages(id, takenReleased);
-        pageMap.setRange(first, pages, id);
+        // A central list maps every page of a small-object span itself.
+        pageMap.setEnds(first, pages, id);
 
         // What is left keeps the run's record, or the longer part does and the other gets one: both
         // need their first and last entries (the carved span's were inside the run, and may be 0).
@@ -518,7 +541,7 @@ public final class PageHeap {
 
     /** Puts the part {@code [first, first + pages)} of free run {@code id} back as the whole run. */
     private void keepRun(int id, int first, int pages, int releasedCount) {
-        pageMap.setRunEnds(first, pages, id);
+        pageMap.setEnds(first, pages, id);
         setRun(id, first, pages, releasedCount);
     }
 
@@ -531,7 +554,7 @@ public final class PageHeap {
 
     private void newRun(int first, int pages, int releasedCount) {
         int id = spans.create(first, pages, SpanTable.FREE);
-        pageMap.setFreeRun(first, pages, id);
+        pageMap.setEnds(first, pages, id);
         setRun(id, first, pages, releasedCount);
     }
 
@@ -561,8 +584,8 @@ public final class PageHeap {
     private int merge(int lower, int upper) {
         int survivor = spans.pages(lower) >= spans.pages(upper) ? lower : upper;
         int other = survivor == lower ? upper : lower;
-        // The other's ends become the merged run's ends or lie inside it; either way they name the survivor.
-        pageMap.setFreeRun(spans.start(other), spans.pages(other), survivor);
+        // One of the other's ends becomes the merged run's end; the entries inside may name anything.
+        pageMap.setEnds(spans.start(other), spans.pages(other), survivor);
         spans.setStart(survivor, spans.start(lower));
         spans.setPages(survivor, spans.pages(lower) + spans.pages(upper));
         spans.setReleasedPages(survivor, spans.releasedPages(lower) + spans.releasedPages(upper));
@@ -583,9 +606,7 @@ public final class PageHeap {
         releasedFreePages += step;
         int id = spans.create(first, step, SpanTable.FREE);
         spans.setReleasedPages(id, step);
-        // Entries past the frontier were never written, so those inside the run read 0 already: a
-        // growth of many GiB writes two entries, not one per page.
-        pageMap.setRunEnds(first, step, id);
+        pageMap.setEnds(first, step, id);
         insertFree(id);
     }
 

@@ -6,13 +6,16 @@ package dev.spanheap.internal;
  */
 final class PageHeapVerifier {
 
+    /** The bits of an entry that name a span: all an entry inside a span that is not a small-object one may hold. */
+    private static final long SPAN_ENTRY_MASK = 0xFFFF_FFFFL << 32;
+
     private PageHeapVerifier() {
     }
 
     /**
      * Throws {@link IllegalStateException} naming the first invariant that does not hold: the page
-     * map covers every committed page with the record that owns it (or with 0 inside a free run,
-     * see {@link MetadataReleases}), free runs are coalesced and in
+     * map covers every committed page with the record that owns it (inside any span but a
+     * small-object one, with any span id or 0, see {@link PageMap}), free runs are coalesced and in
      * the tree, and the page counters ({@code counts}) match a recount; no span record outlives its
      * span, a free run has no size class, and an in-use span carries neither released pages nor
      * the marks of blocks freed before it was carved ({@code heldFreedBlocks}, which would make a
@@ -35,11 +38,12 @@ final class PageHeapVerifier {
             Invariants.check(count > 0 && page + count <= counts.committed(), "span %d has bad length %d", id, count);
             countedSpans++;
             boolean small = spans.state(id) == SpanTable.SMALL;
-            boolean free = spans.state(id) == SpanTable.FREE || spans.state(id) == SpanTable.RELEASING;
             for (int p = page; p < page + count; p++) {
                 long entry = pageMap.entry(p);
-                if (free && entry == 0 && p > page && p < page + count - 1) {
-                    // Inside a free run, an entry a release gave back (MetadataReleases).
+                if (!small && p > page && p < page + count - 1) {
+                    // Inside any span but a small-object one, any entry without a class (see PageMap).
+                    Invariants.check((entry & ~SPAN_ENTRY_MASK) == 0,
+                            "page %d inside span %d has an entry with more than a span id: 0x%x", p, id, entry);
                     continue;
                 }
                 Invariants.check(PageMap.span(entry) == id, "page %d inside span %d maps to %d", p, id, PageMap.span(entry));

@@ -20,15 +20,21 @@ import java.lang.foreign.ValueLayout;
  * {@code sizeClass} is 0 unless the page belongs to a span cut into objects; {@code pageInSpan} is
  * the page's index within that span, kept where {@code entry & PAGE_OFFSET_MASK} reads it as the
  * page's byte offset in the span. The free path needs the class and that offset; both come out of
- * the low word with one mask each. An entry of 0 means "no span": an uncommitted page, or a page
- * inside a free run.
+ * the low word with one mask each. An entry of 0 names no span: pages past the committed ones read
+ * 0, and so may pages inside a span that is not a small-object one (see below).
  *
- * <p>Invariant (checked by {@link PageHeap#verify()}): every committed page of a span in use maps
- * to the record that covers it, with the class and page index of that record when it is a
- * small-object span; the first and last pages of a free run map to its record, and the pages
- * inside it to its record or to 0, since a release gives their entries back (see
- * {@link MetadataReleases}).
- * Written under the page heap's lock, or by a central list for a span it has just been given;
+ * <p>Invariant (checked by {@link PageHeap#verify()}): every page of a small-object span maps to
+ * its record, with its class and the page's index; the first and last pages of any other span
+ * (a large block, or a free run) map to its record, and the pages inside it to anything without a
+ * class: 0, its own id, or the id of a span that covered them before, perhaps since reused. Go's
+ * page heap keeps the same rule for free spans ("internal pages map to an arbitrary span"), and
+ * TCMalloc maps only a large span's ends. So a large block's allocation and free write two entries
+ * however long it is, and a release can give the entries inside a free run back (see
+ * {@link MetadataReleases}). A lookup of a page that is not a span's first therefore checks that the
+ * span its entry names covers it, and otherwise finds the one that does
+ * ({@link PageHeap#spanCoveringLocked}).
+ *
+ * <p>Written under the page heap's lock, or by a central list for a span it has just been given;
  * read without a lock by {@code free}, which only looks up blocks its caller owns.
  */
 final class PageMap {
@@ -112,10 +118,11 @@ final class PageMap {
     }
 
     /**
-     * Maps pages {@code [firstPage, firstPage + pages)} to {@code span}, with no size class. The
-     * range is checked once and the entries written with the unaligned layout (they are aligned):
-     * a large block's allocate and free each write up to 128 entries, and a check per entry (bounds,
-     * alignment) was most of a mixed-size large pair's time.
+     * Maps every page of {@code [firstPage, firstPage + pages)} to {@code span}, with no size class:
+     * for a small-object span going back to the page heap, whose entries must lose their class. The
+     * range is checked once and the entries written with the unaligned layout (they are aligned): a
+     * check per entry (bounds, alignment) was most of a mixed-size large pair's time when large
+     * blocks mapped every page.
      */
     void setRange(int firstPage, int pages, int span) {
         long first = (long) firstPage << 3;
@@ -130,29 +137,13 @@ final class PageMap {
     }
 
     /**
-     * Maps free run {@code [firstPage, firstPage + pages)} to {@code span}: its first and last
-     * entries, which coalescing reads, and every entry inside it that is not 0. Those may name a run
-     * merged into this one, whose id is about to be reused; the entries a release gave back read 0,
-     * and stay so without becoming resident again (see {@link MetadataReleases}).
+     * Maps the first and last pages of span or free run {@code [firstPage, firstPage + pages)} to
+     * {@code span}, as every span but a small-object one is mapped: coalescing reads a neighbour's
+     * end, and every lookup of a large block reads its first page. The entries inside are left as
+     * they are, 0 or any span's id (see the invariant above), so that a large block's allocation
+     * and free write two entries however long it is.
      */
-    void setFreeRun(int firstPage, int pages, int span) {
-        long first = checkedRange(firstPage, pages);
-        long entry = (span & SPAN_MASK) << SPAN_SHIFT;
-        long last = first + ((long) (pages - 1) << 3);
-        for (long address = first + ENTRY_BYTES; address < last; address += ENTRY_BYTES) {
-            if (RawMemory.ALL.get(ValueLayout.JAVA_LONG_UNALIGNED, address) != 0) {
-                RawMemory.ALL.set(ValueLayout.JAVA_LONG_UNALIGNED, address, entry);
-            }
-        }
-        setRunEnds(firstPage, pages, span);
-    }
-
-    /**
-     * Maps the first and last pages of free run {@code [firstPage, firstPage + pages)} to
-     * {@code span}, leaving the entries inside it as they are: for a run whose inside entries name
-     * it or are 0 already.
-     */
-    void setRunEnds(int firstPage, int pages, int span) {
+    void setEnds(int firstPage, int pages, int span) {
         long first = checkedRange(firstPage, pages);
         long entry = (span & SPAN_MASK) << SPAN_SHIFT;
         RawMemory.ALL.set(ValueLayout.JAVA_LONG_UNALIGNED, first, entry);

@@ -138,8 +138,10 @@
  * A released page reads as zero, so {@code allocateZeroed} skips clearing spans made only of released
  * pages. Freshly committed pages count as released: they cost no RSS until touched. A release also
  * gives back the metadata its pages had made resident, the page-map entries inside their free run
- * and their free flags ({@link dev.spanheap.internal.MetadataReleases}); the entries inside a free
- * run may read 0, only its first and last name it, as in Go's page heap. While a release
+ * and their free flags ({@link dev.spanheap.internal.MetadataReleases}). Only a small-object span
+ * maps every page; a large block or a free run maps its first and last pages, and the entries
+ * inside it may hold anything (as in Go's page heap, and as TCMalloc maps large spans), so a large
+ * block of any length costs two entries and a release can zero the rest. While a release
  * runs, the runs it gives back are taken out of the free runs (span state {@code RELEASING}) and the
  * page heap's lock is dropped for the {@code madvise} calls. Growth likewise commits its step (the
  * {@code mmap}) holding only a grow lock, one grower at a time, and takes the page heap's lock to
