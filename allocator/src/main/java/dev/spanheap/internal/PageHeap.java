@@ -47,6 +47,11 @@ public final class PageHeap {
      * of a small-object span), to tell a double free from a foreign address.
      */
     private final PageBits heldFreedBlocks = new PageBits();
+    /**
+     * The first page of every span and free run: how a lookup of a page inside one finds it, since
+     * only a span's ends map to it ({@link #spanCoveringLocked}). A bit per page, as the others.
+     */
+    private final PageBits spanStarts = new PageBits();
     private final int commitStepPages;
     private final int reservedPages;
     /** Whether commits ask for transparent huge pages, so that goal-driven releases keep dense ones whole. */
@@ -299,19 +304,14 @@ public final class PageHeap {
     }
 
     /**
-     * The span whose pages include committed page {@code page}: the one its entry names if that one
-     * covers it, otherwise the first below it whose entry names a span that does (a span's first
-     * entry always names it; see {@link PageMap} for what the others may hold). For the refusals of
-     * bad frees: it reads as many entries as the page lies from its span's start. Lock held.
+     * The span or free run whose pages include committed page {@code page}: the one that starts at
+     * the last span start at or below it. For the refusals of bad frees of pages inside a large
+     * block or a free run, whose entries may name anything (see {@link PageMap}); a search of a bit
+     * per page, so a page deep inside a run of terabytes costs milliseconds. Lock held.
      */
     int spanCoveringLocked(int page) {
-        for (int p = page; p >= 0; p--) {
-            int id = pageMap.spanAt(p);
-            if (covers(id, page)) {
-                return id;
-            }
-        }
-        return 0;
+        int start = spanStarts.last(0, page + 1, true);
+        return start < 0 ? 0 : pageMap.spanAt(start);
     }
 
     /** Whether span record {@code id} is in use and its pages include {@code page}. Lock held. */
@@ -520,6 +520,11 @@ public final class PageHeap {
         spans.setReleasedPages(id, takenReleased);
         // A central list maps every page of a small-object span itself.
         pageMap.setEnds(first, pages, id);
+        // The run's first page starts the head, or this span; the tail, if any, starts past it.
+        spanStarts.set(first);
+        if (tailPages > 0) {
+            spanStarts.set(first + pages);
+        }
 
         // What is left keeps the run's record, or the longer part does and the other gets one: both
         // need their first and last entries (the carved span's were inside the run, and may be 0).
@@ -582,6 +587,7 @@ public final class PageHeap {
     /** Merges adjacent free records (lower first); the longer one survives, so the page map
      *  rewrite costs the length of the shorter. */
     private int merge(int lower, int upper) {
+        int upperStart = spans.start(upper);
         int survivor = spans.pages(lower) >= spans.pages(upper) ? lower : upper;
         int other = survivor == lower ? upper : lower;
         // One of the other's ends becomes the merged run's end; the entries inside may name anything.
@@ -590,6 +596,8 @@ public final class PageHeap {
         spans.setPages(survivor, spans.pages(lower) + spans.pages(upper));
         spans.setReleasedPages(survivor, spans.releasedPages(lower) + spans.releasedPages(upper));
         spans.destroy(other);
+        // The upper run's first page no longer starts one.
+        spanStarts.clearRange(upperStart, 1);
         return survivor;
     }
 
@@ -599,6 +607,7 @@ public final class PageHeap {
         // The bitmaps first: growing them allocates, and an OutOfMemoryError must find nothing changed.
         released.ensureCapacity(first + step);
         heldFreedBlocks.ensureCapacity(first + step);
+        spanStarts.ensureCapacity(first + step);
         committedPages += step;
         // Fresh pages have never been touched: like released pages they cost no RSS and read as zero.
         released.setRange(first, step);
@@ -607,6 +616,7 @@ public final class PageHeap {
         int id = spans.create(first, step, SpanTable.FREE);
         spans.setReleasedPages(id, step);
         pageMap.setEnds(first, step, id);
+        spanStarts.set(first);
         insertFree(id);
     }
 
@@ -664,7 +674,8 @@ public final class PageHeap {
         lock.lock();
         try {
             checkOpenLocked();
-            PageHeapVerifier.verify(spans, pageMap, freeRuns, released, heldFreedBlocks, countsLocked(), releasesInFlight);
+            PageHeapVerifier.verify(spans, pageMap, freeRuns, released, heldFreedBlocks, spanStarts, countsLocked(),
+                    releasesInFlight);
         } finally {
             lock.unlock();
         }

@@ -15,7 +15,8 @@ final class PageHeapVerifier {
     /**
      * Throws {@link IllegalStateException} naming the first invariant that does not hold: the page
      * map covers every committed page with the record that owns it (inside any span but a
-     * small-object one, with any span id or 0, see {@link PageMap}), free runs are coalesced and in
+     * small-object one, with any span id or 0, see {@link PageMap}), {@code spanStarts} marks the
+     * first page of each span and no other, free runs are coalesced and in
      * the tree, and the page counters ({@code counts}) match a recount; no span record outlives its
      * span, a free run has no size class, and an in-use span carries neither released pages nor
      * the marks of blocks freed before it was carved ({@code heldFreedBlocks}, which would make a
@@ -23,7 +24,7 @@ final class PageHeapVerifier {
      * releases between taking their runs out of the tree and putting them back.
      */
     static void verify(SpanTable spans, PageMap pageMap, FreeRuns freeRuns, PageBits released,
-            PageBits heldFreedBlocks, PageHeap.PageCounts counts, int releasesInFlight) {
+            PageBits heldFreedBlocks, PageBits spanStarts, PageHeap.PageCounts counts, int releasesInFlight) {
         int page = 0;
         int countedSpans = 0;
         int countedFree = 0;
@@ -37,6 +38,9 @@ final class PageHeapVerifier {
             int count = spans.pages(id);
             Invariants.check(count > 0 && page + count <= counts.committed(), "span %d has bad length %d", id, count);
             countedSpans++;
+            Invariants.check(spanStarts.get(page) && spanStarts.countRange(page + 1, count - 1) == 0,
+                    "span %d at page %d: the span starts mark %d of its %d pages", id, page,
+                    spanStarts.countRange(page, count), count);
             boolean small = spans.state(id) == SpanTable.SMALL;
             for (int p = page; p < page + count; p++) {
                 long entry = pageMap.entry(p);
