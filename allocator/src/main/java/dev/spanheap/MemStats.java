@@ -22,7 +22,9 @@ import java.util.List;
  * @param mallocs      blocks allocated since the heap was created
  * @param frees        blocks freed since the heap was created
  * @param totalAlloc   bytes allocated since the heap was created (not reduced by frees)
- * @param spanMetadata bytes of span records, the page map and the free-flag table in use (Go's MSpanInuse)
+ * @param spanMetadata bytes of span records in use, and of the page map and the free-flag table for the
+ *                     committed pages (Go's MSpanInuse); for the latter two this is address space, resident
+ *                     only where small-object spans have been since their pages were last released
  * @param cacheMetadata bytes of thread-cache structures (Go's MCacheInuse)
  * @param cachedBytes  bytes of free blocks held for reuse above the page heap: in thread caches, in the
  *                     central transfer stacks and as cached large spans (all counted in heapInuse)

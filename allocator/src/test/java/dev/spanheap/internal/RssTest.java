@@ -59,13 +59,18 @@ class RssTest {
         }
     }
 
+    /** A heap with the defaults but no background scavenger, whose releases would race the test's. */
+    private static Heap heapWithoutScavenger() {
+        return new Heap(new HeapConfig(LinuxOsMemory.INSTANCE, HeapConfig.DEFAULT_MAX_HEAP_BYTES,
+                PageHeap.DEFAULT_COMMIT_STEP_PAGES, HeapConfig.DEFAULT_THREAD_CACHE_BYTES,
+                HeapConfig.DEFAULT_TOTAL_CACHE_BYTES, false));
+    }
+
     @Test
     void rssRisesWhenTouchedAndFallsWhenReleased() {
         // No background scavenger: a cycle of its own between the frees and releaseMemory() took a
         // share of the release, and the call's figure fell short (192 of 256 MiB, once in a suite run).
-        Heap heap = new Heap(new HeapConfig(LinuxOsMemory.INSTANCE, HeapConfig.DEFAULT_MAX_HEAP_BYTES,
-                PageHeap.DEFAULT_COMMIT_STEP_PAGES, HeapConfig.DEFAULT_THREAD_CACHE_BYTES,
-                HeapConfig.DEFAULT_TOTAL_CACHE_BYTES, false));
+        Heap heap = heapWithoutScavenger();
         try {
             long start = rssBytes(heap);
             List<Long> blocks = new ArrayList<>();
@@ -140,9 +145,7 @@ class RssTest {
      */
     @Test
     void theMetadataFollowsThePages() {
-        Heap heap = new Heap(new HeapConfig(LinuxOsMemory.INSTANCE, HeapConfig.DEFAULT_MAX_HEAP_BYTES,
-                PageHeap.DEFAULT_COMMIT_STEP_PAGES, HeapConfig.DEFAULT_THREAD_CACHE_BYTES,
-                HeapConfig.DEFAULT_TOTAL_CACHE_BYTES, false));
+        Heap heap = heapWithoutScavenger();
         try {
             long large = heap.allocate(4L << 30, 1);
             List<Long> small = new ArrayList<>();
