@@ -4,13 +4,15 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * For every page of the reservation, the span that covers it; this is how {@code free} finds a
- * block's span in O(1), as Go's {@code spanOf} and TCMalloc's pagemap do. Each entry also carries
- * what the small-object free path needs, so that it reads one word of metadata and no span record.
+ * For the pages of the reservation, the span that covers them; this is how {@code free} finds a
+ * block's span in O(1), as Go's {@code spanOf} and TCMalloc's pagemap do: every page of a
+ * small-object span, and the first and last pages of the others (see the invariant below). Each
+ * entry also carries what the small-object free path needs, so that it reads one word of metadata
+ * and no span record.
  *
  * <p>Layout: a flat off-heap array of 64-bit entries indexed by page number, mapped read-write
  * beside the heap; a 64 GiB reservation needs 64 MiB of address space here, resident only where
- * the heap has been used.
+ * small-object spans have been since the pages were last released.
  * <pre>
  *  63                              32 31                13 12            8 7          0
  * +----------------------------------+--------------------+---------------+------------+
