@@ -1,5 +1,7 @@
 package dev.spanheap.internal;
 
+import java.lang.invoke.VarHandle;
+
 /**
  * Every free that {@link Heap}'s fast paths do not serve: a checked small free whose class is full
  * in the thread's cache, a large block the thread's cache may keep, and everything else, checked
@@ -108,6 +110,20 @@ final class SlowFrees {
         }
         if (marks.isFree(address, c)) {
             throw FreeChecks.doubleFree(address);
+        }
+        if (!FreeMarks.isFlagged(c)) {
+            // A block under 128 B is free when its first word holds its cookie, and released memory
+            // reads 0: if its span went back to the page heap and its pages were released after the
+            // entry above was read, a second free would find no cookie and pass. The span's return
+            // rewrites the entry before any release, so an entry read again after the cookie (in that
+            // order) still names the class unless that happened; then the page heap refuses the free.
+            // (A free of such a block in a loop of 2000, racing the scavenger's return of idle
+            // central memory while this code ran in the interpreter, was let through once.)
+            VarHandle.loadLoadFence();
+            if (heap.pageHeap().pageMap.entry((int) (offset >>> Pages.SHIFT)) != entry) {
+                large.free(address, offset);
+                return;
+            }
         }
         Thread thread = Thread.currentThread();
         ThreadCache cache = thread.isVirtual() ? null : caches.local.get();
