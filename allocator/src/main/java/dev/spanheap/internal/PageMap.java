@@ -127,13 +127,9 @@ final class PageMap {
      * blocks mapped every page.
      */
     void setRange(int firstPage, int pages, int span) {
-        long first = (long) firstPage << 3;
-        long end = first + ((long) pages << 3);
-        if (firstPage < 0 || pages < 0 || end > bytes) {
-            throw new IndexOutOfBoundsException("pages " + firstPage + "+" + pages + " are outside the page map");
-        }
+        long first = checkedRange(firstPage, pages);
         long entry = (span & SPAN_MASK) << SPAN_SHIFT;
-        for (long address = base + first, last = base + end; address < last; address += ENTRY_BYTES) {
+        for (long address = first, last = first + ((long) pages << 3); address < last; address += ENTRY_BYTES) {
             RawMemory.ALL.set(ValueLayout.JAVA_LONG_UNALIGNED, address, entry);
         }
     }
