@@ -184,7 +184,7 @@ final class LargeBlocks {
                 }
                 pageHeap.freeLocked(span);
             } else {
-                throw refusalLocked(address, span, page, pageStart, true);
+                throw refusalLocked(address, page, pageStart, true);
             }
         } finally {
             pageHeap.lock.unlock();
@@ -220,23 +220,21 @@ final class LargeBlocks {
                 long sampled = state == SpanTable.SAMPLED ? profiler.blockSize(address) : -1;
                 return sampled >= 0 ? sampled : (long) spans.pages(span) << Pages.SHIFT;
             }
-            throw refusalLocked(address, span, page, pageStart, false);
+            throw refusalLocked(address, page, pageStart, false);
         } finally {
             pageHeap.lock.unlock();
         }
     }
 
     /**
-     * Why {@code address} (on {@code page} of {@code span}) is not a live large block, as the
+     * Why {@code address} (on {@code page}) is not a live large block, as the
      * exception to throw: a block freed already (a double free when {@code freeing}), a pointer into
      * a live block or past the end of a sampled one, or an address in free pages. Under the page
      * heap's lock.
      */
-    private RuntimeException refusalLocked(long address, int span, int page, boolean pageStart, boolean freeing) {
-        if (!pageHeap.covers(span, page)) {
-            // A page inside a large block or a free run, whose entry may name anything (see PageMap).
-            span = pageHeap.spanCoveringLocked(page);
-        }
+    private RuntimeException refusalLocked(long address, int page, boolean pageStart, boolean freeing) {
+        // Not the page's entry: inside a large block or a free run it may name anything (see PageMap).
+        int span = pageHeap.spanCoveringLocked(page);
         byte state = spans.state(span);
         if ((state == SpanTable.FREE || state == SpanTable.RELEASING) && pageHeap.heldFreedBlocks(page)
                 || state == SpanTable.CACHED && spans.start(span) == page && pageStart) {

@@ -314,12 +314,6 @@ public final class PageHeap {
         return start < 0 ? 0 : pageMap.spanAt(start);
     }
 
-    /** Whether span record {@code id} is in use and its pages include {@code page}. Lock held. */
-    boolean covers(int id, int page) {
-        return id > 0 && id < spans.highWater() && spans.state(id) != SpanTable.UNUSED
-                && page - spans.start(id) >= 0 && page - spans.start(id) < spans.pages(id);
-    }
-
     /** True when free page {@code page} held blocks when its span was freed. Page heap lock. */
     boolean heldFreedBlocks(int page) {
         return heldFreedBlocks.get(page);
@@ -584,8 +578,7 @@ public final class PageHeap {
         freeRuns.insert(id);
     }
 
-    /** Merges adjacent free records (lower first); the longer one survives, so the page map
-     *  rewrite costs the length of the shorter. */
+    /** Merges adjacent free records (lower first) into the longer one's record. */
     private int merge(int lower, int upper) {
         int upperStart = spans.start(upper);
         int survivor = spans.pages(lower) >= spans.pages(upper) ? lower : upper;

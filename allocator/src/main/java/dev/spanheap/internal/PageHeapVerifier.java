@@ -6,9 +6,6 @@ package dev.spanheap.internal;
  */
 final class PageHeapVerifier {
 
-    /** The bits of an entry that name a span: all an entry inside a span that is not a small-object one may hold. */
-    private static final long SPAN_ENTRY_MASK = 0xFFFF_FFFFL << 32;
-
     private PageHeapVerifier() {
     }
 
@@ -46,7 +43,7 @@ final class PageHeapVerifier {
                 long entry = pageMap.entry(p);
                 if (!small && p > page && p < page + count - 1) {
                     // Inside any span but a small-object one, any entry without a class (see PageMap).
-                    Invariants.check((entry & ~SPAN_ENTRY_MASK) == 0,
+                    Invariants.check((entry & ~PageMap.SPAN_BITS) == 0,
                             "page %d inside span %d has an entry with more than a span id: 0x%x", p, id, entry);
                     continue;
                 }

@@ -32,8 +32,8 @@ import java.lang.foreign.ValueLayout;
  * page heap keeps the same rule for free spans ("internal pages map to an arbitrary span"), and
  * TCMalloc maps only a large span's ends. So a large block's allocation and free write two entries
  * however long it is, and a release can give the entries inside a free run back (see
- * {@link MetadataReleases}). A lookup of a page that is not a span's first therefore checks that the
- * span its entry names covers it, and otherwise finds the one that does
+ * {@link MetadataReleases}). So a lookup of a block trusts an entry only when the span it names
+ * starts at that page, and a refusal finds the span that covers a page by where spans start
  * ({@link PageHeap#spanCoveringLocked}).
  *
  * <p>Written under the page heap's lock, or by a central list for a span it has just been given;
@@ -48,6 +48,8 @@ final class PageMap {
     private static final int SPAN_SHIFT = 32;
     /** Span ids are non-negative ints: the high word. */
     private static final long SPAN_MASK = 0xFFFF_FFFFL;
+    /** The span id's bits: all that an entry inside a span that is not a small-object one may hold. */
+    static final long SPAN_BITS = SPAN_MASK << SPAN_SHIFT;
     /** Bits 8-12, which no field uses: always 0 ({@link PageHeap#verify()} checks it). */
     static final long UNUSED_BITS = ~(CLASS_MASK | PAGE_OFFSET_MASK | (SPAN_MASK << SPAN_SHIFT));
 
