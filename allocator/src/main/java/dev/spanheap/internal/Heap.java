@@ -4,6 +4,7 @@ import dev.spanheap.MemStats;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
@@ -392,7 +393,7 @@ public final class Heap implements IdleCentralMemory {
             int c = PageMap.sizeClass(entry);
             long cookie = address ^ cookieKey;
             long flag = FreeMarks.flagAddress(flagBias, address);
-            if (isUnmarkedBlockStart(c, offset, entry, address, cookie, flag)) {
+            if (isUnmarkedBlockStart(c, offset, entry, address, cookie, flag, pageMapAddress)) {
                 if (ThreadCache.free(slots, c, address, cookie, flag)) {
                     return;
                 }
@@ -409,12 +410,27 @@ public final class Heap implements IdleCentralMemory {
      * not carry the free mark ({@code cookie} in its first word, or its flag at {@code flag} reading free).
      * A flagged block's own memory is not read: a buffer freed long after its last use is cold,
      * and that read was a cache miss on every free (see FreeMarks).
+     *
+     * <p>The entry is read again after the mark, and must not have changed. A second free can meet
+     * its block's span going back to the page heap: released memory reads 0, which is no cookie,
+     * and the pages may even be carved again and the address handed out in another class, its
+     * flag reading allocated. Either way a free that read the entry before that and the mark after
+     * it would push the block on its old class's stack. The span's return rewrites the entry before
+     * any release or carve, so an entry read after the mark (the fence keeps the JIT from reusing
+     * the first read; on x86 it is no instruction) differs, and the free goes to {@link SlowFrees},
+     * which checks it against what the address is now: a double free, or the free of whatever block
+     * was handed out there since, as any stale free after reuse is. Package-private for its test.
      */
-    private static boolean isUnmarkedBlockStart(int c, long offset, long entry, long address, long cookie, long flag) {
+    static boolean isUnmarkedBlockStart(
+            int c, long offset, long entry, long address, long cookie, long flag, long pageMapAddress) {
         long spanOffset = (offset & (Pages.SIZE - 1)) + (entry & PageMap.PAGE_OFFSET_MASK);
-        return SizeClassLookup.isBlockStart(c, spanOffset) && (FreeMarks.isFlagged(c)
-                ? RawMemory.ALL.get(FLAG, flag) != FreeMarks.FREE
-                : RawMemory.ALL.get(WORD, address) != cookie);
+        if (!SizeClassLookup.isBlockStart(c, spanOffset) || (FreeMarks.isFlagged(c)
+                ? RawMemory.ALL.get(FLAG, flag) == FreeMarks.FREE
+                : RawMemory.ALL.get(WORD, address) == cookie)) {
+            return false;
+        }
+        VarHandle.loadLoadFence();
+        return PageMap.entryAt(pageMapAddress, offset) == entry;
     }
 
     /**
@@ -431,7 +447,7 @@ public final class Heap implements IdleCentralMemory {
             int c = PageMap.sizeClass(entry);
             long cookie = address ^ cookieKey;
             long flag = FreeMarks.flagAddress(flagBias, address);
-            if (isUnmarkedBlockStart(c, offset, entry, address, cookie, flag)
+            if (isUnmarkedBlockStart(c, offset, entry, address, cookie, flag, pageMapAddress)
                     && caches.freeToStripe(c, address, cookie, flag)) {
                 return;
             }

@@ -111,19 +111,15 @@ final class SlowFrees {
         if (marks.isFree(address, c)) {
             throw FreeChecks.doubleFree(address);
         }
-        if (!FreeMarks.isFlagged(c)) {
-            // A block under 128 B is free when its first word holds its cookie, and released memory
-            // reads 0: if its span went back to the page heap and its pages were released after the
-            // entry above was read, a second free would find no cookie and pass. The span's return
-            // rewrites the entry before any release, so an entry read again after the cookie (in that
-            // order) still names the class unless that happened; then the page heap refuses the free.
-            // (A free of such a block in a loop of 2000, racing the scavenger's return of idle
-            // central memory while this code ran in the interpreter, was let through once.)
-            VarHandle.loadLoadFence();
-            if (heap.pageHeap().pageMap.entry((int) (offset >>> Pages.SHIFT)) != entry) {
-                large.free(address, offset);
-                return;
-            }
+        // The entry again, after the mark: if the block's span went back to the page heap since the
+        // first read (its pages released, so no cookie, or carved again, so a flag reading
+        // allocated), it changed, and the free starts over (see Heap#isUnmarkedBlockStart). (A free
+        // of a block under 128 B in a loop of 2000, racing the scavenger's return of idle central
+        // memory while this code ran in the interpreter, was let through once before this check.)
+        VarHandle.loadLoadFence();
+        if (heap.pageHeap().pageMap.entry((int) (offset >>> Pages.SHIFT)) != entry) {
+            freeChecked(address, largeChecked);
+            return;
         }
         Thread thread = Thread.currentThread();
         ThreadCache cache = thread.isVirtual() ? null : caches.local.get();

@@ -217,7 +217,10 @@
  *       refused too; missed only when the block was reallocated in between, the two frees race on two
  *       threads, or (objects under 128 B) its first word was overwritten after the first free (a use
  *       after free); every one in checked
- *       mode ({@link dev.spanheap.internal.AllocationBits}, an atomic bit per object).</li>
+ *       mode ({@link dev.spanheap.internal.AllocationBits}, an atomic bit per object). A free reads
+ *       the block's page-map entry again after its mark and starts over if it changed: a span that
+ *       went back to the page heap between the two reads has pages that read 0 (no cookie) or
+ *       belong to another class by then.</li>
  *   <li>Stack overflow: before any update of shared structures that takes more than one step
  *       (refilling or draining a cache, a large block, a sample, making a thread's cache, and the
  *       public operations that release, flush, read statistics or close), the heap checks with
