@@ -9,6 +9,8 @@ import dev.spanheap.Spanheap;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -115,5 +117,58 @@ class ReallocateTest {
         heap.close();
         assertThatThrownBy(() -> heap.reallocate(live, 8)).isInstanceOf(IllegalStateException.class)
                 .hasMessage("Spanheap is closed");
+    }
+
+    /**
+     * A reallocation racing a free of the same block, on two threads: whichever loses is refused,
+     * and a refused reallocation leaves nothing behind (its new block, allocated before the old one's
+     * free was refused, goes back too). A block past the largest class, whose double frees are
+     * caught on any thread; it moves, being shrunk below half its size.
+     */
+    @Test
+    void aReallocationRacingAFreeOfItsBlockLeavesNothingBehind() throws Exception {
+        CyclicBarrier start = new CyclicBarrier(2);
+        long[] block = new long[1];
+        int[] refusals = new int[2];
+        Thread freer = Thread.ofPlatform().start(() -> {
+            for (int round = 0; round < ROUNDS; round++) {
+                await(start);
+                if (catchThrowable(() -> heap.free(block[0])) != null) {
+                    refusals[1]++;
+                }
+                await(start);
+            }
+        });
+        for (int round = 0; round < ROUNDS; round++) {
+            block[0] = heap.malloc(LARGE);
+            await(start);
+            long moved = 0;
+            try {
+                moved = heap.reallocate(block[0], 4096);
+            } catch (IllegalStateException | IllegalArgumentException refused) {
+                refusals[0]++;
+            }
+            await(start);
+            if (moved != 0) {
+                heap.free(moved);
+            }
+        }
+        freer.join();
+        // Each round one of the two was refused, or both ran one after the other with the
+        // reallocation first and the free refused.
+        assertThat(refusals[0] + refusals[1]).isEqualTo(ROUNDS);
+        assertThat(heap.memStats().heapObjects()).as("blocks left live").isZero();
+        heap.verify();
+    }
+
+    private static final int ROUNDS = 5_000;
+    private static final long LARGE = (1 << 20) + 8192;
+
+    private static void await(CyclicBarrier barrier) {
+        try {
+            barrier.await(1, TimeUnit.MINUTES);
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
     }
 }

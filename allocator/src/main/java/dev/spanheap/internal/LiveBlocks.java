@@ -1,6 +1,7 @@
 package dev.spanheap.internal;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
 
 /**
  * What {@link Heap} does to a live block besides handing it out and taking it back: tells its
@@ -69,6 +70,13 @@ final class LiveBlocks {
             if (marks.isFree(address, c)) {
                 throw FreeChecks.notAllocated(address);
             }
+            // The entry again, after the mark, as a free reads it (see Heap#isUnmarkedBlockStart): a
+            // span that went back to the page heap between the two reads has pages that read as no
+            // mark, and the block is not live; look again from the start.
+            VarHandle.loadLoadFence();
+            if (pageMap.entry((int) (offset >>> Pages.SHIFT)) != entry) {
+                return usableSizeChecked(address, operation);
+            }
             return SizeClasses.SIZE[c];
         }
         return large.usableSize(address, offset);
@@ -93,7 +101,24 @@ final class LiveBlocks {
         } catch (IllegalStateException segmentClosed) {
             throw FreeChecks.closed();
         }
-        heap.free(address);
+        if (moved == address) {
+            // The old block was live when checked, so only a free racing this call can have let the
+            // new one take its place: freeing "the old block" now would free the new one.
+            heap.free(moved);
+            throw FreeChecks.doubleFree(address);
+        }
+        try {
+            heap.free(address);
+        } catch (RuntimeException refused) {
+            // The old block was not live after all (a free racing this call, or the heap's close):
+            // the new one goes back, so that a refused reallocation changes nothing.
+            try {
+                heap.free(moved);
+            } catch (RuntimeException alsoRefused) {
+                refused.addSuppressed(alsoRefused);
+            }
+            throw refused;
+        }
         return moved;
     }
 }
