@@ -7,7 +7,11 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * A second free of a block under 128 B, whose free mark is a cookie in its first word, racing the
@@ -88,6 +92,47 @@ class FreeRacingReleaseTest {
         } finally {
             heap.close();
         }
+    }
+
+    /**
+     * The same race left to the threads: one frees blocks and then frees each again, while another
+     * returns idle central memory and releases free pages as fast as it can, so that spans go back
+     * and are released under the second frees. Every second free must be refused.
+     */
+    @ParameterizedTest(name = "{0} bytes")
+    @ValueSource(longs = {48, 512})
+    void secondFreesRacingReleasesOfTheirSpansAreAllRefused(long size) throws Exception {
+        Heap heap = new Heap(HeapConfig.defaults().withProfileRate(0));
+        AtomicBoolean done = new AtomicBoolean();
+        AtomicLong releases = new AtomicLong();
+        Thread releaser = Thread.ofPlatform().start(() -> {
+            while (!done.get()) {
+                heap.releaseMemory();
+                releases.incrementAndGet();
+            }
+        });
+        try {
+            long[] blocks = new long[2000];
+            for (int round = 0; round < 50; round++) {
+                for (int i = 0; i < blocks.length; i++) {
+                    blocks[i] = heap.allocate(size, 1);
+                }
+                for (long block : blocks) {
+                    heap.free(block);
+                }
+                for (long block : blocks) {
+                    assertThatThrownBy(() -> heap.free(block)).as("round %d", round)
+                            .isInstanceOf(IllegalStateException.class)
+                            .hasMessageStartingWith("double free of 0x" + Long.toHexString(block));
+                }
+            }
+        } finally {
+            done.set(true);
+            releaser.join();
+        }
+        assertThat(releases.get()).as("releases run meanwhile").isPositive();
+        heap.verify();
+        heap.close();
     }
 
     /** The fast path's check of a block under 128 B. */
