@@ -9,7 +9,10 @@ import java.util.List;
  * <p>With no allocation in flight, every snapshot satisfies {@code heapSys == heapInuse + heapIdle},
  * {@code heapReleased <= heapIdle}, {@code heapObjects == mallocs - frees} and
  * {@code heapAlloc <= heapInuse}. While other threads allocate, counts may trail by a few
- * operations; reading a snapshot never stops them.
+ * operations; reading a snapshot never stops them. Frees are read before allocations, so every
+ * block live throughout the read is counted (blocks allocated during it may be counted too) and
+ * {@code heapObjects} is never negative; a free in flight can be missed once per thread and size
+ * class.
  *
  * @param sys          all memory obtained from the OS: the heap's committed pages plus metadata
  * @param heapSys      committed heap pages: {@code heapInuse + heapIdle}

@@ -25,16 +25,28 @@ public final class HeapStatistics {
         long[] mallocs = new long[SizeClasses.COUNT];
         long[] frees = new long[SizeClasses.COUNT];
         long[] large = new long[4];
-        heap.caches().addCounts(mallocs, frees, large);
-        heap.profiler().addCounts(mallocs, frees, large);
+        LargeBlocks pageHeapLarge = heap.large();
+        // Every free first, then every allocation. The counters move while other threads run, and a
+        // block is often allocated through one counter and freed through another (another thread's
+        // cache, the page heap); each free counted here came after its allocation, which the second
+        // pass, later, counts too. Read the other way round, a snapshot taken beside a thread that
+        // frees what another allocates counted 143 more frees than allocations.
+        heap.caches().addFrees(frees, large);
+        long largeFrees = pageHeapLarge.frees() + large[2];
+        long largeBytesFreed = pageHeapLarge.bytesFreed() + large[3];
+        heap.caches().addMallocs(mallocs, large);
+        long largeMallocs = pageHeapLarge.mallocs() + large[0];
+        long largeBytesAllocated = pageHeapLarge.bytesAllocated() + large[1];
+        // Sampled blocks are counted by the profiler alone, allocations and frees under one lock.
+        long[] sampledLarge = new long[4];
+        heap.profiler().addCounts(mallocs, frees, sampledLarge);
         long[] cached = {0};
         heap.caches().forEachCache(cache -> cached[0] += cache.cachedBytes());
         for (int c = 1; c < SizeClasses.COUNT; c++) {
             cached[0] += (long) heap.central(c).transferred() * SizeClasses.SIZE[c];
         }
-        LargeBlocks pageHeapLarge = heap.large();
-        return build(mallocs, frees, cached[0], pageHeapLarge.mallocs() + large[0], pageHeapLarge.frees() + large[2],
-                pageHeapLarge.bytesAllocated() + large[1], pageHeapLarge.bytesFreed() + large[3]);
+        return build(mallocs, frees, cached[0], largeMallocs + sampledLarge[0], largeFrees + sampledLarge[2],
+                largeBytesAllocated + sampledLarge[1], largeBytesFreed + sampledLarge[3]);
     }
 
     private MemStats build(long[] mallocs, long[] frees, long cachedBytes, long largeMallocs, long largeFrees,

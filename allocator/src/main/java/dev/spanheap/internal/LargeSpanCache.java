@@ -106,8 +106,18 @@ final class LargeSpanCache {
 
     /** Adds {mallocs, their bytes, frees, their bytes} through this cache to {@code into}. */
     void addCounts(long[] into) {
+        addMallocs(into);
+        addFrees(into);
+    }
+
+    /** Adds the mallocs through this cache and their bytes to {@code into[0]} and {@code into[1]}. */
+    void addMallocs(long[] into) {
         into[0] += mallocs;
         into[1] += mallocBytes;
+    }
+
+    /** Adds the frees through this cache and their bytes to {@code into[2]} and {@code into[3]}. */
+    void addFrees(long[] into) {
         into[2] += frees;
         into[3] += freeBytes;
     }

@@ -362,10 +362,11 @@ public final class ThreadCache {
         int depth = depth(c);
         int pushed = Math.clamp(limit(c) - depth, 0, got - 1);
         System.arraycopy(batch, 1, slots, REGION[c] + 1 + depth, pushed);
-        setDepth(c, depth + pushed);
         int left = got - 1 - pushed;
+        // The counts before the stack, as a refill does (see mallocs).
         received[PAD + c] += got;
         returned[PAD + c] += left;
+        setDepth(c, depth + pushed);
         return left;
     }
 
@@ -585,15 +586,26 @@ public final class ThreadCache {
         large.addCounts(into);
     }
 
+    /** {@link #addLargeCounts}'s mallocs and their bytes alone. */
+    void addLargeMallocs(long[] into) {
+        large.addMallocs(into);
+    }
+
+    /** {@link #addLargeCounts}'s frees and their bytes alone. */
+    void addLargeFrees(long[] into) {
+        large.addFrees(into);
+    }
+
     /** Returns every cached object to the central lists and the budget to the heap. */
     void flush() {
         for (int c = 1; c < SizeClasses.COUNT; c++) {
             int count = depth(c);
             if (count > 0) {
-                returned[PAD + c] += count;
                 centrals[c].give(slots, REGION[c] + 1, count);
             }
+            // The stack before the count, as a drain does (see mallocs).
             setStack(c, 0, 0);
+            returned[PAD + c] += count;
         }
         classLimitBytes = 0;
         large.flush();
@@ -610,7 +622,18 @@ public final class ThreadCache {
      * the central list or from frees, less what is still here or went back.
      */
     long mallocs(int c) {
-        return received[PAD + c] - returned[PAD + c] - depth(c) + frees(c);
+        // Read while the owner runs (statistics), in this order, each load after the one before, so
+        // that a count read between two stores of an update errs high, never low: a drain or flush
+        // lowers the stack before it adds to returned (read first), and a refill or stash adds to
+        // received (read last but one) before it deepens the stack. Only a push read between its
+        // stack word and its free count reads one low.
+        long returnedObjects = returned[PAD + c];
+        java.lang.invoke.VarHandle.loadLoadFence();
+        int depth = depth(c);
+        java.lang.invoke.VarHandle.loadLoadFence();
+        long receivedObjects = received[PAD + c];
+        java.lang.invoke.VarHandle.loadLoadFence();
+        return receivedObjects - returnedObjects - depth + frees(c);
     }
 
     /** Objects of class {@code c} this cache has taken from the central list. */

@@ -498,25 +498,47 @@ final class ThreadCaches {
     }
 
     /**
-     * Adds per-class malloc and free counts of every cache, live or retired, into the arrays, and
-     * {large mallocs, bytes, large frees, bytes} through the caches into {@code large}.
+     * Adds the per-class free counts of every cache, live or retired, into {@code frees}, and the
+     * large frees {count, bytes} through the caches into {@code large[2]} and {@code large[3]}: the
+     * first half of a statistics snapshot, read before {@link #addMallocs} (see HeapStatistics).
      */
-    void addCounts(long[] mallocs, long[] frees, long[] large) {
+    void addFrees(long[] frees, long[] large) {
+        registryLock.lock();
+        try {
+            reapLocked();
+            for (int c = 1; c < SizeClasses.COUNT; c++) {
+                frees[c] += retiredFrees[c];
+            }
+            large[2] += retiredLarge[2];
+            large[3] += retiredLarge[3];
+            forEachCache(cache -> {
+                cache.addLargeFrees(large);
+                for (int c = 1; c < SizeClasses.COUNT; c++) {
+                    frees[c] += cache.frees(c);
+                }
+            });
+        } finally {
+            registryLock.unlock();
+        }
+    }
+
+    /**
+     * Adds the per-class malloc counts of every cache, live or retired, into {@code mallocs}, and
+     * the large mallocs {count, bytes} through the caches into {@code large[0]} and {@code large[1]}.
+     */
+    void addMallocs(long[] mallocs, long[] large) {
         registryLock.lock();
         try {
             reapLocked();
             for (int c = 1; c < SizeClasses.COUNT; c++) {
                 mallocs[c] += retiredMallocs[c];
-                frees[c] += retiredFrees[c];
             }
-            for (int i = 0; i < large.length; i++) {
-                large[i] += retiredLarge[i];
-            }
+            large[0] += retiredLarge[0];
+            large[1] += retiredLarge[1];
             forEachCache(cache -> {
-                cache.addLargeCounts(large);
+                cache.addLargeMallocs(large);
                 for (int c = 1; c < SizeClasses.COUNT; c++) {
                     mallocs[c] += cache.mallocs(c);
-                    frees[c] += cache.frees(c);
                 }
             });
         } finally {
