@@ -17,9 +17,11 @@ import org.junit.jupiter.params.provider.ValueSource;
  * A second free of a block under 128 B, whose free mark is a cookie in its first word, racing the
  * return of the block's span to the page heap and the release of its pages: released memory reads 0,
  * so a free that read the block's page-map entry before the return and its first word after the
- * release would find no cookie. The fast path's check ({@link Heap#isUnmarkedBlockStart}) reads
- * the entry again after the cookie; this test plays the interleaving out step by step, the entry
- * read before the return, the rest of the check after the release.
+ * release would find no cookie (and from 128 B up, one whose pages were carved again for another
+ * class would find the new block's flag reading allocated). The fast path's check
+ * ({@link Heap#isUnmarkedBlockStart}) and the slow path read the entry again after the mark. The
+ * first two tests play the interleavings out step by step, the entry read before the return, the
+ * rest of the check after it; the third leaves the race to two threads.
  */
 class FreeRacingReleaseTest {
 
