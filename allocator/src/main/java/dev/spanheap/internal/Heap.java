@@ -4,7 +4,6 @@ import dev.spanheap.MemStats;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.lang.foreign.ValueLayout;
-import java.lang.invoke.VarHandle;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
@@ -411,15 +410,10 @@ public final class Heap implements IdleCentralMemory {
      * A flagged block's own memory is not read: a buffer freed long after its last use is cold,
      * and that read was a cache miss on every free (see FreeMarks).
      *
-     * <p>The entry is read again after the mark, and must not have changed. A second free can meet
-     * its block's span going back to the page heap: released memory reads 0, which is no cookie,
-     * and the pages may even be carved again and the address handed out in another class, its
-     * flag reading allocated. Either way a free that read the entry before that and the mark after
-     * it would push the block on its old class's stack. The span's return rewrites the entry before
-     * any release or carve, so an entry read after the mark (the fence keeps the JIT from reusing
-     * the first read; on x86 it is no instruction) differs, and the free goes to {@link SlowFrees},
-     * which checks it against what the address is now: a double free, or the free of whatever block
-     * was handed out there since, as any stale free after reuse is. Package-private for its test.
+     * <p>The entry is read again after the mark and must not have changed ({@link PageMap#stillMaps});
+     * if it did, the free goes to {@link SlowFrees}, which checks it against what the address is
+     * now: a double free, or the free of whatever block was handed out there since, as any stale
+     * free after reuse is. Package-private for its test.
      */
     static boolean isUnmarkedBlockStart(
             int c, long offset, long entry, long address, long cookie, long flag, long pageMapAddress) {
@@ -429,8 +423,7 @@ public final class Heap implements IdleCentralMemory {
                 : RawMemory.ALL.get(WORD, address) == cookie)) {
             return false;
         }
-        VarHandle.loadLoadFence();
-        return PageMap.entryAt(pageMapAddress, offset) == entry;
+        return PageMap.stillMaps(pageMapAddress, offset, entry);
     }
 
     /**

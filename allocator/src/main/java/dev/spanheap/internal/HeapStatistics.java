@@ -29,8 +29,8 @@ public final class HeapStatistics {
         // Every free first, then every allocation. The counters move while other threads run, and a
         // block is often allocated through one counter and freed through another (another thread's
         // cache, the page heap); each free counted here came after its allocation, which the second
-        // pass, later, counts too. Read the other way round, a snapshot taken beside a thread that
-        // frees what another allocates counted 143 more frees than allocations.
+        // pass, later, counts too. Read together, cache by cache, a snapshot taken beside a thread
+        // that frees what another allocates counted 143 more frees than allocations.
         heap.caches().addFrees(frees, large);
         long largeFrees = pageHeapLarge.frees() + large[2];
         long largeBytesFreed = pageHeapLarge.bytesFreed() + large[3];

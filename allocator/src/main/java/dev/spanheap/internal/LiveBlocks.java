@@ -1,7 +1,6 @@
 package dev.spanheap.internal;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.invoke.VarHandle;
 
 /**
  * What {@link Heap} does to a live block besides handing it out and taking it back: tells its
@@ -70,11 +69,9 @@ final class LiveBlocks {
             if (marks.isFree(address, c)) {
                 throw FreeChecks.notAllocated(address);
             }
-            // The entry again, after the mark, as a free reads it (see Heap#isUnmarkedBlockStart): a
-            // span that went back to the page heap between the two reads has pages that read as no
-            // mark, and the block is not live; look again from the start.
-            VarHandle.loadLoadFence();
-            if (pageMap.entry((int) (offset >>> Pages.SHIFT)) != entry) {
+            // The entry again, after the mark, as a free reads it: if the block's span went back to
+            // the page heap meanwhile, look again from the start.
+            if (!pageMap.stillMaps(offset, entry)) {
                 return usableSizeChecked(address, operation);
             }
             return SizeClasses.SIZE[c];

@@ -2,6 +2,7 @@ package dev.spanheap.internal;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
 
 /**
  * For the pages of the reservation, the span that covers them; this is how {@code free} finds a
@@ -107,6 +108,26 @@ final class PageMap {
         // Unaligned layout: entries are aligned, and this spares the run-time alignment check.
         // (offset >>> Pages.SHIFT) * 8 in one shift and one mask.
         return RawMemory.ALL.get(ENTRY, mapAddress + ((offset >>> (Pages.SHIFT - 3)) & -ENTRY_BYTES));
+    }
+
+    /**
+     * Whether the entry of the page holding byte {@code offset} still equals {@code entry}, read
+     * after every load before this call: what a free (or a size lookup) checks after its block's
+     * free mark. A second free can meet its block's span going back to the page heap: released
+     * memory reads 0, which is no cookie, and the pages may even be carved again and the address
+     * handed out in another class, its flag reading allocated. A check that read the entry before
+     * that and the mark after it would take the block for a live one of its old class. The span's
+     * return rewrites the entry before any release or carve, so the entry read again here differs.
+     * The fence keeps the JIT from reusing the first read; on x86 it is no instruction.
+     */
+    static boolean stillMaps(long mapAddress, long offset, long entry) {
+        VarHandle.loadLoadFence();
+        return entryAt(mapAddress, offset) == entry;
+    }
+
+    /** {@link #stillMaps(long, long, long)} on this map. */
+    boolean stillMaps(long offset, long entry) {
+        return stillMaps(base, offset, entry);
     }
 
     private void set(int page, long entry) {

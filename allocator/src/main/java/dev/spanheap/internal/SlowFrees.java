@@ -1,7 +1,5 @@
 package dev.spanheap.internal;
 
-import java.lang.invoke.VarHandle;
-
 /**
  * Every free that {@link Heap}'s fast paths do not serve: a checked small free whose class is full
  * in the thread's cache, a large block the thread's cache may keep, and everything else, checked
@@ -111,13 +109,11 @@ final class SlowFrees {
         if (marks.isFree(address, c)) {
             throw FreeChecks.doubleFree(address);
         }
-        // The entry again, after the mark: if the block's span went back to the page heap since the
-        // first read (its pages released, so no cookie, or carved again, so a flag reading
-        // allocated), it changed, and the free starts over (see Heap#isUnmarkedBlockStart). (A free
-        // of a block under 128 B in a loop of 2000, racing the scavenger's return of idle central
-        // memory while this code ran in the interpreter, was let through once before this check.)
-        VarHandle.loadLoadFence();
-        if (heap.pageHeap().pageMap.entry((int) (offset >>> Pages.SHIFT)) != entry) {
+        // The entry again, after the mark: if the block's span went back to the page heap meanwhile,
+        // the free starts over. (A free of a block under 128 B in a loop of 2000, racing the
+        // scavenger's return of idle central memory while this code ran in the interpreter, was let
+        // through once before this check.)
+        if (!heap.pageHeap().pageMap.stillMaps(offset, entry)) {
             freeChecked(address, largeChecked);
             return;
         }

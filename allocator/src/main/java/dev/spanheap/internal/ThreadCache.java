@@ -1,5 +1,7 @@
 package dev.spanheap.internal;
 
+import java.lang.invoke.VarHandle;
+
 /**
  * A thread's cache of free objects (Go's mcache, TCMalloc's ThreadCache): for each size class a
  * stack of object addresses the owning thread allocates from and frees to with no lock and no
@@ -628,11 +630,11 @@ public final class ThreadCache {
         // received (read last but one) before it deepens the stack. Only a push read between its
         // stack word and its free count reads one low.
         long returnedObjects = returned[PAD + c];
-        java.lang.invoke.VarHandle.loadLoadFence();
+        VarHandle.loadLoadFence();
         int depth = depth(c);
-        java.lang.invoke.VarHandle.loadLoadFence();
+        VarHandle.loadLoadFence();
         long receivedObjects = received[PAD + c];
-        java.lang.invoke.VarHandle.loadLoadFence();
+        VarHandle.loadLoadFence();
         return receivedObjects - returnedObjects - depth + frees(c);
     }
 
