@@ -19,9 +19,9 @@ import java.util.List;
  * </ol>
  * Denser stretches keep their free pages until {@code releaseMemory} or the soft limit.
  *
- * <p>The plan is a list of {id, first page, pages} ranges, as {@link PageHeap#release} applies
- * them: each range inside free run {@code id} and not yet released, and the ranges of one run next
- * to each other. Everything here runs under the page heap's lock.
+ * <p>The plan is a list of {id, first page, pages} ranges, as in {@link ReleasePlan#ranges}: each
+ * range inside free run {@code id} and not yet released, and the ranges of one run next to each
+ * other. Everything here runs under the page heap's lock.
  */
 final class HugePageReleases {
 
@@ -84,7 +84,7 @@ final class HugePageReleases {
         int first = (start + HUGE_PAGE_PAGES - 1) / HUGE_PAGE_PAGES * HUGE_PAGE_PAGES;
         for (int stretch = first; stretch + HUGE_PAGE_PAGES <= end && planned < maxBytes; stretch += HUGE_PAGE_PAGES) {
             // Whole, whatever maxBytes allows: half of a stretch would break its huge page.
-            planned = PageHeap.planUnreleased(released, id, stretch, stretch + HUGE_PAGE_PAGES, Long.MAX_VALUE,
+            planned = ReleasePlan.planUnreleased(released, id, stretch, stretch + HUGE_PAGE_PAGES, Long.MAX_VALUE,
                     planned, taken);
         }
         return planned;
@@ -103,8 +103,8 @@ final class HugePageReleases {
             int free = freeInStretch[page / HUGE_PAGE_PAGES];
             if (free >= SPARSE_STRETCH_FREE_PAGES && free < HUGE_PAGE_PAGES) {
                 // Its part of the stretch whole: the plan of a sparse stretch is not cut short either.
-                planned = PageHeap.planUnreleased(released, id, page, Math.min(end, stretchEnd(page)), Long.MAX_VALUE,
-                        planned, taken);
+                planned = ReleasePlan.planUnreleased(released, id, page, Math.min(end, stretchEnd(page)),
+                        Long.MAX_VALUE, planned, taken);
             }
         }
         return planned;

@@ -1,8 +1,6 @@
 package dev.spanheap.internal;
 
 import dev.spanheap.OsMemoryException;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -343,10 +341,7 @@ public final class PageHeap {
      * neighbours freed meanwhile. Go's scavenger does the same.
      */
     long release(long maxBytes, boolean mayBreakHugePages) {
-        boolean wholeHugePages = hugePages && !mayBreakHugePages;
-        List<long[]> taken = new ArrayList<>();
-        // For each taken range, the metadata pages to give back with it.
-        List<List<long[]>> metadata = new ArrayList<>();
+        ReleasePlan plan;
         lock.lock();
         try {
             // A release of everything (releaseMemory) first lets releases in flight finish, so that
@@ -357,26 +352,12 @@ public final class PageHeap {
             if (closed) {
                 return 0;
             }
-            // Largest runs first: (pages, id) packed in a long sorts by length.
-            long[] runs = new long[freeRuns.size()];
-            int[] count = {0};
-            freeRuns.forEach(id -> runs[count[0]++] = ((long) spans.pages(id) << 32) | id);
-            java.util.Arrays.sort(runs);
-            // Planned first, which allocates, and only then applied, which does not: an
-            // OutOfMemoryError while planning leaves every run as it was.
-            if (wholeHugePages) {
-                HugePageReleases.plan(spans, released, committedPages, runs, maxBytes, taken);
-            } else {
-                long planned = 0;
-                for (int i = runs.length - 1; i >= 0 && planned < maxBytes; i--) {
-                    planned = planRelease((int) runs[i], maxBytes, planned, taken);
-                }
-            }
-            for (long[] range : taken) {
-                metadata.add(metadataPlan(range));
-            }
+            // Planned first, which allocates, and only then taken, which does not: an OutOfMemoryError
+            // while planning leaves every run as it was.
+            plan = ReleasePlan.of(spans, freeRuns, released, committedPages, metadataReleases, maxBytes,
+                    hugePages && !mayBreakHugePages);
             int lastId = 0;
-            for (long[] range : taken) {
+            for (long[] range : plan.ranges) {
                 int id = (int) range[0];
                 if (id != lastId) {
                     freeRuns.remove(id);
@@ -384,13 +365,13 @@ public final class PageHeap {
                     lastId = id;
                 }
             }
-            if (!taken.isEmpty()) {
+            if (!plan.ranges.isEmpty()) {
                 releasesInFlight++;
             }
         } finally {
             lock.unlock();
         }
-        if (taken.isEmpty()) {
+        if (plan.ranges.isEmpty()) {
             return 0;
         }
         // Each entry is {id, first page, pages}; a refused call ends the releasing, keeping what was
@@ -399,8 +380,8 @@ public final class PageHeap {
         // for this release for ever.
         int doneRanges = 0;
         Throwable refusal = null;
-        for (int r = 0; r < taken.size(); r++) {
-            long[] range = taken.get(r);
+        for (int r = 0; r < plan.ranges.size(); r++) {
+            long[] range = plan.ranges.get(r);
             try {
                 space.decommit(range[1] << Pages.SHIFT, range[2] << Pages.SHIFT);
             } catch (RuntimeException | Error e) {
@@ -409,7 +390,7 @@ public final class PageHeap {
             }
             doneRanges++;
             try {
-                metadataReleases.release(metadata.get(r));
+                metadataReleases.release(plan.metadata.get(r));
             } catch (Error e) {
                 refusal = e;
                 break;
@@ -418,8 +399,8 @@ public final class PageHeap {
         long done = 0;
         lock.lock();
         try {
-            for (int r = 0; r < taken.size(); r++) {
-                long[] range = taken.get(r);
+            for (int r = 0; r < plan.ranges.size(); r++) {
+                long[] range = plan.ranges.get(r);
                 int id = (int) range[0];
                 if (r < doneRanges) {
                     int count = (int) range[2];
@@ -429,7 +410,7 @@ public final class PageHeap {
                     releasedBytesTotal += (long) count << Pages.SHIFT;
                     done += (long) count << Pages.SHIFT;
                 }
-                boolean lastRangeOfRun = r + 1 == taken.size() || taken.get(r + 1)[0] != id;
+                boolean lastRangeOfRun = r + 1 == plan.ranges.size() || plan.ranges.get(r + 1)[0] != id;
                 if (lastRangeOfRun && !closed) {
                     spans.setState(id, SpanTable.FREE);
                     insertFree(id);
@@ -447,48 +428,6 @@ public final class PageHeap {
             throw e;
         }
         return done;
-    }
-
-    /**
-     * The metadata to give back with taken range {id, first page, pages} of a free run (see
-     * {@link MetadataReleases}), extended over the run's pages on either side that were released
-     * before. Lock held.
-     */
-    private List<long[]> metadataPlan(long[] range) {
-        int id = (int) range[0];
-        int runStart = spans.start(id);
-        int runEnd = runStart + spans.pages(id);
-        int from = (int) range[1];
-        int to = from + (int) range[2];
-        return metadataReleases.plan(runStart, runEnd, released.last(runStart, from, false) + 1,
-                released.next(to, runEnd, false));
-    }
-
-    /**
-     * Adds to {@code taken} the not yet released ranges of free run {@code id}, {id, first page,
-     * pages} each, up to {@code maxBytes} planned in all; returns the bytes planned so far. Lock held.
-     */
-    private long planRelease(int id, long maxBytes, long planned, List<long[]> taken) {
-        return planUnreleased(released, id, spans.start(id), spans.start(id) + spans.pages(id), maxBytes, planned,
-                taken);
-    }
-
-    /**
-     * Adds the not yet released ranges of pages {@code [from, to)} of free run {@code id} to
-     * {@code taken}, {id, first page, pages} each, up to {@code maxBytes} planned in all (the last
-     * range cut short to fit); returns the bytes planned so far. Lock held.
-     */
-    static long planUnreleased(PageBits released, int id, int from, int to, long maxBytes, long planned,
-                               List<long[]> taken) {
-        int page = released.next(from, to, false);
-        while (page < to && planned < maxBytes) {
-            int stop = released.next(page, to, true);
-            stop = (int) Math.min(stop, page + ((maxBytes - planned + Pages.SIZE - 1) >>> Pages.SHIFT));
-            taken.add(new long[] {id, page, stop - page});
-            planned += (long) (stop - page) << Pages.SHIFT;
-            page = released.next(stop, to, false);
-        }
-        return planned;
     }
 
     private int carve(int run, int pages, long alignBytes, byte state) {

@@ -20,7 +20,8 @@
  *       with free objects and a transfer stack of whole batches (TCMalloc's transfer cache); caches
  *       refill from it and drain to it in batches.</dd>
  *   <dt>page heap (mheap)</dt><dd>{@link dev.spanheap.internal.PageHeap}: hands out runs of pages,
- *       coalesces them on free, grows the committed region, releases free pages to the OS.</dd>
+ *       coalesces them on free, grows the committed region, releases free pages to the OS (largest
+ *       runs first, as planned by {@link dev.spanheap.internal.ReleasePlan}).</dd>
  *   <dt>page map</dt><dd>{@link dev.spanheap.internal.PageMap}: page number to span id, O(1).</dd>
  *   <dt>scavenger</dt><dd>{@link dev.spanheap.internal.Scavenger}: releases free pages beyond 103% of
  *       the recent peak in use, and in any case beyond 110% of what is in use now (8 MiB over it at
