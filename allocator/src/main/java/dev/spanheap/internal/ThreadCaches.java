@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BiConsumer;
 
 /**
  * Finds the cache for the calling thread and takes caches back when threads end.
@@ -503,23 +504,7 @@ final class ThreadCaches {
      * first half of a statistics snapshot, read before {@link #addMallocs} (see HeapStatistics).
      */
     void addFrees(long[] frees, long[] large) {
-        registryLock.lock();
-        try {
-            reapLocked();
-            for (int c = 1; c < SizeClasses.COUNT; c++) {
-                frees[c] += retiredFrees[c];
-            }
-            large[2] += retiredLarge[2];
-            large[3] += retiredLarge[3];
-            forEachCache(cache -> {
-                cache.addLargeFrees(large);
-                for (int c = 1; c < SizeClasses.COUNT; c++) {
-                    frees[c] += cache.frees(c);
-                }
-            });
-        } finally {
-            registryLock.unlock();
-        }
+        addCounts(retiredFrees, frees, large, 2, ThreadCache::frees, ThreadCache::addLargeFrees);
     }
 
     /**
@@ -527,18 +512,33 @@ final class ThreadCaches {
      * the large mallocs {count, bytes} through the caches into {@code large[0]} and {@code large[1]}.
      */
     void addMallocs(long[] mallocs, long[] large) {
+        addCounts(retiredMallocs, mallocs, large, 0, ThreadCache::mallocs, ThreadCache::addLargeMallocs);
+    }
+
+    /** One of a cache's per-class counts. */
+    private interface ClassCount {
+        long of(ThreadCache cache, int c);
+    }
+
+    /**
+     * Adds {@code retired} and every cache's {@code count} into {@code into} by class, and the
+     * retired and the caches' large {count, bytes} into {@code large[largeAt]} and
+     * {@code large[largeAt + 1]}.
+     */
+    private void addCounts(long[] retired, long[] into, long[] large, int largeAt, ClassCount count,
+                           BiConsumer<ThreadCache, long[]> addLarge) {
         registryLock.lock();
         try {
             reapLocked();
             for (int c = 1; c < SizeClasses.COUNT; c++) {
-                mallocs[c] += retiredMallocs[c];
+                into[c] += retired[c];
             }
-            large[0] += retiredLarge[0];
-            large[1] += retiredLarge[1];
+            large[largeAt] += retiredLarge[largeAt];
+            large[largeAt + 1] += retiredLarge[largeAt + 1];
             forEachCache(cache -> {
-                cache.addLargeMallocs(large);
+                addLarge.accept(cache, large);
                 for (int c = 1; c < SizeClasses.COUNT; c++) {
-                    mallocs[c] += cache.mallocs(c);
+                    into[c] += count.of(cache, c);
                 }
             });
         } finally {
