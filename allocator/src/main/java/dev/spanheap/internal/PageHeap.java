@@ -120,17 +120,11 @@ public final class PageHeap {
             boolean forSoftLimit;
             lock.lock();
             try {
-                if (closed) {
-                    return 0;
+                int found = carveOrGrowthLocked(need, pages, alignBytes, state);
+                if (found >= 0) {
+                    return found;
                 }
-                int span = carveFromFreeRunLocked(need, pages, alignBytes, state);
-                if (span != 0) {
-                    return span;
-                }
-                int step = growthLocked(need);
-                if (step == 0) {
-                    return 0;
-                }
+                int step = -found;
                 // No caller holds a lock that other allocating threads need (a central list cuts its
                 // span with its own lock dropped), so any growth may release for the goal first.
                 excess = releasedBeforeGrowth ? 0 : releaseBeforeGrowth(step);
@@ -168,17 +162,11 @@ public final class PageHeap {
                 int step;
                 lock.lock();
                 try {
-                    if (closed) {
-                        return 0;
+                    int found = carveOrGrowthLocked(need, pages, alignBytes, state);
+                    if (found >= 0) {
+                        return found;
                     }
-                    int span = carveFromFreeRunLocked(need, pages, alignBytes, state);
-                    if (span != 0) {
-                        return span;
-                    }
-                    step = growthLocked(need);
-                    if (step == 0) {
-                        return 0;
-                    }
+                    step = -found;
                 } finally {
                     lock.unlock();
                 }
@@ -203,6 +191,20 @@ public final class PageHeap {
         } finally {
             growLock.unlock();
         }
+    }
+
+    /**
+     * What an allocation finds under the lock: a span carved from a free run (its id, positive); 0
+     * when the heap is closed or the reservation cannot hold {@code need} pages; or, when only growth
+     * would make room, minus the pages to commit (one sign for the two answers that end the search
+     * and another for the one that goes on, so that both callers read it the same way).
+     */
+    private int carveOrGrowthLocked(int need, int pages, long alignBytes, byte state) {
+        if (closed) {
+            return 0;
+        }
+        int span = carveFromFreeRunLocked(need, pages, alignBytes, state);
+        return span != 0 ? span : -growthLocked(need);
     }
 
     /** A span carved from the free run that fits {@code need} pages best, or 0 if none holds them. Lock held. */
