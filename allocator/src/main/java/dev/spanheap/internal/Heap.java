@@ -38,7 +38,6 @@ public final class Heap implements IdleCentralMemory {
      */
     private static final int VIRTUAL_THREAD_STRIPES = 8;
     private static final AtomicInteger HEAPS_CREATED = new AtomicInteger();
-    private static final System.Logger LOG = System.getLogger("dev.spanheap");
     private final PageHeap pageHeap;
     /** {@link PageMap#address()}, held here so that a free's page-map read is one load. */
     private final long pageMapAddress;
@@ -527,7 +526,7 @@ public final class Heap implements IdleCentralMemory {
             if (closed) {
                 return;
             }
-            reportLeaks();
+            LeakReport.logAtClose(this);
             SpanheapEvents.closed(this);
             closed = true;
             enableFastPaths(false);
@@ -544,22 +543,6 @@ public final class Heap implements IdleCentralMemory {
             pageHeap.close();
         } finally {
             closeLock.unlock();
-        }
-    }
-
-    /**
-     * {@link #close()}'s leak report: logged when blocks are still in use. Nothing in it may stop
-     * the close: a logging backend that threw, or a Java heap too full to build the text, used to
-     * leave the heap open, every later close throwing the same.
-     */
-    private void reportLeaks() {
-        try {
-            MemStats stats = new HeapStatistics(this).snapshot();
-            if (stats.heapObjects() > 0) {
-                LOG.log(System.Logger.Level.WARNING, LeakReport.describe(name, stats, profiler, true));
-            }
-        } catch (RuntimeException | OutOfMemoryError unreported) {
-            // The memory goes back all the same; leakReport() can still be asked before a close.
         }
     }
 

@@ -16,8 +16,25 @@ final class LeakReport {
 
     private static final int TOP_SITES = 10;
     private static final int FRAMES_PER_SITE = 16;
+    private static final System.Logger LOG = System.getLogger("dev.spanheap");
 
     private LeakReport() {
+    }
+
+    /**
+     * {@link Heap#close()}'s report: logged at WARNING when {@code heap} still has blocks in use.
+     * Nothing in it may stop the close: a logging backend that threw, or a Java heap too full to
+     * build the text, used to leave the heap open, every later close throwing the same.
+     */
+    static void logAtClose(Heap heap) {
+        try {
+            MemStats stats = new HeapStatistics(heap).snapshot();
+            if (stats.heapObjects() > 0) {
+                LOG.log(System.Logger.Level.WARNING, describe(heap.name(), stats, heap.profiler(), true));
+            }
+        } catch (RuntimeException | OutOfMemoryError unreported) {
+            // The memory goes back all the same; Heap#leakReport() can still be asked before a close.
+        }
     }
 
     static String describe(String heapName, MemStats stats, HeapProfiler profiler, boolean closing) {
