@@ -51,13 +51,13 @@ final class LeakReport {
                     .toString();
         }
         List<Map.Entry<List<StackTraceElement>, HeapProfiler.SiteTotals>> sites = inUseByStack(profiler);
-        if (sites.isEmpty() && profiler.rate() == 1) {
-            // Every allocation takes a sample, so only frees that ran while this report read the
-            // statistics and then the samples (a close racing frees) leave blocks counted here unsampled.
-            return out.append(" None of them has a sample left, though every allocation is sampled:"
-                    + " they were freed while this report was made.").toString();
-        }
         if (sites.isEmpty()) {
+            if (profiler.rate() == 1) {
+                // Every allocation takes a sample, so only frees that ran while this report read the
+                // statistics and then the samples (a close racing frees) leave blocks counted here unsampled.
+                return out.append(" None of them has a sample left, though every allocation is sampled:"
+                        + " they were freed while this report was made.").toString();
+            }
             return out.append(" None of them was sampled (one allocation per ").append(profiler.rate())
                     .append(" bytes allocated is); lower profileRate to see where they come from.").toString();
         }
