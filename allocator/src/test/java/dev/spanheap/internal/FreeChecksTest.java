@@ -64,6 +64,17 @@ class FreeChecksTest {
         heap.free(block);
     }
 
+    /** Offset 0 is inside the reservation, so before any page is committed it is beyond them, not outside. */
+    @ParameterizedTest(name = "checked {0}")
+    @ValueSource(booleans = {false, true})
+    void theFirstByteOfAHeapWithNothingCommittedIsBeyondTheCommittedPages(boolean checked) {
+        heap(checked);
+        assertThat(heap.pageHeap().committedBytes()).as("a new heap commits nothing").isZero();
+        long first = heap.base();
+        assertThatThrownBy(() -> heap.free(first)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("0x%x was not allocated by this heap: it lies beyond the heap's committed pages", first);
+    }
+
     @ParameterizedTest(name = "checked {0}")
     @ValueSource(booleans = {false, true})
     void theBlockAtTheHeapsFirstByteIsAnOrdinaryBlock(boolean checked) {
