@@ -9,8 +9,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * How deep a thread cache's classes may grow, that a round of frees stays in the cache, and how much
- * of the budget one cache may take.
+ * How deep a thread cache's classes may grow, that a round of frees stays in the cache, how much
+ * of the budget one cache may take, and where a stripe's late batch goes.
  */
 class ThreadCacheTest {
 
@@ -383,5 +383,67 @@ class ThreadCacheTest {
             slots[ThreadCache.OWNER] = owner;
         }
         cache.verify(heap.freeMarks());
+    }
+    /**
+     * A stripe fetches a batch without its lock and stashes it afterwards ({@link ThreadCache#stash}),
+     * by when other virtual threads may have filled the class: only the room left is pushed, on top
+     * of what is there, and the rest goes back to the central list. Here the class is filled to three
+     * below its limit between the fetch and the stash, as those frees would. (PIT: a stash that
+     * ignored the depth, or copied below the stack's top, passed every test, since a lone thread
+     * stashes only into an empty class.)
+     */
+    @Test
+    void aStashPushesOnlyTheRoomLeftOnTopOfTheStack() {
+        ThreadCache cache = heap.currentThreadCache();
+        int c = SizeClassLookup.sizeClassOf(64);
+        long[] kept = new long[300];
+        for (int i = 0; i < kept.length; i++) {
+            kept[i] = heap.allocate(cache, 64, 1);
+        }
+        int wanted = cache.refillCount(c);
+        long[] batch = new long[wanted];
+        int got = heap.central(c).take(batch, 0, wanted);
+        assertThat(got).isEqualTo(wanted).isGreaterThan(4);
+
+        int freed = 0;
+        while (!cache.isFull(c)) {
+            heap.free(cache, kept[freed++]);
+        }
+        // Three popped as a stripe's users would take them (still marked free: no user sees them).
+        long[] top = new long[3];
+        for (int i = 0; i < top.length; i++) {
+            top[i] = cache.allocate(c);
+        }
+        // The object now on top, popped and pushed back (it stays marked free throughout).
+        long below = cache.allocate(c);
+        assertThat(cache.free(c, below)).isTrue();
+        int depth = cache.depth(c);
+        long received = cache.received(c);
+
+        int left = cache.stash(c, batch, got);
+        assertThat(left).as("three fit, the first goes to the caller").isEqualTo(got - 1 - 3);
+        assertThat(cache.depth(c)).isEqualTo(depth + 3);
+        assertThat(cache.isFull(c)).isTrue();
+        assertThat(cache.received(c)).isEqualTo(received + got);
+        for (int i = 3; i >= 1; i--) {
+            assertThat(cache.allocate(c)).as("pushed on top, in the batch's order").isEqualTo(batch[i]);
+        }
+        assertThat(cache.allocate(c)).as("what was there stays below").isEqualTo(below);
+        assertThat(cache.free(c, below)).isTrue();
+        // Put everything back as the stripe's caller and its users would, and check the census.
+        for (int i = 1; i <= 3; i++) {
+            heap.free(cache, heap.handedOut(batch[i], c));
+        }
+        for (long block : top) {
+            heap.free(cache, heap.handedOut(block, c));
+        }
+        heap.central(c).giveFromFree(batch, got - left, left);
+        heap.free(cache, heap.handedOut(batch[0], c));
+        for (int i = freed; i < kept.length; i++) {
+            heap.free(cache, kept[i]);
+        }
+        cache.verify(heap.freeMarks());
+        heap.verify();
+        assertThat(new HeapStatistics(heap).snapshot().heapObjects()).isZero();
     }
 }
