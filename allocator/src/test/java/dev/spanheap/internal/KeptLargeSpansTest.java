@@ -153,4 +153,31 @@ class KeptLargeSpansTest {
         heap.free(guard);
         heap.verify();
     }
+    /**
+     * A thread that ends with a span kept in its cache: reaping retires the cache, gives the span
+     * back to the page heap and keeps the cache's large counts, so the free still counts (without
+     * them, the block would count as in use for ever).
+     */
+    @Test
+    void anEndedThreadsKeptSpanStaysCountedAsFreed() throws InterruptedException {
+        MemStats before = stats();
+        long[] block = new long[1];
+        Thread thread = Thread.ofPlatform().start(() -> {
+            block[0] = heap.allocate(SIZE, ALIGNMENT);
+            heap.free(block[0]);
+        });
+        thread.join();
+        assertThat(heap.pageHeap().spans.state(spanOf(block[0]))).as("kept by the ended thread").isEqualTo(SpanTable.CACHED);
+        MemStats kept = stats();
+        assertThat(kept.mallocs()).isEqualTo(before.mallocs() + 1);
+        assertThat(kept.frees()).isEqualTo(before.frees() + 1);
+
+        heap.caches().reap();
+        assertThat(heap.pageHeap().spans.state(spanOf(block[0]))).as("back in the page heap").isEqualTo(SpanTable.FREE);
+        MemStats reaped = stats();
+        assertThat(reaped.mallocs()).isEqualTo(kept.mallocs());
+        assertThat(reaped.frees()).isEqualTo(kept.frees());
+        assertThat(reaped.heapObjects()).isEqualTo(before.heapObjects());
+        heap.verify();
+    }
 }
