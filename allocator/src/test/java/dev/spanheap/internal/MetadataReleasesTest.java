@@ -83,6 +83,49 @@ class MetadataReleasesTest {
         assertThat(heap.describe()).doesNotContain("L");
     }
 
+    /**
+     * Runs whose ends' entries sit at the edges of metadata pages: the page of entries just inside
+     * the run is whole only with an end's entry, so it must stay. The page map starts
+     * {@link AddressSpace#PAGE_MAP_SKEW} bytes into its mapping, so metadata pages begin at entry
+     * 767 and every 1024 after. Run A starts on such an entry, run B's last entry ends such a page.
+     * (PIT: a plan reaching one entry further either way passed the tests above, whose runs' ends
+     * fall inside metadata pages.)
+     */
+    @Test
+    void aReleasedRunWhoseEndsAreOnMetadataPageEdgesKeepsThem() {
+        PageHeap heap = pageHeap(1L << 30);
+        int edge = (int) ((ENTRIES_PER_METADATA_PAGE - AddressSpace.PAGE_MAP_SKEW / Long.BYTES) % ENTRIES_PER_METADATA_PAGE);
+        assertThat(edge).isEqualTo(767);
+        int startA = edge;
+        int endA = edge + ENTRIES_PER_METADATA_PAGE + 1;
+        int startB = edge + 2 * ENTRIES_PER_METADATA_PAGE - 1;
+        int endB = edge + 3 * ENTRIES_PER_METADATA_PAGE;
+        int[] layout = {startA, endA - startA, 1, startB - endA - 1, endB - startB, 1};
+        int[] spans = new int[layout.length];
+        int next = 0;
+        for (int i = 0; i < layout.length; i++) {
+            spans[i] = heap.allocate(layout[i], Pages.SIZE, SpanTable.LARGE);
+            assertThat(heap.spans.start(spans[i])).as("span %d", i).isEqualTo(next);
+            next += layout[i];
+        }
+
+        heap.free(spans[1]);
+        heap.free(spans[4]);
+        heap.release(Long.MAX_VALUE);
+        heap.verify();
+        for (int[] run : new int[][] {{startA, endA}, {startB, endB}}) {
+            int id = heap.pageMap.spanAt(run[0]);
+            assertThat(heap.spans.state(id)).as("run at %d", run[0]).isEqualTo(SpanTable.FREE);
+            assertThat(heap.spans.start(id)).isEqualTo(run[0]);
+            assertThat(heap.spans.pages(id)).isEqualTo(run[1] - run[0]);
+            assertThat(heap.pageMap.spanAt(run[1] - 1)).as("the last page of the run at %d", run[0]).isEqualTo(id);
+        }
+        for (int i : new int[] {0, 2, 3, 5}) {
+            heap.free(spans[i]);
+        }
+        heap.verify();
+    }
+
     @Test
     void aGrowthWritesOnlyTheEndsOfItsRun() {
         PageHeap heap = pageHeap(64L << 30);
