@@ -60,7 +60,6 @@ public final class PageHeap {
     private int committedPages;
     private int freePages;
     private int releasedFreePages;
-    private long releasedBytesTotal;
     /** Releases between taking their runs and putting them back (their madvise runs without the lock). */
     private int releasesInFlight;
     private final Condition releaseEnded;
@@ -409,7 +408,6 @@ public final class PageHeap {
                     released.setRange((int) range[1], count);
                     spans.setReleasedPages(id, spans.releasedPages(id) + count);
                     releasedFreePages += count;
-                    releasedBytesTotal += (long) count << Pages.SHIFT;
                     done += (long) count << Pages.SHIFT;
                 }
                 boolean lastRangeOfRun = r + 1 == plan.ranges.size() || plan.ranges.get(r + 1)[0] != id;
@@ -586,12 +584,12 @@ public final class PageHeap {
     }
 
     private PageCounts countsLocked() {
-        return new PageCounts(committedPages, freePages, releasedFreePages, releasedBytesTotal,
+        return new PageCounts(committedPages, freePages, releasedFreePages,
                 freeRuns.size(), spans.liveRecords(), spans.footprintBytes());
     }
 
     /** Page counts read together under the lock. */
-    record PageCounts(int committed, int free, int releasedFree, long releasedBytesTotal,
+    record PageCounts(int committed, int free, int releasedFree,
                       int freeRuns, int spanRecords, long spanMetadataBytes) {
         int inUse() {
             return committed - free;
