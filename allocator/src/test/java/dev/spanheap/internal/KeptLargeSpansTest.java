@@ -16,8 +16,9 @@ import org.junit.jupiter.params.provider.ValueSource;
  * a block aligned past a page, or a sampled block, each of which has a span of its own. Kept spans
  * serve the thread's next sampled allocations of their length. What a kept span must not let
  * through: a free of one of its inner pages, a second free, dirty pages handed out as zeroed, and a
- * sample or a count lost on the way through the cache. PIT found each of these unchecked (mutants of
- * {@code keep} and {@code allocateSampled} survived the allocator's tests).
+ * sample or a count lost on the way through the cache or when its thread ends. PIT found each of
+ * these unchecked (mutants of {@code keep}, {@code allocateSampled} and the retiring of an ended
+ * thread's cache survived the allocator's tests).
  */
 class KeptLargeSpansTest {
 
