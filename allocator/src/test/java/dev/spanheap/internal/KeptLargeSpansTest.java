@@ -44,6 +44,11 @@ class KeptLargeSpansTest {
         return heap.pageHeap().pageMap.spanAt((int) ((address - heap.base()) >>> Pages.SHIFT));
     }
 
+    /** The state of the span that holds {@code address}. */
+    private byte stateOf(long address) {
+        return heap.pageHeap().spans.state(spanOf(address));
+    }
+
     private MemStats stats() {
         return new HeapStatistics(heap).snapshot();
     }
@@ -58,18 +63,18 @@ class KeptLargeSpansTest {
     @ValueSource(ints = {1, 4, 7})
     void aFreeOfAnInnerPageIsRefusedAndLeavesTheBlockLive(int page) {
         long block = heap.allocate(SIZE, ALIGNMENT);
-        assertThat(heap.pageHeap().spans.state(spanOf(block))).isEqualTo(SpanTable.LARGE);
+        assertThat(stateOf(block)).isEqualTo(SpanTable.LARGE);
         long objects = stats().heapObjects();
 
         long inner = block + (long) page * Pages.SIZE;
         assertThatThrownBy(() -> heap.free(inner)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("0x%x points inside a %d-byte block, not at its start", inner, SIZE);
 
-        assertThat(heap.pageHeap().spans.state(spanOf(block))).as("still the user's").isEqualTo(SpanTable.LARGE);
+        assertThat(stateOf(block)).as("still the user's").isEqualTo(SpanTable.LARGE);
         assertThat(stats().heapObjects()).isEqualTo(objects);
         heap.verify();
         heap.free(block);
-        assertThat(heap.pageHeap().spans.state(spanOf(block))).as("kept").isEqualTo(SpanTable.CACHED);
+        assertThat(stateOf(block)).as("kept").isEqualTo(SpanTable.CACHED);
         heap.verify();
     }
 
@@ -77,7 +82,7 @@ class KeptLargeSpansTest {
     void aSecondFreeOfAKeptSpanIsADoubleFree() {
         long block = heap.allocate(SIZE, ALIGNMENT);
         heap.free(block);
-        assertThat(heap.pageHeap().spans.state(spanOf(block))).isEqualTo(SpanTable.CACHED);
+        assertThat(stateOf(block)).isEqualTo(SpanTable.CACHED);
         assertThatThrownBy(() -> heap.free(block)).isInstanceOf(IllegalStateException.class)
                 .hasMessage("double free of 0x%x: the block is already free", block);
         assertThatThrownBy(() -> heap.usableSize(block)).isInstanceOf(IllegalStateException.class)
@@ -124,19 +129,19 @@ class KeptLargeSpansTest {
         long guard = heap.allocate(SIZE, 1);
         long block = heap.allocate(SIZE, 1);
         assertThat(block).as("not at the heap's base, where a wrong address sum would still hold").isNotEqualTo(heap.base());
-        assertThat(heap.pageHeap().spans.state(spanOf(block))).isEqualTo(SpanTable.SAMPLED);
+        assertThat(stateOf(block)).isEqualTo(SpanTable.SAMPLED);
         MemStats before = stats();
         int samples = heap.profiler().liveSamples();
 
         for (int round = 1; round <= 3; round++) {
             heap.free(block);
-            assertThat(heap.pageHeap().spans.state(spanOf(block))).isEqualTo(SpanTable.CACHED);
+            assertThat(stateOf(block)).isEqualTo(SpanTable.CACHED);
             assertThat(heap.profiler().liveSamples()).isEqualTo(samples - 1);
             assertThat(stats().heapObjects()).isEqualTo(before.heapObjects() - 1);
 
             long again = heap.allocate(SIZE, 1);
             assertThat(again).as("round %d: the kept span", round).isEqualTo(block);
-            assertThat(heap.pageHeap().spans.state(spanOf(again))).isEqualTo(SpanTable.SAMPLED);
+            assertThat(stateOf(again)).isEqualTo(SpanTable.SAMPLED);
             assertThat(heap.profiler().liveSamples()).isEqualTo(samples);
             assertThat(heap.profiler().blockSize(again)).isEqualTo(SIZE);
             assertThat(heap.usableSize(again)).isEqualTo(SIZE);
@@ -154,6 +159,7 @@ class KeptLargeSpansTest {
         heap.free(guard);
         heap.verify();
     }
+
     /**
      * A thread that ends with a span kept in its cache: reaping retires the cache, gives the span
      * back to the page heap and keeps the cache's large counts, so the free still counts (without
@@ -168,13 +174,13 @@ class KeptLargeSpansTest {
             heap.free(block[0]);
         });
         thread.join();
-        assertThat(heap.pageHeap().spans.state(spanOf(block[0]))).as("kept by the ended thread").isEqualTo(SpanTable.CACHED);
+        assertThat(stateOf(block[0])).as("kept by the ended thread").isEqualTo(SpanTable.CACHED);
         MemStats kept = stats();
         assertThat(kept.mallocs()).isEqualTo(before.mallocs() + 1);
         assertThat(kept.frees()).isEqualTo(before.frees() + 1);
 
         heap.caches().reap();
-        assertThat(heap.pageHeap().spans.state(spanOf(block[0]))).as("back in the page heap").isEqualTo(SpanTable.FREE);
+        assertThat(stateOf(block[0])).as("back in the page heap").isEqualTo(SpanTable.FREE);
         MemStats reaped = stats();
         assertThat(reaped.mallocs()).isEqualTo(kept.mallocs());
         assertThat(reaped.frees()).isEqualTo(kept.frees());
