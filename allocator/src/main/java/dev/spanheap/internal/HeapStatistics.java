@@ -24,19 +24,20 @@ public final class HeapStatistics {
         heap.checkOpen();
         long[] mallocs = new long[SizeClasses.COUNT];
         long[] frees = new long[SizeClasses.COUNT];
-        long[] large = new long[4];
+        long[] largeFreesThroughCaches = new long[2];
         LargeBlocks pageHeapLarge = heap.large();
         // Every free first, then every allocation. The counters move while other threads run, and a
         // block is often allocated through one counter and freed through another (another thread's
         // cache, the page heap); each free counted here came after its allocation, which the second
         // pass, later, counts too. Read together, cache by cache, a snapshot taken beside a thread
         // that frees what another allocates counted 143 more frees than allocations.
-        heap.caches().addFrees(frees, large);
-        long largeFrees = pageHeapLarge.frees() + large[2];
-        long largeBytesFreed = pageHeapLarge.bytesFreed() + large[3];
-        heap.caches().addMallocs(mallocs, large);
-        long largeMallocs = pageHeapLarge.mallocs() + large[0];
-        long largeBytesAllocated = pageHeapLarge.bytesAllocated() + large[1];
+        heap.caches().addFrees(frees, largeFreesThroughCaches);
+        long largeFrees = pageHeapLarge.frees() + largeFreesThroughCaches[0];
+        long largeBytesFreed = pageHeapLarge.bytesFreed() + largeFreesThroughCaches[1];
+        heap.caches().addMallocs(mallocs);
+        // Large blocks are handed out by the page heap alone: a thread's kept spans serve only samples.
+        long largeMallocs = pageHeapLarge.mallocs();
+        long largeBytesAllocated = pageHeapLarge.bytesAllocated();
         // Sampled blocks are counted by the profiler alone, allocations and frees under one lock.
         long[] sampledLarge = new long[4];
         heap.profiler().addCounts(mallocs, frees, sampledLarge);

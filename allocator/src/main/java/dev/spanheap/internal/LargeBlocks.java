@@ -3,10 +3,12 @@ package dev.spanheap.internal;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
- * Blocks larger than the largest size class, or aligned beyond what a class gives: spans of whole
- * pages (Go's large objects, mheap's allocSpan for them). Up to {@link ThreadCache#LARGE_CACHED_PAGES}
- * pages, a freed span may stay in the freeing thread's cache (state CACHED) and go out again
- * without a lock; otherwise it comes from and goes back to the page heap under its lock.
+ * Blocks larger than the largest size class, or aligned beyond what a class gives, and sampled
+ * blocks: spans of whole pages (Go's large objects, mheap's allocSpan for them), from the page heap
+ * under its lock. Up to {@link ThreadCache#LARGE_CACHED_PAGES} pages, a freed span may stay in the
+ * freeing thread's cache (state CACHED) without a lock, and serve that thread's next sample of its
+ * length; otherwise it goes back to the page heap. (Every other request of up to 1 MiB has a size
+ * class, so no counted block comes out of a cache.)
  *
  * <p>Double frees are always caught: a span moves LARGE to CACHED by compare-and-set, so the second
  * of two frees fails wherever it runs, and the page heap's free checks the state under its lock.
@@ -34,15 +36,10 @@ final class LargeBlocks {
     }
 
     /**
-     * A block of {@code pages} pages aligned to {@code alignment}: from {@code cache}'s kept spans
-     * when it has one of that length (a null cache has none), otherwise from the page heap. Returns
-     * 0 when the heap cannot hold it.
+     * A block of {@code pages} pages aligned to {@code alignment}, from the page heap. Returns 0
+     * when the heap cannot hold it.
      */
-    long allocate(ThreadCache cache, int pages, long alignment) {
-        int cached = cache != null ? cache.popLarge(pages) : 0;
-        if (cached != 0) {
-            return handOutCached(cached);
-        }
+    long allocate(int pages, long alignment) {
         int span = pageHeap.allocate(pages, alignment, SpanTable.LARGE);
         if (span == 0) {
             return 0;
@@ -113,13 +110,6 @@ final class LargeBlocks {
             }
             throw fullJavaHeap;
         }
-    }
-
-    /** The block of a span a thread cache kept (CACHED), made LARGE again. */
-    long handOutCached(int span) {
-        // Only the cache moves its spans out of CACHED; frees race with it by CAS from LARGE.
-        spans.setStateRelease(span, SpanTable.LARGE);
-        return base + ((long) spans.start(span) << Pages.SHIFT);
     }
 
     /**

@@ -36,9 +36,10 @@ final class LargeSpanCache {
     private long bytes;
     /** Budget held for them. */
     private long budgetBytes;
-    /** Blocks handed out from and freed into this cache: count and bytes of each. */
-    private long mallocs;
-    private long mallocBytes;
+    /**
+     * Blocks freed into this cache, and their bytes. Nothing counted leaves it: a kept span goes out
+     * again only as a sample, which the profiler counts.
+     */
     private long frees;
     private long freeBytes;
 
@@ -88,38 +89,21 @@ final class LargeSpanCache {
     }
 
     /**
-     * A kept span of exactly {@code pages} pages (still CACHED), or 0. {@code counted}: whether the
-     * block handed out counts as a large malloc here (not when it is a sample, see {@link #push}).
+     * A kept span of exactly {@code pages} pages (still CACHED) for a sampled block, or 0. The
+     * profiler counts that block; this cache does not.
      */
-    int pop(int pages, boolean counted) {
+    int pop(int pages) {
         if (pages > MAX_PAGES || depth[pages] == 0) {
             return 0;
         }
-        long spanBytes = (long) pages << Pages.SHIFT;
-        bytes -= spanBytes;
-        if (counted) {
-            mallocs++;
-            mallocBytes += spanBytes;
-        }
+        bytes -= (long) pages << Pages.SHIFT;
         return spanIds[pages * DEPTH + --depth[pages]];
     }
 
-    /** Adds {mallocs, their bytes, frees, their bytes} through this cache to {@code into}. */
-    void addCounts(long[] into) {
-        addMallocs(into);
-        addFrees(into);
-    }
-
-    /** Adds the mallocs through this cache and their bytes to {@code into[0]} and {@code into[1]}. */
-    void addMallocs(long[] into) {
-        into[0] += mallocs;
-        into[1] += mallocBytes;
-    }
-
-    /** Adds the frees through this cache and their bytes to {@code into[2]} and {@code into[3]}. */
+    /** Adds the frees through this cache and their bytes to {@code into[0]} and {@code into[1]}. */
     void addFrees(long[] into) {
-        into[2] += frees;
-        into[3] += freeBytes;
+        into[0] += frees;
+        into[1] += freeBytes;
     }
 
     long cachedBytes() {

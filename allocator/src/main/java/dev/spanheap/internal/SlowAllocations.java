@@ -154,13 +154,14 @@ final class SlowAllocations {
         return address == 0 ? 0 : heap.handedOut(address, c);
     }
 
-    /** A large block, or 0 when the page heap cannot hold it. */
+    /**
+     * A block with no size class (over 1 MiB, or aligned past a page), or 0 when the page heap cannot
+     * hold it. Always from the page heap: a thread's kept spans serve samples only.
+     */
     private long allocateLarge(long size, long alignment) {
         StackHeadroom.ensure();
         int pages = Math.toIntExact((size + Pages.SIZE - 1) >>> Pages.SHIFT);
-        ThreadCache cache = heap.fastPaths() && alignment <= Pages.SIZE && pages <= ThreadCache.LARGE_CACHED_PAGES
-                ? caches.currentPlatformCache() : null;
-        return large.allocate(cache, pages, alignment);
+        return large.allocate(pages, alignment);
     }
 
     /**

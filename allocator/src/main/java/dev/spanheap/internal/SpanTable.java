@@ -49,8 +49,9 @@ final class SpanTable {
     /** Cut into objects of one size class; owned by that class's central list. */
     static final byte SMALL = 3;
     /**
-     * A freed large block kept whole in a thread cache for reuse; owned by that cache. LARGE and
-     * CACHED swap by compare-and-set on the state word, so exactly one free of a block succeeds.
+     * A freed large or sampled block kept whole in a thread cache, for that thread's next sample;
+     * owned by that cache. A free moves a span from LARGE or SAMPLED to CACHED by compare-and-set on
+     * the state word, so exactly one free of a block succeeds.
      */
     static final byte CACHED = 4;
     /**

@@ -18,8 +18,8 @@ import java.lang.invoke.VarHandle;
  * it requests from the heap's {@link CacheBudget}: {@code sum(limit(c) * size[c]) <= budgetBytes},
  * the classes above 64 KiB taking at most half the per-cache most ({@link #BIG_CLASS_BYTES}).
  * Freed spans of up to 1 MiB that are not cut into objects (sampled blocks, blocks aligned past a
- * page) are kept whole per length in a {@link LargeSpanCache}, paid from
- * its own quarter of the cache's share (at most 1 MiB). Both together stay under the per-cache
+ * page) are kept whole per length, for the next sampled blocks, in a {@link LargeSpanCache}, paid
+ * from its own quarter of the cache's share (at most 1 MiB). Both together stay under the per-cache
  * budget, and the sum over all caches under the heap's total; the classes grow only while the cache
  * holds less than its share of that total (see {@link CacheBudget#shareCap}).
  *
@@ -563,14 +563,9 @@ public final class ThreadCache {
         large.push(span, pages, counted);
     }
 
-    /** A kept large span of exactly {@code pages} pages (still CACHED), or 0. */
-    int popLarge(int pages) {
-        return large.pop(pages, true);
-    }
-
-    /** {@link #popLarge} for a sampled block, which the profiler counts. */
+    /** A kept large span of exactly {@code pages} pages (still CACHED) for a sampled block, or 0. */
     int popLargeForSample(int pages) {
-        return large.pop(pages, false);
+        return large.pop(pages);
     }
 
     /** Undoes {@link #popLargeForSample}: the sample could not be recorded. */
@@ -583,17 +578,7 @@ public final class ThreadCache {
         return large.spanCount();
     }
 
-    /** Adds {large mallocs, their bytes, large frees, their bytes} through this cache to {@code into}. */
-    void addLargeCounts(long[] into) {
-        large.addCounts(into);
-    }
-
-    /** {@link #addLargeCounts}'s mallocs and their bytes alone. */
-    void addLargeMallocs(long[] into) {
-        large.addMallocs(into);
-    }
-
-    /** {@link #addLargeCounts}'s frees and their bytes alone. */
+    /** Adds {large frees, their bytes} through this cache to {@code into}; no counted large block leaves it. */
     void addLargeFrees(long[] into) {
         large.addFrees(into);
     }

@@ -6,7 +6,6 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.function.BiConsumer;
 
 /**
  * Finds the cache for the calling thread and takes caches back when threads end.
@@ -75,8 +74,8 @@ final class ThreadCaches {
     private final PageHeap pageHeap;
     /** Gives each new platform cache its sampling rate and first distance to a sample. */
     private final HeapProfiler profiler;
-    /** {large mallocs, bytes, large frees, bytes} of caches whose threads have ended. */
-    private final long[] retiredLarge = new long[4];
+    /** {large frees, bytes} through the caches of threads that have ended. */
+    private final long[] retiredLargeFrees = new long[2];
 
     /**
      * @param onSlotTableResize told the fast paths' mirror of {@link ThreadSlots} whenever it is replaced, so that
@@ -442,7 +441,7 @@ final class ThreadCaches {
 
     private void retire(ThreadCache cache) {
         cache.flush();
-        cache.addLargeCounts(retiredLarge);
+        cache.addLargeFrees(retiredLargeFrees);
         for (int c = 1; c < SizeClasses.COUNT; c++) {
             retiredMallocs[c] += cache.mallocs(c);
             retiredFrees[c] += cache.frees(c);
@@ -500,19 +499,20 @@ final class ThreadCaches {
 
     /**
      * Adds the per-class free counts of every cache, live or retired, into {@code frees}, and the
-     * large frees {count, bytes} through the caches into {@code large[2]} and {@code large[3]}: the
-     * first half of a statistics snapshot, read before {@link #addMallocs} (see HeapStatistics).
+     * large frees {count, bytes} through the caches into {@code largeFrees}: the first half of a
+     * statistics snapshot, read before {@link #addMallocs} (see HeapStatistics).
      */
-    void addFrees(long[] frees, long[] large) {
-        addCounts(retiredFrees, frees, large, 2, ThreadCache::frees, ThreadCache::addLargeFrees);
+    void addFrees(long[] frees, long[] largeFrees) {
+        addCounts(retiredFrees, frees, ThreadCache::frees, largeFrees);
     }
 
     /**
-     * Adds the per-class malloc counts of every cache, live or retired, into {@code mallocs}, and
-     * the large mallocs {count, bytes} through the caches into {@code large[0]} and {@code large[1]}.
+     * Adds the per-class malloc counts of every cache, live or retired, into {@code mallocs}. No
+     * large block is counted out of a cache: a kept span goes out only as a sample, which the
+     * profiler counts.
      */
-    void addMallocs(long[] mallocs, long[] large) {
-        addCounts(retiredMallocs, mallocs, large, 0, ThreadCache::mallocs, ThreadCache::addLargeMallocs);
+    void addMallocs(long[] mallocs) {
+        addCounts(retiredMallocs, mallocs, ThreadCache::mallocs, null);
     }
 
     /** One of a cache's per-class counts. */
@@ -521,22 +521,24 @@ final class ThreadCaches {
     }
 
     /**
-     * Adds {@code retired} and every cache's {@code count} into {@code into} by class, and the
-     * retired and the caches' large {count, bytes} into {@code large[largeAt]} and
-     * {@code large[largeAt + 1]}.
+     * Adds {@code retired} and every cache's {@code count} into {@code into} by class, and, unless
+     * {@code largeFrees} is null, the retired and the caches' large frees {count, bytes} into it.
      */
-    private void addCounts(long[] retired, long[] into, long[] large, int largeAt, ClassCount count,
-                           BiConsumer<ThreadCache, long[]> addLarge) {
+    private void addCounts(long[] retired, long[] into, ClassCount count, long[] largeFrees) {
         registryLock.lock();
         try {
             reapLocked();
             for (int c = 1; c < SizeClasses.COUNT; c++) {
                 into[c] += retired[c];
             }
-            large[largeAt] += retiredLarge[largeAt];
-            large[largeAt + 1] += retiredLarge[largeAt + 1];
+            if (largeFrees != null) {
+                largeFrees[0] += retiredLargeFrees[0];
+                largeFrees[1] += retiredLargeFrees[1];
+            }
             forEachCache(cache -> {
-                addLarge.accept(cache, large);
+                if (largeFrees != null) {
+                    cache.addLargeFrees(largeFrees);
+                }
                 for (int c = 1; c < SizeClasses.COUNT; c++) {
                     into[c] += count.of(cache, c);
                 }

@@ -49,7 +49,7 @@
  * checks, then what must agree between them (cached and sampled spans, the cache budget). Beside them:
  * {@link dev.spanheap.internal.LargeBlocks}, the path of blocks over 1 MiB (or aligned past a page)
  * and their counters, with each thread's {@link dev.spanheap.internal.LargeSpanCache} of freed spans up
- * to 1 MiB (Go's per-P page cache); {@link dev.spanheap.internal.FreeChecks}, the validation of freed addresses and every
+ * to 1 MiB that serve its next samples (Go's per-P page cache); {@link dev.spanheap.internal.FreeChecks}, the validation of freed addresses and every
  * message that refuses one; {@link dev.spanheap.internal.FreeMarks}, the marks of free objects that catch double frees;
  * {@link dev.spanheap.internal.ThreadCaches}, finding a thread's cache (platform threads through
  * {@code ThreadSlots}, virtual threads through locked stripes) and reaping ended threads' caches;

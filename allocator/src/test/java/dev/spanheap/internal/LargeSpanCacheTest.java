@@ -9,7 +9,7 @@ import org.junit.jupiter.api.Test;
 /**
  * {@link LargeSpanCache} on its own, with spans cut from a heap's page heap in state CACHED as a
  * large free leaves them: kept by length, last in first out, within its depth and its share of the
- * budget; counted; and all given back by a flush.
+ * budget; frees counted; and all given back by a flush.
  */
 class LargeSpanCacheTest {
 
@@ -44,10 +44,10 @@ class LargeSpanCacheTest {
         assertThat(cache.cachedBytes()).isEqualTo(11 * PAGE);
         cache.verify();
 
-        assertThat(cache.pop(4, true)).as("no span of that length").isZero();
-        assertThat(cache.pop(3, true)).isEqualTo(second);
-        assertThat(cache.pop(3, true)).isEqualTo(first);
-        assertThat(cache.pop(3, true)).isZero();
+        assertThat(cache.pop(4)).as("no span of that length").isZero();
+        assertThat(cache.pop(3)).isEqualTo(second);
+        assertThat(cache.pop(3)).isEqualTo(first);
+        assertThat(cache.pop(3)).isZero();
         assertThat(cache.spanCount()).isEqualTo(1);
         assertThat(cache.cachedBytes()).isEqualTo(5 * PAGE);
         cache.verify();
@@ -61,7 +61,7 @@ class LargeSpanCacheTest {
     void refusesSpansPastItsLongestLengthAndDepth() {
         LargeSpanCache cache = new LargeSpanCache(new CacheBudget(64 << 20, 64 << 20), pageHeap);
         assertThat(cache.hasRoom(LargeSpanCache.MAX_PAGES + 1)).isFalse();
-        assertThat(cache.pop(LargeSpanCache.MAX_PAGES + 1, true)).isZero();
+        assertThat(cache.pop(LargeSpanCache.MAX_PAGES + 1)).isZero();
         for (int i = 0; i < LargeSpanCache.DEPTH; i++) {
             assertThat(cache.hasRoom(2)).isTrue();
             cache.push(cachedSpan(2), 2, true);
@@ -112,7 +112,7 @@ class LargeSpanCacheTest {
         cache.push(span, longest, true);
         assertThat(cache.spanCount()).isEqualTo(1);
         cache.verify();
-        assertThat(cache.pop(longest, true)).isEqualTo(span);
+        assertThat(cache.pop(longest)).isEqualTo(span);
         cache.push(span, longest, true);
         pageHeap.spans.setState(span, SpanTable.LARGE);
         assertThatThrownBy(cache::verify).as("the longest list is checked too").isInstanceOf(IllegalStateException.class);
@@ -144,21 +144,22 @@ class LargeSpanCacheTest {
         heap.verify();
     }
 
+    /** Frees are counted when asked (not a sample's); spans go out uncounted, to samples only. */
     @Test
-    void countsTheBlocksItHandsOutAndTakesInWhenAsked() {
+    void countsTheFreesItTakesInWhenAsked() {
         LargeSpanCache cache = new LargeSpanCache(new CacheBudget(32 << 20, 16 << 20), pageHeap);
         cache.hasRoom(4);
         cache.push(cachedSpan(4), 4, true);
         cache.hasRoom(2);
         cache.push(cachedSpan(2), 2, false);
-        int popped = cache.pop(4, true);
-        int uncounted = cache.pop(2, false);
-        long[] counts = {10, 100, 20, 200};
-        cache.addCounts(counts);
-        assertThat(counts).as("{mallocs, bytes, frees, bytes}, added to what was there")
-                .containsExactly(11, 100 + 4 * PAGE, 21, 200 + 4 * PAGE);
+        int popped = cache.pop(4);
+        int other = cache.pop(2);
+        long[] counts = {20, 200};
+        cache.addFrees(counts);
+        assertThat(counts).as("{frees, bytes}, added to what was there").containsExactly(21, 200 + 4 * PAGE);
+        assertThat(cache.cachedBytes()).isZero();
         pageHeap.free(popped);
-        pageHeap.free(uncounted);
+        pageHeap.free(other);
         cache.flush();
         heap.verify();
     }
