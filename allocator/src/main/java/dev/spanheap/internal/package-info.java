@@ -164,7 +164,9 @@
  *       records in growable Java arrays could lose updates when copied. No Java object exists per span
  *       or per allocation.</li>
  *   <li>Segments handed to users belong to one shared arena that {@code close} closes, so a use after
- *       close throws. The allocator's own fast-path accesses go through a constant global segment
+ *       close throws (each is its block's address re-bound to that arena with {@code reinterpret},
+ *       not a slice of the reservation, whose bounds check and read-only flag would cost every pair).
+ *       The allocator's own fast-path accesses go through a constant global segment
  *       ({@link dev.spanheap.internal.RawMemory}), measurably faster per pair; close therefore maps zero
  *       pages over what was committed and unmaps it only when the heap object is unreachable (the
  *       never-committed rest of the reservation, which nothing can point into, goes at once: a heap
@@ -178,8 +180,7 @@
  *       the OS refuses keeps the mapping as it is rather than unmapping at once. Without either, a
  *       view used after close crashed the JVM.</li>
  *   <li>Temporal safety beyond close is the JDK's, never our own checks: a heap-backed arena re-binds
- *       the reservation to a JDK arena's scope once ({@code reinterpret}, the one restricted call) and
- *       slices it, and checked mode gives each segment a shared JDK arena closed at free. Only the
+ *       the reservation to a JDK arena's scope once ({@code reinterpret}) and slices it, and checked mode gives each segment a shared JDK arena closed at free. Only the
  *       JDK can make an access that is already running fail when a scope closes (its close handshakes
  *       threads), so only a JDK scope makes "throws after free" true on every thread. The price is
  *       the JDK's: a scope object per arena, and a handshake per checked free.</li>
