@@ -157,11 +157,6 @@ final class AddressSpace {
         return heap;
     }
 
-    /** The arena that closes with the heap, which {@link #heap()} is bound to. */
-    Arena arena() {
-        return arena;
-    }
-
     MemorySegment pageMap() {
         return pageMap;
     }

@@ -532,6 +532,8 @@ public final class Heap implements IdleCentralMemory {
             enableFastPaths(false);
             if (checked) {
                 blockScopes.closeAll();
+            } else {
+                segments.closeSegmentArenas();
             }
             scavenger.stop();
             caches.close();

@@ -12,8 +12,8 @@ import java.util.function.Consumer;
  * adapters re-bind to scopes of their own ({@link HeapArena}) or wrap without a scope (Netty's
  * buffers).
  *
- * <p>Unchecked, a block's segment is its address bound to the heap's arena, which closes with the
- * heap: it stops working then. In checked mode each block's segment has a scope of its own
+ * <p>Unchecked, a block's segment is its address bound to an arena that closes with the heap (one
+ * per stripe of threads, {@link SegmentArenas}): it stops working then. In checked mode each block's segment has a scope of its own
  * that its free or reallocation ends ({@link BlockScopes}), so a stale segment is refused even after
  * its block went to a new owner.
  */
@@ -25,11 +25,11 @@ public final class HeapSegments {
     private final Heap heap;
     private final MemorySegment memory;
     /**
-     * The arena that closes with the heap, which blocks' segments are bound to (not checked mode),
-     * else null: {@link #segment} and {@link #segmentAddress} test this field, which the first loads
-     * anyway, instead of loading a flag too.
+     * The arenas that blocks' segments are bound to (not checked mode), else null: {@link #segment}
+     * and {@link #segmentAddress} test this field, which the first loads anyway, instead of loading a
+     * flag too.
      */
-    private final Arena segmentArena;
+    private final SegmentArenas segmentArenas;
     /** The reservation bound to the scope that keeps the mapping alive; see {@link #unscopedByteBuffer}. */
     private final MemorySegment unscopedMemory;
     /** See {@link #keepMappedWhileOpen()}; one per heap, so that an arena's scope costs one registration. */
@@ -46,21 +46,26 @@ public final class HeapSegments {
         MemorySegment mapping = unscopedMemory;
         this.keepMapped = closing -> Reference.reachabilityFence(mapping);
         this.blockScopes = blockScopes;
-        this.segmentArena = blockScopes == null ? space.arena() : null;
+        this.segmentArenas = blockScopes == null ? new SegmentArenas() : null;
         this.base = base;
         this.reservedBytes = reservedBytes;
     }
 
     /**
-     * A segment over {@code [address, address + size)}: valid until the heap is closed, or, in
-     * checked mode, until the block is freed or reallocated (see {@link BlockScopes}). Unchecked, it
-     * is the address re-bound to the heap's arena, not a slice of {@link #memory}: a slice checks its
-     * bounds and carries its parent's read-only flag, which each access then tests, while the
-     * address is the allocator's own (16 B pairs through the segment API took about 2 ns less, JMH).
+     * A segment over the block {@code [address, address + size)} just handed out: valid until the
+     * heap is closed, or, in checked mode, until the block is freed or reallocated (see
+     * {@link BlockScopes}). Unchecked, it is the address re-bound to the calling thread's arena (see
+     * {@link SegmentArenas}), not a slice of {@link #memory}: a slice checks its bounds and carries
+     * its parent's read-only flag, which each access then tests, while the address is the
+     * allocator's own (16 B pairs through the segment API took about 2 ns less, JMH).
      */
     public MemorySegment segment(long address, long size) {
-        Arena arena = segmentArena;
-        if (arena != null) {
+        SegmentArenas arenas = segmentArenas;
+        if (arenas != null) {
+            Arena arena = arenas.current();
+            if (arena == null) {
+                arena = firstArena(address);
+            }
             try {
                 return MemorySegment.ofAddress(address).reinterpret(size, arena, null);
             } catch (IllegalStateException arenaClosed) {
@@ -70,6 +75,31 @@ public final class HeapSegments {
             }
         }
         return blockScopes.open(address, size);
+    }
+
+    /**
+     * The arena of a thread's first segment: made now, the block at {@code address} freed if that
+     * fails for want of Java heap (after close the heap took every block back already).
+     */
+    private Arena firstArena(long address) {
+        try {
+            return segmentArenas.create();
+        } catch (OutOfMemoryError fullJavaHeap) {
+            heap.free(address);
+            throw fullJavaHeap;
+        }
+    }
+
+    /** Closes the arenas of unchecked segments, so that every segment fails from now on (the heap's close). */
+    void closeSegmentArenas() {
+        if (segmentArenas != null) {
+            segmentArenas.close();
+        }
+    }
+
+    /** The arenas of unchecked segments; null in checked mode (tests). */
+    SegmentArenas segmentArenas() {
+        return segmentArenas;
     }
 
     /**
@@ -85,7 +115,7 @@ public final class HeapSegments {
         if (address == 0) {
             throw zeroAddressRefusal(operation, segment);
         }
-        if (segmentArena != null) {
+        if (segmentArenas != null) {
             return address;
         }
         return checkedSegmentAddress(segment);

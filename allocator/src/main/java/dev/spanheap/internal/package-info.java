@@ -163,10 +163,12 @@
  *       update their spans under their own locks while the page heap creates spans under its lock, so
  *       records in growable Java arrays could lose updates when copied. No Java object exists per span
  *       or per allocation.</li>
- *   <li>Segments handed to users belong to one shared arena that {@code close} closes, so a use after
- *       close throws (each is its block's address re-bound to that arena with {@code reinterpret},
- *       not a slice of the reservation, whose bounds check and read-only flag would cost every pair).
- *       The allocator's own fast-path accesses go through a constant global segment
+ *   <li>Segments handed to users belong to shared arenas that {@code close} closes, so a use after
+ *       close throws: one per stripe of threads ({@link dev.spanheap.internal.SegmentArenas}), since
+ *       the JDK acquires a shared scope's counter around every native call on one of its segments,
+ *       and one counter for every thread made such calls contend. Each segment is its block's
+ *       address re-bound to its arena with {@code reinterpret}, not a slice of the reservation,
+ *       whose bounds check and read-only flag would cost every pair. The allocator's own fast-path accesses go through a constant global segment
  *       ({@link dev.spanheap.internal.RawMemory}), measurably faster per pair; close therefore maps zero
  *       pages over what was committed and unmaps it only when the heap object is unreachable (the
  *       never-committed rest of the reservation, which nothing can point into, goes at once: a heap

@@ -9,9 +9,10 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The segment a block is handed out as when the heap is not checked: its block's address re-bound
- * to the arena that closes with the heap ({@link HeapSegments#segment}). It must span exactly the
- * block, be writable, share one scope with every other block's segment, stop working at close, and,
- * made after the close (an allocation that raced it), be refused as the close.
+ * to the calling thread's stripe's arena, which closes with the heap ({@link HeapSegments#segment},
+ * {@link SegmentArenas}). It must span exactly the block, be writable, share its scope with the
+ * thread's other segments but not with every thread's, stop working at close, and, made after the
+ * close (an allocation that raced it), be refused as the close.
  */
 class HeapSegmentsTest {
 
@@ -35,21 +36,40 @@ class HeapSegmentsTest {
         }
     }
 
+    /**
+     * One thread's segments share a scope; a thread of another stripe gets a scope of its own, so
+     * that the JDK's acquire of a scope around a native call is not one counter for every thread.
+     * Close ends every scope.
+     */
     @Test
-    void everyBlocksSegmentSharesTheHeapsScopeWhichCloseEnds() {
+    void eachStripeOfThreadsHasAScopeAndCloseEndsThemAll() throws Exception {
         Heap heap = new Heap(HeapConfig.defaults().withProfileRate(0));
-        long first = heap.allocate(16, 16);
-        long second = heap.allocate(64 << 10, 16);
-        MemorySegment a = heap.segments().segment(first, 16);
-        MemorySegment b = heap.segments().segment(second, 64 << 10);
+        MemorySegment a = heap.segments().segment(heap.allocate(16, 16), 16);
+        MemorySegment b = heap.segments().segment(heap.allocate(64 << 10, 16), 64 << 10);
         assertThat(a.scope()).isEqualTo(b.scope());
+        MemorySegment[] others = new MemorySegment[SegmentArenas.STRIPES];
+        long stripe = Thread.currentThread().threadId() & (SegmentArenas.STRIPES - 1);
+        int otherStripe = -1;
+        for (int i = 0; i < others.length; i++) {
+            int index = i;
+            Thread thread = Thread.ofPlatform().start(() -> others[index] = heap.segments().segment(heap.allocate(32, 16), 32));
+            thread.join();
+            if ((thread.threadId() & (SegmentArenas.STRIPES - 1)) != stripe) {
+                otherStripe = i;
+            }
+        }
+        assertThat(otherStripe).as("some thread of another stripe").isNotNegative();
+        assertThat(others[otherStripe].scope()).isNotEqualTo(a.scope());
+        assertThat(heap.segments().segmentArenas().made()).isGreaterThan(1);
         assertThat(a.scope().isAlive()).isTrue();
         heap.close();
         assertThat(b.scope().isAlive()).isFalse();
+        assertThat(others).allSatisfy(segment -> assertThat(segment.scope().isAlive()).isFalse());
         assertThatThrownBy(() -> a.get(ValueLayout.JAVA_LONG, 0)).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> others[0].get(ValueLayout.JAVA_LONG, 0)).isInstanceOf(IllegalStateException.class);
     }
 
-    /** A segment made once the heap's arena has closed is refused with the heap's own message. */
+    /** A segment made once the heap's arenas have closed is refused with the heap's own message. */
     @Test
     void aSegmentMadeAfterCloseIsRefusedAsTheClose() {
         Heap heap = new Heap(HeapConfig.defaults().withProfileRate(0));
