@@ -13,9 +13,9 @@ import java.util.function.Consumer;
  * buffers).
  *
  * <p>Unchecked, a block's segment is its address bound to an arena that closes with the heap (one
- * per stripe of threads, {@link SegmentArenas}): it stops working then. In checked mode each block's segment has a scope of its own
- * that its free or reallocation ends ({@link BlockScopes}), so a stale segment is refused even after
- * its block went to a new owner.
+ * per stripe of threads, {@link SegmentArenas}): it stops working then. In checked mode each
+ * block's segment has a scope of its own that its free or reallocation ends ({@link BlockScopes}),
+ * so a stale segment is refused even after its block went to a new owner.
  */
 public final class HeapSegments {
 
@@ -85,7 +85,11 @@ public final class HeapSegments {
         try {
             return segmentArenas.create();
         } catch (OutOfMemoryError fullJavaHeap) {
-            heap.free(address);
+            try {
+                heap.free(address);
+            } catch (RuntimeException closedMeanwhile) {
+                fullJavaHeap.addSuppressed(closedMeanwhile);
+            }
             throw fullJavaHeap;
         }
     }
