@@ -52,7 +52,8 @@ class HeapSegmentsTest {
         int otherStripe = -1;
         for (int i = 0; i < others.length; i++) {
             int index = i;
-            Thread thread = Thread.ofPlatform().start(() -> others[index] = heap.segments().segment(heap.allocate(32, 16), 32));
+            Thread thread = Thread.ofPlatform()
+                    .start(() -> others[index] = heap.segments().segment(heap.allocate(32, 16), 32));
             thread.join();
             if ((thread.threadId() & (SegmentArenas.STRIPES - 1)) != stripe) {
                 otherStripe = i;
