@@ -243,7 +243,8 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
 
     /**
      * A handle for the calling platform thread that skips the per-call thread-local lookup; see
-     * {@link LocalHeap}. Virtual threads cannot have one (they share striped caches).
+     * {@link LocalHeap}. Virtual threads cannot have one (only some of them have a cache of their
+     * own, see {@link Builder#virtualThreadCaches}).
      */
     public LocalHeap localHeap() {
         return new LocalHeap(heap);
@@ -351,6 +352,7 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
         private long profileRate = -1;
         private String jmxName;
         private boolean transparentHugePages;
+        private int virtualThreadCaches = HeapConfig.DEFAULT_VIRTUAL_THREAD_CACHES;
 
         private Builder() {
         }
@@ -501,6 +503,24 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
             return this;
         }
 
+        /**
+         * How many live virtual threads may each hold a thread cache of their own at once (default
+         * 16). A virtual thread gets one at its first allocation if fewer are held, taking over the
+         * cache of a thread that has ended when there is one, and keeps it for its life; its blocks
+         * then take the same path as a platform thread's. The others share a few locked caches, one
+         * per carrier thread, for their whole lives. More lets more concurrent virtual threads
+         * allocate at platform-thread speed, at 73 KiB of Java heap per cache; the blocks the caches
+         * keep stay within {@link #totalCacheSize} however many there are. 0: every virtual thread
+         * shares the carriers' caches.
+         */
+        public Builder virtualThreadCaches(int count) {
+            if (count < 0) {
+                throw new IllegalArgumentException("virtualThreadCaches must not be negative: " + count);
+            }
+            this.virtualThreadCaches = count;
+            return this;
+        }
+
         /** The most bytes all thread caches together may hold (default 32 MiB). */
         public Builder totalCacheSize(long bytes) {
             if (bytes < 0) {
@@ -548,7 +568,8 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
             return new Heap(new HeapConfig(LinuxOsMemory.INSTANCE, maxHeapSize,
                     PageHeap.DEFAULT_COMMIT_STEP_PAGES, threadCacheSize, totalCacheSize,
                     checked != null ? checked : PropertyDefaults.checked(), scavenging,
-                    profileRate >= 0 ? profileRate : PropertyDefaults.profileRate(), jmxName, transparentHugePages));
+                    profileRate >= 0 ? profileRate : PropertyDefaults.profileRate(), jmxName, transparentHugePages,
+                    virtualThreadCaches));
         }
     }
 }

@@ -29,6 +29,9 @@ class BuilderTest {
                 .hasMessage("maxRetainPercent must be at least 100: 99");
         assertThatThrownBy(() -> Spanheap.builder().threadCacheSize(-1))
                 .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> Spanheap.builder().virtualThreadCaches(-1))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("virtualThreadCaches must not be negative: -1");
     }
 
     @Test

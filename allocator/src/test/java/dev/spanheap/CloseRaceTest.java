@@ -14,15 +14,16 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * An operation racing {@link Spanheap#close()} either completes or throws
  * {@link IllegalStateException} saying the heap is closed; never another exception (issue 16: a
  * racing free used to report that its address lies in free pages), and never hangs (a racing
  * release used to walk a central list that the close had turned into a cycle, for ever). Each
- * race runs on a platform thread, whose cache sits in the slot table, and on a virtual thread,
- * whose small blocks go through its carrier's stripe on paths of their own.
+ * race runs on a platform thread, whose cache sits in the slot table, on a virtual thread with a
+ * cache of its own, and on one without, whose small blocks go through its carrier's stripe on
+ * paths of their own.
  */
 class CloseRaceTest {
 
@@ -35,10 +36,10 @@ class CloseRaceTest {
     }
 
     @ParameterizedTest
-    @ValueSource(booleans = {false, true})
-    void freesRacingClose(boolean virtual) throws Exception {
+    @EnumSource(Worker.class)
+    void freesRacingClose(Worker worker) throws Exception {
         for (int round = 0; round < ROUNDS; round++) {
-            Spanheap heap = Spanheap.builder().maxHeapSize(1L << 30).checked(round % 2 == 1).build();
+            Spanheap heap = worker.builder().maxHeapSize(1L << 30).checked(round % 2 == 1).build();
             Throwable thrown = race(heap, () -> {
                 long[] blocks = new long[64];
                 for (int i = 0; ; i++) {
@@ -49,16 +50,16 @@ class CloseRaceTest {
                         heap.free(block);
                     }
                 }
-            }, round, virtual);
+            }, round, worker);
             assertClosed(thrown);
         }
     }
 
     @ParameterizedTest
-    @ValueSource(booleans = {false, true})
-    void allocationsAndReleasesRacingClose(boolean virtual) throws Exception {
+    @EnumSource(Worker.class)
+    void allocationsAndReleasesRacingClose(Worker worker) throws Exception {
         for (int round = 0; round < ROUNDS; round++) {
-            Spanheap heap = Spanheap.builder().maxHeapSize(1L << 30).checked(round % 2 == 1).build();
+            Spanheap heap = worker.builder().maxHeapSize(1L << 30).checked(round % 2 == 1).build();
             Throwable thrown = race(heap, () -> {
                 for (int i = 0; ; i++) {
                     long address = heap.malloc(SIZES[i % SIZES.length]);
@@ -68,7 +69,7 @@ class CloseRaceTest {
                         heap.releaseMemory();
                     }
                 }
-            }, round, virtual);
+            }, round, worker);
             assertClosed(thrown);
         }
     }
@@ -80,15 +81,15 @@ class CloseRaceTest {
      * throws the JDK's own "Already closed", as the segment API promises.
      */
     @ParameterizedTest
-    @ValueSource(booleans = {false, true})
-    void everyOperationRacingClose(boolean virtual) throws Exception {
+    @EnumSource(Worker.class)
+    void everyOperationRacingClose(Worker worker) throws Exception {
         for (int round = 0; round < ROUNDS; round++) {
-            Spanheap heap = Spanheap.builder().maxHeapSize(1L << 30).checked(round % 2 == 1).profileRate(4096).build();
+            Spanheap heap = worker.builder().maxHeapSize(1L << 30).checked(round % 2 == 1).profileRate(4096).build();
             AtomicReference<String> step = new AtomicReference<>();
             Throwable thrown = race(heap, () -> {
                 step.set("local heap");
-                // A virtual thread has no LocalHeap (its caches are its carriers' stripes).
-                LocalHeap local = virtual ? null : heap.localHeap();
+                // A virtual thread has no LocalHeap (it may have no cache of its own).
+                LocalHeap local = worker == Worker.PLATFORM ? heap.localHeap() : null;
                 for (int i = 0; ; i++) {
                     long size = SIZES[i % SIZES.length];
                     if (local != null) {
@@ -122,7 +123,7 @@ class CloseRaceTest {
                         default -> writeProfile(heap);
                     }
                 }
-            }, round, virtual);
+            }, round, worker);
             assertThat(thrown).as(step.get()).isInstanceOf(IllegalStateException.class);
             if (!"segment access".equals(step.get())) {
                 assertClosed(thrown);
@@ -140,15 +141,33 @@ class CloseRaceTest {
         }
     }
 
+    /** The thread that races the close, and the heap it races on. */
+    enum Worker {
+        /** A platform thread, whose cache sits in the slot table. */
+        PLATFORM,
+        /** A virtual thread with a cache of its own, which takes the platform thread's paths. */
+        VIRTUAL,
+        /** A virtual thread without one, whose small blocks go through its carrier's stripe. */
+        VIRTUAL_ON_STRIPES;
+
+        Spanheap.Builder builder() {
+            return this == VIRTUAL_ON_STRIPES ? Spanheap.builder().virtualThreadCaches(0) : Spanheap.builder();
+        }
+
+        Thread.Builder threads() {
+            return this == PLATFORM ? Thread.ofPlatform() : Thread.ofVirtual();
+        }
+    }
+
     /**
-     * Runs {@code work}, which loops until the heap refuses, on another thread (a virtual one if
-     * {@code virtual}), closes the heap meanwhile and returns what work threw.
+     * Runs {@code work}, which loops until the heap refuses, on a thread of {@code kind},
+     * closes the heap meanwhile and returns what work threw.
      */
-    private static Throwable race(Spanheap heap, Runnable work, int round, boolean virtual)
+    private static Throwable race(Spanheap heap, Runnable work, int round, Worker kind)
             throws InterruptedException {
         AtomicReference<Throwable> thrown = new AtomicReference<>();
         CountDownLatch started = new CountDownLatch(1);
-        Thread.Builder builder = virtual ? Thread.ofVirtual() : Thread.ofPlatform();
+        Thread.Builder builder = kind.threads();
         Thread worker = builder.start(() -> {
             started.countDown();
             try {

@@ -10,6 +10,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -193,13 +194,20 @@ class SpanheapErrorsTest {
 
     /**
      * A virtual thread's frees take a path of their own to its carrier's stripe (Heap's
-     * freeUnslotted), which must refuse what the platform fast path refuses: a second free of a
-     * block with a cookie (under 128 B) or a flag, and an address inside a block; and the heap's
-     * counts stay right.
+     * freeUnslotted) when it has no cache of its own, and the platform fast path when it has one;
+     * each must refuse a second free of a block with a cookie (under 128 B) or a flag, and an
+     * address inside a block; and the heap's counts stay right.
      */
     @ParameterizedTest
-    @ValueSource(longs = {48, 256, 4096})
-    void badFreesOnAVirtualThread(long size) throws Exception {
+    @CsvSource({"48, 0", "256, 0", "4096, 0", "48, 16", "256, 16", "4096, 16"})
+    void badFreesOnAVirtualThread(long size, int virtualThreadCaches) throws Exception {
+        try (Spanheap heap = Spanheap.builder().maxHeapSize(256L << 20).profileRate(0)
+                .virtualThreadCaches(virtualThreadCaches).build()) {
+            badFreesOnAVirtualThread(heap, size);
+        }
+    }
+
+    private static void badFreesOnAVirtualThread(Spanheap heap, long size) throws Exception {
         long objectsBefore = heap.memStats().heapObjects();
         java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
         Thread virtual = Thread.ofVirtual().start(() -> {

@@ -50,9 +50,19 @@ class StackOverflowTest {
         overflowRepeatedly(Spanheap.builder().checked(true).profileRate(64 << 10));
     }
 
-    /** Virtual threads take their own paths (striped caches); their stacks cannot be made small, so fewer rounds. */
+    /**
+     * Virtual threads without caches of their own take their own paths (striped caches); their
+     * stacks cannot be made small, so fewer rounds.
+     */
     @Test
     void anOverflowOnAVirtualThreadLeavesTheHeapConsistent() throws Exception {
+        overflowRepeatedly(Spanheap.builder().profileRate(64 << 10).virtualThreadCaches(0), Thread.ofVirtual(),
+                ROUNDS / 6);
+    }
+
+    /** A virtual thread with a cache of its own, registered (and given it) where the overflow may strike. */
+    @Test
+    void anOverflowOnAVirtualThreadWithACacheLeavesTheHeapConsistent() throws Exception {
         overflowRepeatedly(Spanheap.builder().profileRate(64 << 10), Thread.ofVirtual(), ROUNDS / 6);
     }
 
@@ -63,7 +73,8 @@ class StackOverflowTest {
      */
     @Test
     void anOverflowOnAVirtualThreadInCheckedModeLeavesTheHeapConsistent() throws Exception {
-        overflowRepeatedly(Spanheap.builder().checked(true).profileRate(64 << 10), Thread.ofVirtual(), ROUNDS / 6);
+        overflowRepeatedly(Spanheap.builder().checked(true).profileRate(64 << 10).virtualThreadCaches(0),
+                Thread.ofVirtual(), ROUNDS / 6);
     }
 
     private static void overflowRepeatedly(Spanheap.Builder builder) throws Exception {

@@ -107,12 +107,25 @@ final class HeapModel implements AutoCloseable {
         this(checked, threadCount, freeing, overlapSlack, profileRate, false);
     }
 
-    /** {@code virtualThreads}: the workers are virtual threads, which no LocalHeap serves. */
+    /**
+     * {@code virtualThreads}: the workers are virtual threads, which no LocalHeap serves; each has a
+     * cache of its own (the builder's default allows 16).
+     */
     HeapModel(boolean checked, int threadCount, Freeing freeing, long overlapSlack, long profileRate,
             boolean virtualThreads) {
+        this(checked, threadCount, freeing, overlapSlack, profileRate, virtualThreads, 16);
+    }
+
+    /**
+     * {@code virtualThreadCaches}: the builder's option; with 0 virtual workers have no caches of
+     * their own, and their blocks go through the carriers' stripes.
+     */
+    HeapModel(boolean checked, int threadCount, Freeing freeing, long overlapSlack, long profileRate,
+            boolean virtualThreads, int virtualThreadCaches) {
         this.virtualThreads = virtualThreads;
         this.heap = Spanheap.builder().maxHeapSize(HeapOps.MAX_HEAP).checked(checked).scavenger(false)
-                .threadCacheSize(256 << 10).totalCacheSize(1 << 20).profileRate(profileRate).build();
+                .threadCacheSize(256 << 10).totalCacheSize(1 << 20).profileRate(profileRate)
+                .virtualThreadCaches(virtualThreadCaches).build();
         this.exactProfile = profileRate == 1;
         this.checked = checked;
         this.freeing = freeing;

@@ -53,12 +53,15 @@ class HeapModelProperties {
                 .check(ops -> runOnTwoThreads(checked, 1, false, ops));
     }
 
-    /** The same on two virtual threads: their blocks go through the stripes' caches (CarrierStripes). */
-    @ParameterizedTest(name = "checked = {0}")
-    @ValueSource(booleans = {false, true})
-    void blocksOfEverySizeOnTwoVirtualThreads(boolean checked) {
+    /**
+     * The same on two virtual threads, with caches of their own (the platform threads' paths) and
+     * without (their blocks go through the stripes' caches, CarrierStripes).
+     */
+    @ParameterizedTest(name = "checked = {0}, virtual threads' caches = {1}")
+    @CsvSource({"false, 16", "true, 16", "false, 0", "true, 0"})
+    void blocksOfEverySizeOnTwoVirtualThreads(boolean checked, int virtualThreadCaches) {
         Property.forAll(HeapOps.sequences(2, LARGE, false, 150)).tries(120)
-                .check(ops -> runOnTwoThreads(checked, HeapModel.DEFAULT_PROFILE_RATE, true, ops));
+                .check(ops -> runOnTwoThreads(checked, HeapModel.DEFAULT_PROFILE_RATE, true, virtualThreadCaches, ops));
     }
 
     /**
@@ -73,12 +76,12 @@ class HeapModelProperties {
                 .check(ops -> runOnTwoThreads(checked, 4096, virtualThreads, ops));
     }
 
-    /** Every block sampled on two virtual threads: samples taken through the stripes' countdowns. */
+    /** Every block sampled on two virtual threads without caches: samples taken through the stripes' countdowns. */
     @ParameterizedTest(name = "checked = {0}")
     @ValueSource(booleans = {false, true})
     void everyBlockSampledOnTwoVirtualThreads(boolean checked) {
         Property.forAll(HeapOps.sequences(2, LARGE, false, 100)).tries(60)
-                .check(ops -> runOnTwoThreads(checked, 1, true, ops));
+                .check(ops -> runOnTwoThreads(checked, 1, true, 0, ops));
     }
 
     private static void run(boolean checked, int threads, List<HeapOp> ops) throws Exception {
@@ -89,7 +92,13 @@ class HeapModelProperties {
 
     private static void runOnTwoThreads(boolean checked, long profileRate, boolean virtualThreads, List<HeapOp> ops)
             throws Exception {
-        try (HeapModel model = new HeapModel(checked, 2, HeapModel.Freeing.HONEST, 0, profileRate, virtualThreads)) {
+        runOnTwoThreads(checked, profileRate, virtualThreads, 16, ops);
+    }
+
+    private static void runOnTwoThreads(boolean checked, long profileRate, boolean virtualThreads,
+            int virtualThreadCaches, List<HeapOp> ops) throws Exception {
+        try (HeapModel model = new HeapModel(checked, 2, HeapModel.Freeing.HONEST, 0, profileRate, virtualThreads,
+                virtualThreadCaches)) {
             model.run(ops);
         }
     }

@@ -16,8 +16,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * Many more virtual threads than carriers (64 on this machine's two), sharing the heap's stripes:
- * each allocates blocks of 1 B to 3 MiB, tags their first and last words, frees them, and hands
+ * Many more virtual threads than carriers (64 on this machine's two), 16 of them with caches of
+ * their own (the builder's default) and the rest sharing the heap's stripes: each allocates blocks of 1 B to 3 MiB, tags their first and last words, frees them, and hands
  * some to the others to free. Every block must keep its tags until its free, the heap must verify,
  * and nothing may be left in use. A stripe lock whose waiters only yielded their carriers, while
  * its holder was parked on a central list's lock, slowed such a round from a third of a second to

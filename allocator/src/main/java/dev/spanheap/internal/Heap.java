@@ -48,7 +48,7 @@ public final class Heap implements IdleCentralMemory {
     private final CentralList[] centrals = new CentralList[SizeClasses.COUNT];
     private final CacheBudget budget;
     private final ThreadCaches caches;
-    /** The calling platform thread's cache; the registry's, held here to save an indirection. */
+    /** The calling thread's cache (null on a virtual thread without one); the registry's, held here to save an indirection. */
     private final ThreadLocal<ThreadCache> localCache;
     /**
      * The fast paths' mirror of {@link ThreadSlots}' table (each cache's {@link ThreadCache#fastSlots()}),
@@ -114,8 +114,8 @@ public final class Heap implements IdleCentralMemory {
             }
             this.budget = new CacheBudget(config.totalCacheBytes(), config.threadCacheBytes());
             this.profiler = new HeapProfiler(config.profileRate());
-            this.caches = new ThreadCaches(centrals, budget, VIRTUAL_THREAD_STRIPES, pageHeap, this::publishSlots,
-                    profiler);
+            this.caches = new ThreadCaches(centrals, budget, VIRTUAL_THREAD_STRIPES, config.virtualThreadCaches(),
+                    pageHeap, this::publishSlots, profiler);
             this.localCache = caches.local;
             this.large = new LargeBlocks(pageHeap, profiler);
             this.freeChecks = new FreeChecks(pageHeap);
@@ -154,7 +154,7 @@ public final class Heap implements IdleCentralMemory {
      * Allocates {@code size} bytes aligned to {@code alignment}; returns the address. Blocks of 16
      * bytes or more are at least 16-byte aligned, smaller ones at least to their size's power of two.
      *
-     * <p>The fast path: a small size, an alignment every class gives, a platform thread, and an
+     * <p>The fast path: a small size, an alignment every class gives, a thread with a cache, and an
      * object in its cache. Everything else, including every check that fails, is
      * {@link SlowAllocations}.
      */
@@ -178,8 +178,9 @@ public final class Heap implements IdleCentralMemory {
     }
 
     /**
-     * An allocation by a thread without a cache in the slot table. A virtual thread's small request
-     * pops from its carrier's stripe here, past none of {@link SlowAllocations}' general work (the
+     * An allocation by a thread without a cache in the slot table. A small request of a virtual
+     * thread that has no cache of its own (its {@link ThreadLocal} says so; on its first call the
+     * registry offers it one, see ThreadCaches#register) pops from its carrier's stripe here, past none of {@link SlowAllocations}' general work (the
      * argument checks and class lookup for any request, the registry's thread-local, the statistics'
      * wrappers): in a plain loop of 16 B pairs on one virtual thread that road took about 14 of 22 ns
      * (see the performance notes). Everything else, and a request this does not serve (an empty
@@ -189,7 +190,7 @@ public final class Heap implements IdleCentralMemory {
      * (see {@link #allocate(ThreadCache, long, long)}).
      */
     private long allocateUnslotted(long size, long alignment) {
-        if (isFastRequest(size, alignment) && Thread.currentThread().isVirtual()) {
+        if (isFastRequest(size, alignment) && Thread.currentThread().isVirtual() && localCache.get() == null) {
             int c = SizeClassLookup.sizeClassOf(size);
             long address = caches.allocateFromStripe(c, profiler.rate() != 0 ? size : 0);
             if (address != 0) {
@@ -264,7 +265,8 @@ public final class Heap implements IdleCentralMemory {
         checkOpen();
         if (Thread.currentThread().isVirtual()) {
             throw new UnsupportedOperationException(
-                    "virtual threads share striped caches; use Spanheap's allocate and free directly");
+                    "virtual threads have no LocalHeap (a cache of their own only while few hold one); "
+                            + "use Spanheap's allocate and free directly");
         }
         return localCache.get();
     }
@@ -338,7 +340,7 @@ public final class Heap implements IdleCentralMemory {
     /**
      * Frees the block at {@code address}, which must be the start of a live block of this heap.
      *
-     * <p>The fast path: a small object's start on a platform thread, without its free mark. It marks
+     * <p>The fast path: a small object's start on a thread with a cache, without its free mark. It marks
      * the object free and pushes it on the thread's cache; every other case, and every
      * failed check, goes to {@link SlowFrees}, which repeats the checks with messages.
      */
@@ -427,7 +429,7 @@ public final class Heap implements IdleCentralMemory {
 
     /**
      * A free by a thread without a cache in the slot table. A virtual thread's free of a small
-     * block passes the platform fast path's checks here and is pushed on its carrier's stripe, past
+     * block (whether or not the thread has a cache: a free may go to any cache) passes the platform fast path's checks here and is pushed on its carrier's stripe, past
      * {@link SlowFrees}' general work (see {@link #allocateUnslotted}); everything else, and a
      * push the stripe's full class refuses, goes to {@link SlowFrees}, which checks it from the
      * start.

@@ -6,12 +6,21 @@ import java.util.function.LongSupplier;
  * What a {@link Heap} is built from: the OS layer (a fake in tests), the size of the reservation,
  * the commit step, the thread-cache budgets, whether every free is checked, the scavenger's
  * settings, the heap profile's sampling rate ({@link HeapProfiler}; 0 for none), the heap's name
- * in reports, JFR events and JMX (null: a generated one), and whether the heap asks for transparent
- * huge pages (see {@link PageHeap#release}).
+ * in reports, JFR events and JMX (null: a generated one), whether the heap asks for transparent
+ * huge pages (see {@link PageHeap#release}), and how many virtual threads may hold a cache of their
+ * own at once (see {@link ThreadCaches}).
  */
 public record HeapConfig(OsMemory os, long maxHeapBytes, int commitStepPages, long threadCacheBytes,
                          long totalCacheBytes, boolean checked, Scavenging scavenging, long profileRate,
-                         String name, boolean hugePages) {
+                         String name, boolean hugePages, int virtualThreadCaches) {
+
+    /** The default number of virtual threads' caches ({@link #DEFAULT_VIRTUAL_THREAD_CACHES}). */
+    public HeapConfig(OsMemory os, long maxHeapBytes, int commitStepPages, long threadCacheBytes,
+                      long totalCacheBytes, boolean checked, Scavenging scavenging, long profileRate,
+                      String name, boolean hugePages) {
+        this(os, maxHeapBytes, commitStepPages, threadCacheBytes, totalCacheBytes, checked, scavenging, profileRate,
+                name, hugePages, DEFAULT_VIRTUAL_THREAD_CACHES);
+    }
 
     /** Small pages only, as every heap before {@code transparentHugePages} was. */
     public HeapConfig(OsMemory os, long maxHeapBytes, int commitStepPages, long threadCacheBytes,
@@ -40,6 +49,13 @@ public record HeapConfig(OsMemory os, long maxHeapBytes, int commitStepPages, lo
      */
     public static final long DEFAULT_THREAD_CACHE_BYTES = 24L << 20;
     public static final long DEFAULT_TOTAL_CACHE_BYTES = 32L << 20;
+    /**
+     * At most 16 live virtual threads hold a cache of their own at once; the others share the
+     * carriers' stripes. A cache costs 73 KiB of Java heap, and the objects in all caches stay
+     * within {@link #DEFAULT_TOTAL_CACHE_BYTES} however many there are, so 16 cost at most 1.2 MiB
+     * of Java heap. A virtual thread per request ends soon and hands its cache to the next one.
+     */
+    public static final int DEFAULT_VIRTUAL_THREAD_CACHES = 16;
     /** Go's default MemProfileRate: one sample per 512 KiB allocated. */
     public static final long DEFAULT_PROFILE_RATE = HeapProfiler.DEFAULT_RATE;
 
@@ -117,13 +133,19 @@ public record HeapConfig(OsMemory os, long maxHeapBytes, int commitStepPages, lo
     /** This configuration with heap profiling at {@code rate} bytes per sample (0: off). */
     public HeapConfig withProfileRate(long rate) {
         return new HeapConfig(os, maxHeapBytes, commitStepPages, threadCacheBytes, totalCacheBytes, checked, scavenging,
-                rate, name, hugePages);
+                rate, name, hugePages, virtualThreadCaches);
     }
 
     /** This configuration with transparent huge pages asked for, or not. */
     public HeapConfig withHugePages(boolean enabled) {
         return new HeapConfig(os, maxHeapBytes, commitStepPages, threadCacheBytes, totalCacheBytes, checked, scavenging,
-                profileRate, name, enabled);
+                profileRate, name, enabled, virtualThreadCaches);
+    }
+
+    /** This configuration with at most {@code count} virtual threads' caches (0: every virtual thread uses the stripes). */
+    public HeapConfig withVirtualThreadCaches(int count) {
+        return new HeapConfig(os, maxHeapBytes, commitStepPages, threadCacheBytes, totalCacheBytes, checked, scavenging,
+                profileRate, name, hugePages, count);
     }
 
     public static HeapConfig defaults() {

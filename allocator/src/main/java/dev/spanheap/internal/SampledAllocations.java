@@ -34,7 +34,7 @@ final class SampledAllocations {
 
     /**
      * A sampled allocation of {@code size} bytes (class {@code c}, or 0 for a large block) for the
-     * owner of {@code own} (null on a virtual thread): its address, or 0 when the heap cannot hold
+     * owner of {@code own} (null on a virtual thread without a cache): its address, or 0 when the heap cannot hold
      * it. {@code keptSpans}: whether {@code own}'s kept large spans may serve it (the fast paths run).
      * {@code sharedRate}: on a virtual thread, the rate its stripe's countdown was drawn at, which the
      * sample's weight must use: the shared rate may have moved since, with other stripes' samples.

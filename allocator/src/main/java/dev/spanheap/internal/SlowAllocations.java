@@ -5,7 +5,7 @@ import dev.spanheap.OsMemoryException;
 /**
  * Every allocation that {@link Heap}'s fast paths do not serve: the argument checks and their
  * messages, the class for any alignment, the profile's samples, large blocks, a virtual thread's
- * stripe, a platform thread's refill, and when the page heap cannot hold a request, the idle
+ * stripe, a thread cache's refill, and when the page heap cannot hold a request, the idle
  * memory given back and one more try before the refusal. Kept apart from the fast paths so that
  * they stay short; they reach this through one call out of line.
  */
@@ -77,8 +77,7 @@ final class SlowAllocations {
         long naturalAlignment = request >= 16 ? 16 : Long.highestOneBit(request);
         long effectiveAlignment = Math.max(alignment, naturalAlignment);
         int c = SizeClassLookup.smallClassFor(request, effectiveAlignment);
-        Thread thread = Thread.currentThread();
-        ThreadCache own = thread.isVirtual() ? null : caches.local.get();
+        ThreadCache own = caches.local.get();
         // A virtual thread's sample is weighed with the rate its stripe's countdown was drawn at.
         long sharedSampleRate = 0;
         if (sampling == COUNT_TOWARDS_SAMPLE && own == null && c != 0) {
@@ -102,7 +101,7 @@ final class SlowAllocations {
         long address;
         OsMemoryException growthRefused = null;
         try {
-            address = allocateFromCachesOrPages(request, effectiveAlignment, c, thread, own, sampling == SAMPLE,
+            address = allocateFromCachesOrPages(request, effectiveAlignment, c, own, sampling == SAMPLE,
                     sharedSampleRate);
         } catch (OsMemoryException e) {
             address = 0;
@@ -111,10 +110,10 @@ final class SlowAllocations {
         if (address == 0) {
             // The limit counts what users hold, not what waits idle for them: that goes back to the
             // page heap and the request tries once more, as ByteBuffer.allocateDirect collects
-            // garbage before it gives up. Only live platform threads' caches keep theirs. Likewise
+            // garbage before it gives up. Only other live threads' caches keep theirs. Likewise
             // when the OS refused more memory: the idle memory may hold the request without it.
             reclaimIdleMemory();
-            address = allocateFromCachesOrPages(request, effectiveAlignment, c, thread, own, sampling == SAMPLE,
+            address = allocateFromCachesOrPages(request, effectiveAlignment, c, own, sampling == SAMPLE,
                     sharedSampleRate);
             if (address == 0) {
                 if (growthRefused != null) {
@@ -128,11 +127,11 @@ final class SlowAllocations {
 
     /**
      * {@link #allocateChecked}'s checked request: a sample, a large block, or an object of class
-     * {@code c} from the thread's cache ({@code own}, null on a virtual thread) or its stripe.
+     * {@code c} from the thread's cache ({@code own}, null on a virtual thread without one) or its stripe.
      * Returns 0 when the page heap cannot hold what it needs. {@code sharedSampleRate}: for a virtual
      * thread's sample, the rate its stripe's countdown was drawn at.
      */
-    private long allocateFromCachesOrPages(long request, long alignment, int c, Thread thread, ThreadCache own,
+    private long allocateFromCachesOrPages(long request, long alignment, int c, ThreadCache own,
             boolean sample, long sharedSampleRate) {
         if (sample) {
             StackHeadroom.ensure();
@@ -142,7 +141,7 @@ final class SlowAllocations {
             return allocateLarge(request, alignment);
         }
         long address;
-        if (thread.isVirtual()) {
+        if (own == null) {
             address = caches.allocateShared(c, 0);
         } else {
             address = own.allocate(c);

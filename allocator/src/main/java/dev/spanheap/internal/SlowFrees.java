@@ -61,9 +61,9 @@ final class SlowFrees {
         free(address, false);
     }
 
-    /** {@code cache}, or when null the calling platform thread's, whose array the fast path found. */
+    /** {@code cache}, or when null the calling thread's, whose array the fast path found. */
     private ThreadCache ownCache(ThreadCache cache) {
-        return cache != null ? cache : caches.currentPlatformCache();
+        return cache != null ? cache : caches.currentCache();
     }
 
     /**
@@ -98,7 +98,7 @@ final class SlowFrees {
             ThreadCache cache = null;
             if (!largeChecked) {
                 StackHeadroom.ensure();
-                cache = heap.fastPaths() && (offset & (Pages.SIZE - 1)) == 0 ? caches.currentPlatformCache() : null;
+                cache = heap.fastPaths() && (offset & (Pages.SIZE - 1)) == 0 ? caches.currentCache() : null;
             }
             if ((cache == null || !large.keep(cache, PageMap.span(entry), (int) (offset >>> Pages.SHIFT)))
                     && large.free(address, offset) && profiler.hasManyPending()) {
@@ -117,8 +117,7 @@ final class SlowFrees {
             freeChecked(address, largeChecked);
             return;
         }
-        Thread thread = Thread.currentThread();
-        ThreadCache cache = thread.isVirtual() ? null : caches.local.get();
+        ThreadCache cache = caches.local.get();
         boolean stackChecked = cache != null ? cache.isFull(c) : checked;
         if (stackChecked) {
             // Before the block is marked free (its mark, and in checked mode its allocation bit):

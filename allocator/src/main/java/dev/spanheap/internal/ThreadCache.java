@@ -131,7 +131,7 @@ public final class ThreadCache {
     private final CentralList[] centrals;
     private final CacheBudget budget;
     /**
-     * {@link Thread#threadId()} of the owning platform thread; 0 for the shared stripes. Changes only
+     * {@link Thread#threadId()} of the owning thread; 0 for the shared stripes. Changes only
      * when a new thread adopts the cache of one that ended ({@link #adopt}).
      */
     long ownerId;

@@ -3,7 +3,7 @@ package dev.spanheap.internal;
 import java.util.function.Consumer;
 
 /**
- * The fast way from a platform thread to its {@link ThreadCache}: a direct-mapped table indexed by
+ * The fast way from a thread to its {@link ThreadCache}: a direct-mapped table indexed by
  * {@code threadId & (length - 1)}, in which every registered live thread has a slot of its own.
  * The fast paths read a mirror of it that holds each cache's {@link ThreadCache#fastSlots()}, the
  * array they work on, so that finding it is one load less: a reader compares the array's

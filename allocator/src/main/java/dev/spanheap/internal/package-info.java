@@ -51,8 +51,9 @@
  * and their counters, with each thread's {@link dev.spanheap.internal.LargeSpanCache} of freed spans up
  * to 1 MiB that serve its next samples (Go's per-P page cache); {@link dev.spanheap.internal.FreeChecks}, the validation of freed addresses and every
  * message that refuses one; {@link dev.spanheap.internal.FreeMarks}, the marks of free objects that catch double frees;
- * {@link dev.spanheap.internal.ThreadCaches}, finding a thread's cache (platform threads through
- * {@code ThreadSlots}, virtual threads through locked stripes) and reaping ended threads' caches;
+ * {@link dev.spanheap.internal.ThreadCaches}, finding a thread's cache (platform threads and up to
+ * 16 virtual threads at once through {@code ThreadSlots}, other virtual threads through locked
+ * stripes) and reaping ended threads' caches;
  * {@link dev.spanheap.internal.HeapArena}, the heap-backed {@code java.lang.foreign.Arena} (a region
  * allocator over heap blocks, its scope a JDK arena, no segment of it starting where a heap block
  * does, so the heap's free refuses them all); {@link dev.spanheap.internal.HeapSegments}, the
@@ -75,10 +76,13 @@
  *       the cache's countdown to the next profile sample; below zero, this allocation is the sample
  *       (the slow path gives it a span of its own and captures its stack).</li>
  *   <li>Find the calling thread's cache: slot {@code threadId & mask} of a table in which every
- *       live platform thread has a slot of its own ({@link dev.spanheap.internal.ThreadSlots}, which
+ *       thread with a cache has a slot of its own ({@link dev.spanheap.internal.ThreadSlots}, which
  *       doubles when two live threads' ids collide), which holds the cache's fast-path array, checked
  *       against the owner id that the array keeps (a {@link java.lang.ThreadLocal} behind it for a
- *       thread's first call). A virtual thread has no slot: its small request finds its carrier's
+ *       thread's first call). Every platform thread has a cache, and so do virtual threads while
+ *       fewer than a limit of them hold one (16 by default; a new one takes over an ended thread's
+ *       cache first), since a cache per virtual thread would make cache memory grow with their number.
+ *       Any other virtual thread has no slot: its small request finds its carrier's
  *       stripe ({@code CarrierStripes}, a {@code pthread_self} downcall) and pops or pushes there
  *       under the stripe's lock, with the same checks and marks and nothing of the general slow path
  *       ({@code Heap.allocateUnslotted}, {@code Heap.freeUnslotted}). Pop an object for the

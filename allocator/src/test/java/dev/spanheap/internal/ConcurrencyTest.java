@@ -23,9 +23,10 @@ import org.junit.jupiter.api.Test;
 class ConcurrencyTest {
 
     private static final long TOTAL_CACHE = 1 << 20;
-    private final Heap heap = new Heap(new HeapConfig(LinuxOsMemory.INSTANCE, 4L << 30,
-            PageHeap.DEFAULT_COMMIT_STEP_PAGES, 256 << 10, TOTAL_CACHE, false));
-    private final HeapStatistics statistics = new HeapStatistics(heap);
+    private final HeapConfig config = new HeapConfig(LinuxOsMemory.INSTANCE, 4L << 30,
+            PageHeap.DEFAULT_COMMIT_STEP_PAGES, 256 << 10, TOTAL_CACHE, false);
+    private Heap heap = new Heap(config);
+    private HeapStatistics statistics = new HeapStatistics(heap);
 
     @AfterEach
     void close() {
@@ -190,8 +191,12 @@ class ConcurrencyTest {
         heap.verify();
     }
 
+    /** With no caches for virtual threads, every one of them goes through the stripes. */
     @Test
     void hundredThousandVirtualThreadsShareTheStripes() throws Exception {
+        heap.close();
+        heap = new Heap(config.withVirtualThreadCaches(0));
+        statistics = new HeapStatistics(heap);
         int cachesBefore = heap.caches().cacheCount();
         AtomicReference<Throwable> failure = new AtomicReference<>();
         AtomicLongArray budgetSeen = new AtomicLongArray(1);

@@ -29,9 +29,14 @@ class ProfileAccuracyTest {
     private static final Map<Long, Double> SHARES = Map.of(16_384L, 0.6, 2_048L, 0.3, 256L, 0.1);
 
     private static Heap heap(long rate, LongSupplier clock) {
+        return heap(rate, clock, HeapConfig.DEFAULT_VIRTUAL_THREAD_CACHES);
+    }
+
+    /** With {@code virtualThreadCaches} 0 virtual threads count in their stripes. */
+    private static Heap heap(long rate, LongSupplier clock, int virtualThreadCaches) {
         return new Heap(new HeapConfig(LinuxOsMemory.INSTANCE, 8L << 30, PageHeap.DEFAULT_COMMIT_STEP_PAGES,
                 HeapConfig.DEFAULT_THREAD_CACHE_BYTES, HeapConfig.DEFAULT_TOTAL_CACHE_BYTES, false,
-                HeapConfig.Scavenging.manual(clock), rate, "accuracy"));
+                HeapConfig.Scavenging.manual(clock), rate, "accuracy").withVirtualThreadCaches(virtualThreadCaches));
     }
 
     private static long bigSite(Heap heap) {
@@ -179,7 +184,7 @@ class ProfileAccuracyTest {
         // Virtual threads count in their carrier's stripe's countdown (ThreadCaches.allocateShared):
         // eight of them, side by side on the carriers, and the estimates must be as good as one
         // thread's. 3.2 GiB at one sample per 32 KiB: about 10 000 samples at the 10% site.
-        Heap heap = heap(32 << 10, () -> 0);
+        Heap heap = heap(32 << 10, () -> 0, 0);
         try {
             List<Thread> threads = new ArrayList<>();
             for (int i = 0; i < 8; i++) {
@@ -202,7 +207,7 @@ class ProfileAccuracyTest {
         // share, so a stripe's countdown may end at another rate than it was drawn at
         // (StripeSamplingTest pins which one its sample is weighed with; at this tolerance either
         // would pass). Taking turns keeps the test clock's start and end reads in pairs.
-        Heap heap = heap(64 << 10, adaptingClock(13));
+        Heap heap = heap(64 << 10, adaptingClock(13), 0);
         java.util.concurrent.locks.ReentrantLock turn = new java.util.concurrent.locks.ReentrantLock(true);
         try {
             List<Thread> threads = new ArrayList<>();

@@ -232,8 +232,9 @@ class ReleaseOutsideLockTest {
      */
     private static void secondProceedsWhileFirstGrowsTheHeap(ThreadPair pair) throws Exception {
         BlockingOsMemory os = new BlockingOsMemory(true, false);
+        // No caches of their own for virtual threads: theirs go through the stripes.
         Heap heap = new Heap(new HeapConfig(os, 1L << 30, PageHeap.DEFAULT_COMMIT_STEP_PAGES, 1 << 20, 4 << 20, false,
-                HeapConfig.Scavenging.manual(() -> 0L)));
+                HeapConfig.Scavenging.manual(() -> 0L)).withVirtualThreadCaches(0));
         try {
             long room = heap.allocate(2 << 20, 1);
             long filler = fillCommittedPages(heap);
@@ -282,7 +283,7 @@ class ReleaseOutsideLockTest {
         java.util.concurrent.atomic.AtomicLong now = new java.util.concurrent.atomic.AtomicLong();
         // No cache budget: every free of a 512 KiB block sends its span to the page heap at once.
         Heap heap = new Heap(new HeapConfig(os, 1L << 30, PageHeap.DEFAULT_COMMIT_STEP_PAGES, 0, 4 << 20, false,
-                HeapConfig.Scavenging.manual(now::get)));
+                HeapConfig.Scavenging.manual(now::get)).withVirtualThreadCaches(0));
         try {
             long size = 512 << 10;
             CountDownLatch steady = new CountDownLatch(1);

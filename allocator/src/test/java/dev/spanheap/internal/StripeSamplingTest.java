@@ -20,7 +20,7 @@ class StripeSamplingTest {
     private static Heap heap(long rate) {
         return new Heap(new HeapConfig(LinuxOsMemory.INSTANCE, 1L << 30, PageHeap.DEFAULT_COMMIT_STEP_PAGES,
                 HeapConfig.DEFAULT_THREAD_CACHE_BYTES, HeapConfig.DEFAULT_TOTAL_CACHE_BYTES, false,
-                HeapConfig.Scavenging.manual(() -> 0), rate, "stripes"));
+                HeapConfig.Scavenging.manual(() -> 0), rate, "stripes").withVirtualThreadCaches(0));
     }
 
     @Test
