@@ -365,8 +365,12 @@ final class ThreadCaches {
                 throw FreeChecks.closed();
             }
             ThreadCache adopted = reapLocked(true);
-            // Counted after the reap, which took the ended virtual threads' caches out.
-            if (virtual && virtualCaches + virtualCachesMaking >= virtualCacheLimit) {
+            // Counted after the reap, which took the ended virtual threads' caches out. A virtual
+            // thread whose slot a live thread holds would find its cache only through the
+            // ThreadLocal, on the slow paths, and virtual threads do not grow the table (see
+            // ThreadSlots): such a thread uses the stripes instead.
+            if (virtual && (virtualCaches + virtualCachesMaking >= virtualCacheLimit
+                    || !slots.isFree(thread.threadId()))) {
                 if (adopted != null) {
                     retire(adopted);
                 }
@@ -449,7 +453,9 @@ final class ThreadCaches {
             virtualCaches++;
         }
         try {
-            slots.add(cache);
+            // A virtual thread's slot was free when it asked; a platform thread that took it since
+            // leaves this one to its ThreadLocal, on the slow paths.
+            slots.add(cache, !registration.virtual);
         } catch (OutOfMemoryError fullJavaHeap) {
             // The table is as it was (ThreadSlots publishes a grown table only once it is whole).
         }

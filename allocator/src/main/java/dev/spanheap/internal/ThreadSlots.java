@@ -16,7 +16,9 @@ import java.util.function.Consumer;
  * without a slot would otherwise take the slow path, with its {@link ThreadLocal} lookup, for its
  * whole life. Up to {@link #MAX_SLOTS} slots (8 MiB of references on a 64-bit JVM, twice over); a
  * thread that still collides at that size, which takes an adversarial set of ids, keeps the slow
- * path.
+ * path. Virtual threads never grow the table: they come and go by the thousand, so that the
+ * table, grown at each collision with a live thread, would soon reach its largest size. One whose
+ * slot is taken gets no cache (see ThreadCaches#register).
  *
  * <p>Written under the cache registry's lock, read without a lock: a new mirror is published by a
  * plain store to the reader's field ({@code onResize}), and slots change in place. A reader that
@@ -51,13 +53,24 @@ final class ThreadSlots {
         return (int) threadId & (length - 1);
     }
 
-    /** Gives {@code cache}'s thread a slot, growing the table if a live thread holds it. Registry lock. */
-    void add(ThreadCache cache) {
+    /** Whether the slot of thread {@code threadId} is free in the current table. Registry lock. */
+    boolean isFree(long threadId) {
+        return table[slot(threadId, table.length)] == null;
+    }
+
+    /**
+     * Gives {@code cache}'s thread a slot, growing the table if a live thread holds it and
+     * {@code mayGrow}; returns whether the thread has one. Registry lock.
+     */
+    boolean add(ThreadCache cache, boolean mayGrow) {
         int slot = slot(cache.ownerId, table.length);
         if (table[slot] == null) {
             table[slot] = cache;
             fastTable[slot] = cache.fastSlots();
-            return;
+            return true;
+        }
+        if (!mayGrow) {
+            return false;
         }
         for (int length = table.length * 2; length <= MAX_SLOTS; length *= 2) {
             ThreadCache[] grown = rehash(length, cache);
@@ -69,9 +82,10 @@ final class ThreadSlots {
                 table = grown;
                 fastTable = fastGrown;
                 onResize.accept(fastGrown);
-                return;
+                return true;
             }
         }
+        return false;
     }
 
     /** The table of {@code length} slots holding every cache now placed and {@code added}, or null on a collision. */

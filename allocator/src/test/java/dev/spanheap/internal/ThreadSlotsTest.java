@@ -37,9 +37,9 @@ class ThreadSlotsTest {
         ThreadCache first = cacheOf(5);
         ThreadCache second = cacheOf(5 + ThreadSlots.INITIAL_SLOTS);
         ThreadCache third = cacheOf(5 + 2 * ThreadSlots.INITIAL_SLOTS);
-        slots.add(first);
-        slots.add(second);
-        slots.add(third);
+        slots.add(first, true);
+        slots.add(second, true);
+        slots.add(third, true);
         ThreadCache[] table = slots.table();
         long[][] mirror = published.getLast();
         assertThat(table).hasSize(4 * ThreadSlots.INITIAL_SLOTS);
@@ -56,12 +56,12 @@ class ThreadSlotsTest {
     void theTableDoublesAsOftenAsACollisionNeedsUpToItsLargestSize() {
         ThreadCache first = cacheOf(5);
         ThreadCache apart = cacheOf(5 + 4L * ThreadSlots.INITIAL_SLOTS);
-        slots.add(first);
-        slots.add(apart);
+        slots.add(first, true);
+        slots.add(apart, true);
         assertThat(slots.table()).as("three doublings in one add").hasSize(8 * ThreadSlots.INITIAL_SLOTS);
 
         ThreadCache far = cacheOf(5 + ThreadSlots.MAX_SLOTS / 2);
-        slots.add(far);
+        slots.add(far, true);
         ThreadCache[] table = slots.table();
         assertThat(table).as("the largest table").hasSize(ThreadSlots.MAX_SLOTS);
         for (ThreadCache cache : List.of(first, apart, far)) {
@@ -70,16 +70,31 @@ class ThreadSlotsTest {
         }
 
         ThreadCache beyond = cacheOf(5 + ThreadSlots.MAX_SLOTS);
-        slots.add(beyond);
+        slots.add(beyond, true);
         assertThat(slots.table()).as("no larger table").isSameAs(table);
         assertThat(foundFast(published.getLast(), beyond.ownerId)).as("left to the slow path").isNull();
         assertThat(found(table, first.ownerId)).isSameAs(first);
     }
 
+    /** A virtual thread's cache may not grow the table: on a collision it is left without a slot. */
+    @Test
+    void aCacheThatMayNotGrowTheTableIsLeftWithoutASlotOnACollision() {
+        ThreadCache first = cacheOf(5);
+        ThreadCache colliding = cacheOf(5 + ThreadSlots.INITIAL_SLOTS);
+        assertThat(slots.add(first, false)).as("a free slot needs no growth").isTrue();
+        assertThat(slots.isFree(colliding.ownerId)).isFalse();
+        assertThat(slots.add(colliding, false)).isFalse();
+        assertThat(slots.table()).hasSize(ThreadSlots.INITIAL_SLOTS);
+        assertThat(published).hasSize(1);
+        assertThat(found(slots.table(), first.ownerId)).isSameAs(first);
+        assertThat(foundFast(published.getFirst(), colliding.ownerId)).isNull();
+        assertThat(slots.isFree(6)).isTrue();
+    }
+
     @Test
     void sequentialIdsShareTheFirstTable() {
         for (long id = 100; id < 100 + ThreadSlots.INITIAL_SLOTS; id++) {
-            slots.add(cacheOf(id));
+            slots.add(cacheOf(id), true);
         }
         assertThat(published).hasSize(1);
         for (long id = 100; id < 100 + ThreadSlots.INITIAL_SLOTS; id++) {
@@ -91,11 +106,11 @@ class ThreadSlotsTest {
     @Test
     void anEndedThreadsSlotIsReused() {
         ThreadCache ended = cacheOf(7);
-        slots.add(ended);
+        slots.add(ended, true);
         slots.remove(ended);
         assertThat(foundFast(published.getFirst(), 7)).as("the ended thread's array").isNull();
         ThreadCache next = cacheOf(7 + ThreadSlots.INITIAL_SLOTS);
-        slots.add(next);
+        slots.add(next, true);
         assertThat(slots.table()).hasSize(ThreadSlots.INITIAL_SLOTS);
         assertThat(found(slots.table(), next.ownerId)).isSameAs(next);
         assertThat(foundFast(published.getFirst(), next.ownerId)).isSameAs(next.fastSlots());

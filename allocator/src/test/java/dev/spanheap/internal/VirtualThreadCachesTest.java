@@ -161,6 +161,30 @@ class VirtualThreadCachesTest {
         heap.verify();
     }
 
+    /**
+     * A virtual thread whose slot a live thread holds gets no cache, and the slot table does not
+     * grow for it: virtual threads come and go by the thousand, and each collision would double
+     * the table until it reached its largest size (see ThreadSlots).
+     */
+    @Test
+    void aVirtualThreadWhoseSlotALiveThreadHoldsUsesTheStripes() throws InterruptedException {
+        heap.free(heap.allocate(64, 8));
+        long mine = Thread.currentThread().threadId();
+        int length = heap.caches().slotTable().length;
+        AtomicReference<ThreadCache> seen = new AtomicReference<>();
+        Runnable pair = () -> seen.set(pairAndLook().cache());
+        Thread thread;
+        do {
+            // An unstarted thread has its id already; those not started are dropped.
+            thread = Thread.ofVirtual().unstarted(pair);
+        } while (((thread.threadId() ^ mine) & (length - 1)) != 0);
+        thread.start();
+        TestThreads.join(thread);
+        assertThat(seen.get()).isNull();
+        assertThat(heap.caches().slotTable()).hasSize(length);
+        assertThat(onNewVirtualThread().cache()).as("the next one, whose slot is free").isNotNull();
+    }
+
     @Test
     void anEndedVirtualThreadsCacheReturnsItsObjectsWhenReaped() throws InterruptedException {
         heap.close();
