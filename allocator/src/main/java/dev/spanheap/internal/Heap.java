@@ -179,8 +179,9 @@ public final class Heap implements IdleCentralMemory {
 
     /**
      * An allocation by a thread without a cache in the slot table. A small request of a virtual
-     * thread that has no cache of its own (its {@link ThreadLocal} says so; on its first call the
-     * registry offers it one, see ThreadCaches#register) pops from its carrier's stripe here, past none of {@link SlowAllocations}' general work (the
+     * thread that has no cache of its own (while the virtual threads' caches are all held, without
+     * asking; else its {@link ThreadLocal} says so, and on its first call the registry offers it one,
+     * see ThreadCaches#register) pops from its carrier's stripe here, past none of {@link SlowAllocations}' general work (the
      * argument checks and class lookup for any request, the registry's thread-local, the statistics'
      * wrappers): in a plain loop of 16 B pairs on one virtual thread that road took about 14 of 22 ns
      * (see the performance notes). Everything else, and a request this does not serve (an empty
@@ -190,7 +191,8 @@ public final class Heap implements IdleCentralMemory {
      * (see {@link #allocate(ThreadCache, long, long)}).
      */
     private long allocateUnslotted(long size, long alignment) {
-        if (isFastRequest(size, alignment) && Thread.currentThread().isVirtual() && localCache.get() == null) {
+        if (isFastRequest(size, alignment) && Thread.currentThread().isVirtual()
+                && (caches.virtualCachesFull() || localCache.get() == null)) {
             int c = SizeClassLookup.sizeClassOf(size);
             long address = caches.allocateFromStripe(c, profiler.rate() != 0 ? size : 0);
             if (address != 0) {

@@ -185,6 +185,43 @@ class VirtualThreadCachesTest {
         assertThat(onNewVirtualThread().cache()).as("the next one, whose slot is free").isNotNull();
     }
 
+    /**
+     * While the limit's caches are held, virtual threads without one go to their stripes without
+     * asking the registry (Heap.allocateUnslotted reads virtualCachesFull): the flag is set when
+     * the last cache is given, stays set after a holder ends until the registry reaps it, and is
+     * clear again after.
+     */
+    @Test
+    void theLimitIsReachedUntilAnEndedHoldersCacheIsReaped() throws InterruptedException {
+        heap.close();
+        heap = heap(1);
+        assertThat(heap.caches().virtualCachesFull()).isFalse();
+        CountDownLatch holding = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Thread holder = Thread.ofVirtual().start(() -> {
+            pairAndLook();
+            holding.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        assertThat(holding.await(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(heap.caches().virtualCachesFull()).isTrue();
+        release.countDown();
+        TestThreads.join(holder);
+        assertThat(heap.caches().virtualCachesFull()).as("not reaped yet").isTrue();
+        heap.caches().reap();
+        assertThat(heap.caches().virtualCachesFull()).isFalse();
+        Heap none = heap(0);
+        try {
+            assertThat(none.caches().virtualCachesFull()).as("a limit of 0").isTrue();
+        } finally {
+            none.close();
+        }
+    }
+
     @Test
     void anEndedVirtualThreadsCacheReturnsItsObjectsWhenReaped() throws InterruptedException {
         heap.close();
