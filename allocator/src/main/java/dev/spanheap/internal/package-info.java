@@ -82,7 +82,9 @@
  *       thread's first call). Every platform thread has a cache, and so do virtual threads while
  *       fewer than a limit of them hold one (16 by default; a new one takes over an ended thread's
  *       cache first), since a cache per virtual thread would make cache memory grow with their number.
- *       Any other virtual thread has no slot: its small request finds its carrier's
+ *       Virtual threads never grow the table: one whose slot a live thread holds gets no cache.
+ *       Any other virtual thread has no slot (while the limit's caches are all held it does not
+ *       even ask, {@code ThreadCaches.virtualCachesFull}): its small request finds its carrier's
  *       stripe ({@code CarrierStripes}, a {@code pthread_self} downcall) and pops or pushes there
  *       under the stripe's lock, with the same checks and marks and nothing of the general slow path
  *       ({@code Heap.allocateUnslotted}, {@code Heap.freeUnslotted}). Pop an object for the

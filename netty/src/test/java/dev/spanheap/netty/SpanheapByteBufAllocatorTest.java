@@ -149,8 +149,7 @@ class SpanheapByteBufAllocatorTest {
     /**
      * 100 000 virtual threads each allocate, write and release buffers: the heap's cache memory
      * stays bounded (at most 16 virtual threads hold caches of their own, the rest share striped
-     * caches) and the memory in use returns to its
-     * baseline.
+     * caches) and the memory in use returns to its baseline.
      */
     @Test
     void hundredThousandVirtualThreads() throws Exception {
