@@ -505,13 +505,15 @@ public final class Spanheap implements SegmentAllocator, AutoCloseable {
 
         /**
          * How many live virtual threads may each hold a thread cache of their own at once (default
-         * 16). A virtual thread gets one at its first allocation if fewer are held, taking over the
-         * cache of a thread that has ended when there is one, and keeps it for its life; its blocks
-         * then take the same path as a platform thread's. The others share a few locked caches, one
-         * per carrier thread, for their whole lives. More lets more concurrent virtual threads
-         * allocate at platform-thread speed, at 73 KiB of Java heap per cache; the blocks the caches
-         * keep stay within {@link #totalCacheSize} however many there are. 0: every virtual thread
-         * shares the carriers' caches.
+         * 16). A virtual thread gets one when it first allocates while fewer are held, taking over
+         * the cache of a thread that has ended when there is one, and keeps it for its life; its
+         * blocks then take the same path as a platform thread's. The others share a few locked
+         * caches, one per carrier thread (a virtual thread that allocated while all were held asks
+         * again once one is free; one that was refused, or whose thread id's slot in the heap's
+         * table of caches was taken, keeps the shared ones). More lets more concurrent virtual
+         * threads allocate at platform-thread speed, at 73 KiB of Java heap per cache; the blocks
+         * the caches keep stay within {@link #totalCacheSize} however many there are. 0: every
+         * virtual thread shares the carriers' caches.
          */
         public Builder virtualThreadCaches(int count) {
             if (count < 0) {

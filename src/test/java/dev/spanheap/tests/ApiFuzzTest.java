@@ -41,6 +41,8 @@ class ApiFuzzTest {
     private static final int LAST_OPERATION = 17;
     /** {@link #everyPath}'s profile rates: off, every allocation, often, and Go's default. */
     private static final long[] PROFILE_RATES = {0, 1, 4096, 512 << 10};
+    /** {@link #everyPath}'s virtualThreadCaches: the default, none (the stripes), and one. */
+    private static final int[] VIRTUAL_THREAD_CACHES = {16, 0, 1};
 
     @FuzzTest(maxDuration = "2m")
     void publicApi(FuzzedDataProvider data) throws InterruptedException {
@@ -50,8 +52,9 @@ class ApiFuzzTest {
     }
 
     /**
-     * {@link #publicApi} on heaps built more ways (a profile rate, a small limit) and with the paths
-     * it leaves out: operations on a virtual thread (the striped caches) or on a new platform thread
+     * {@link #publicApi} on heaps built more ways (a profile rate, a small limit, virtual threads'
+     * caches) and with the paths it leaves out: operations on a virtual thread (a cache of its own,
+     * made or taken over, or the striped caches) or on a new platform thread
      * (a cache made or taken over, and left behind when the thread ends), through a
      * {@link LocalHeap}, and the profile and leak report, which must count exactly the blocks in use
      * when every allocation is sampled.
@@ -61,8 +64,9 @@ class ApiFuzzTest {
         boolean checked = data.consumeBoolean();
         long rate = PROFILE_RATES[data.consumeInt(0, PROFILE_RATES.length - 1)];
         long limit = data.consumeBoolean() ? 16L << 20 : 256L << 20;
+        int virtualThreadCaches = VIRTUAL_THREAD_CACHES[data.consumeInt(0, VIRTUAL_THREAD_CACHES.length - 1)];
         Spanheap heap = Spanheap.builder().maxHeapSize(limit).checked(checked).profileRate(rate)
-                .scavenger(false).build();
+                .virtualThreadCaches(virtualThreadCaches).scavenger(false).build();
         steps(heap, data, LAST_OPERATION, rate == 1);
     }
 
@@ -188,8 +192,9 @@ class ApiFuzzTest {
                                   List<Long> freed, boolean closed, boolean exactProfile) throws InterruptedException {
         switch (operation) {
             case 14, 17 -> {
-                // A virtual thread uses the striped caches; a new platform thread makes or takes over
-                // a cache and ends with it, for the next one to take over or the heap to reap.
+                // A virtual thread makes or takes over a cache of its own, or uses the striped caches
+                // (virtualThreadCaches 0); a new platform thread makes or takes over a cache; each
+                // ends with it, for the next one to take over or the heap to reap.
                 int basic = data.consumeInt(0, LAST_BASIC_OPERATION);
                 onNewThread(operation == 14 ? Thread.ofVirtual() : Thread.ofPlatform(),
                         () -> apply(heap, basic, data, live, freed));

@@ -48,7 +48,10 @@ public final class Heap implements IdleCentralMemory {
     private final CentralList[] centrals = new CentralList[SizeClasses.COUNT];
     private final CacheBudget budget;
     private final ThreadCaches caches;
-    /** The calling thread's cache (null on a virtual thread without one); the registry's, held here to save an indirection. */
+    /**
+     * The calling thread's cache (null on a virtual thread without one); the registry's, held here
+     * to save an indirection.
+     */
     private final ThreadLocal<ThreadCache> localCache;
     /**
      * The fast paths' mirror of {@link ThreadSlots}' table (each cache's {@link ThreadCache#fastSlots()}),
@@ -181,10 +184,10 @@ public final class Heap implements IdleCentralMemory {
      * An allocation by a thread without a cache in the slot table. A small request of a virtual
      * thread that has no cache of its own (while the virtual threads' caches are all held, without
      * asking; else its {@link ThreadLocal} says so, and on its first call the registry offers it one,
-     * see ThreadCaches#register) pops from its carrier's stripe here, past none of {@link SlowAllocations}' general work (the
-     * argument checks and class lookup for any request, the registry's thread-local, the statistics'
-     * wrappers): in a plain loop of 16 B pairs on one virtual thread that road took about 14 of 22 ns
-     * (see the performance notes). Everything else, and a request this does not serve (an empty
+     * see ThreadCaches#register) pops from its carrier's stripe here, past none of
+     * {@link SlowAllocations}' general work (the argument checks and class lookup for any request,
+     * the registry's thread-local, the statistics' wrappers): in a plain loop of 16 B pairs on one
+     * virtual thread that road took about 14 of 22 ns (see the performance notes). Everything else, and a request this does not serve (an empty
      * class, the profile's next sample), goes to {@link SlowAllocations}, which counts it from the
      * start. It tests the request again rather than take the caller's verdict: the caller's code is
      * inlined into every user's loop, and one call out of it for every miss keeps that code small
@@ -431,7 +434,8 @@ public final class Heap implements IdleCentralMemory {
 
     /**
      * A free by a thread without a cache in the slot table. A virtual thread's free of a small
-     * block (whether or not the thread has a cache: a free may go to any cache) passes the platform fast path's checks here and is pushed on its carrier's stripe, past
+     * block (whether or not the thread has a cache: a free may go to any cache) passes the platform
+     * fast path's checks here and is pushed on its carrier's stripe, past
      * {@link SlowFrees}' general work (see {@link #allocateUnslotted}); everything else, and a
      * push the stripe's full class refuses, goes to {@link SlowFrees}, which checks it from the
      * start.

@@ -142,7 +142,10 @@ public record HeapConfig(OsMemory os, long maxHeapBytes, int commitStepPages, lo
                 profileRate, name, enabled, virtualThreadCaches);
     }
 
-    /** This configuration with at most {@code count} virtual threads' caches (0: every virtual thread uses the stripes). */
+    /**
+     * This configuration with at most {@code count} virtual threads' caches (0: every virtual thread
+     * uses the stripes).
+     */
     public HeapConfig withVirtualThreadCaches(int count) {
         return new HeapConfig(os, maxHeapBytes, commitStepPages, threadCacheBytes, totalCacheBytes, checked, scavenging,
                 profileRate, name, hugePages, count);
