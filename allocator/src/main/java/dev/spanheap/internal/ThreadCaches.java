@@ -135,13 +135,8 @@ final class ThreadCaches {
      * caches) when it misses.
      */
     ThreadCache currentCache() {
-        long id = Thread.currentThread().threadId();
-        ThreadCache[] table = slots.table();
-        ThreadCache cache = table[(int) id & (table.length - 1)];
-        if (cache != null && cache.ownerId == id) {
-            return cache;
-        }
-        return local.get();
+        ThreadCache cache = slotted(Thread.currentThread().threadId());
+        return cache != null ? cache : local.get();
     }
 
     /** The stripe the calling virtual thread uses now: its carrier's ({@link CarrierStripes}). */
@@ -559,12 +554,24 @@ final class ThreadCaches {
         }
     }
 
-    /** Flushes the calling thread's cache (its objects go back to the central lists). */
+    /**
+     * Flushes the calling thread's cache (its objects go back to the central lists). A virtual
+     * thread's is found in the slot table only, without the {@link ThreadLocal}, which would give
+     * one that has none a cache just to flush it.
+     */
     void flushCurrent() {
-        ThreadCache cache = local.get();
+        Thread thread = Thread.currentThread();
+        ThreadCache cache = thread.isVirtual() ? slotted(thread.threadId()) : local.get();
         if (cache != null) {
             cache.flush();
         }
+    }
+
+    /** The cache of thread {@code id} in the slot table, or null. */
+    private ThreadCache slotted(long id) {
+        ThreadCache[] table = slots.table();
+        ThreadCache cache = table[(int) id & (table.length - 1)];
+        return cache != null && cache.ownerId == id ? cache : null;
     }
 
     /** Flushes the virtual threads' stripes to the central lists, each under its lock. */

@@ -57,6 +57,19 @@ class VirtualThreadCachesTest {
         return seen.get();
     }
 
+    /** Runs {@code work} on a new virtual thread and waits for it; what it throws fails the test. */
+    private static void onVirtualThread(Runnable work) throws InterruptedException {
+        AtomicReference<Throwable> thrown = new AtomicReference<>();
+        TestThreads.join(Thread.ofVirtual().start(() -> {
+            try {
+                work.run();
+            } catch (Throwable e) {
+                thrown.set(e);
+            }
+        }));
+        assertThat(thrown.get()).isNull();
+    }
+
     @Test
     void aVirtualThreadGetsACacheOfItsOwnInTheSlotTable() throws InterruptedException {
         Seen seen = onNewVirtualThread();
@@ -222,11 +235,33 @@ class VirtualThreadCachesTest {
         }
     }
 
+    /** A flush on a virtual thread empties its own cache, and does not give one that has none a cache. */
+    @Test
+    void aFlushEmptiesAVirtualThreadsCacheAndMakesNone() throws InterruptedException {
+        AtomicReference<Long> cachedAfterFlush = new AtomicReference<>();
+        onVirtualThread(() -> {
+            heap.flushThreadCache();
+            assertThat(heap.caches().cacheCount()).as("no cache made to be flushed").isEqualTo(STRIPES);
+            long[] blocks = new long[20];
+            for (int i = 0; i < blocks.length; i++) {
+                blocks[i] = heap.allocate(64, 8);
+            }
+            for (long block : blocks) {
+                heap.free(block);
+            }
+            ThreadCache own = heap.caches().currentCache();
+            assertThat(own.cachedBytes()).isPositive();
+            heap.flushThreadCache();
+            cachedAfterFlush.set(own.cachedBytes());
+        });
+        assertThat(cachedAfterFlush.get()).isZero();
+    }
+
     @Test
     void anEndedVirtualThreadsCacheReturnsItsObjectsWhenReaped() throws InterruptedException {
         heap.close();
         heap = heap(16);
-        Thread thread = Thread.ofVirtual().start(() -> {
+        onVirtualThread(() -> {
             long[] blocks = new long[50];
             for (int i = 0; i < blocks.length; i++) {
                 blocks[i] = heap.allocate(64, 8);
@@ -236,7 +271,6 @@ class VirtualThreadCachesTest {
             }
             assertThat(heap.caches().currentCache().cachedBytes()).isPositive();
         });
-        TestThreads.join(thread);
         // Reading statistics reaps the ended thread's cache into the central lists.
         assertThat(new HeapStatistics(heap).snapshot().heapObjects()).isZero();
         assertThat(heap.caches().cacheCount()).isEqualTo(STRIPES);
