@@ -141,8 +141,7 @@ class VirtualThreadCachesTest {
 
     /**
      * At the limit, a virtual thread does not take over an ended platform thread's cache either:
-     * that would make one more virtual thread with a cache than the limit allows. The ended cache
-     * goes back to the central lists instead.
+     * that would make one more virtual thread with a cache than the limit allows.
      */
     @Test
     void atTheLimitAnEndedPlatformThreadsCacheIsNotTakenOver() throws Exception {
@@ -255,6 +254,23 @@ class VirtualThreadCachesTest {
             cachedAfterFlush.set(own.cachedBytes());
         });
         assertThat(cachedAfterFlush.get()).isZero();
+    }
+
+    /**
+     * Each kind of thread takes over its own kind's caches: a virtual thread's registration scans
+     * the virtual threads' registrations alone (at most the limit's number), not every platform
+     * thread's, and an ended platform thread's cache waits for the next platform thread.
+     */
+    @Test
+    void virtualAndPlatformThreadsTakeOverTheirOwnKindsCaches() throws InterruptedException {
+        AtomicReference<ThreadCache> platform = new AtomicReference<>();
+        TestThreads.join(Thread.ofPlatform().start(() -> platform.set(pairAndLook().cache())));
+        ThreadCache virtual = onNewVirtualThread().cache();
+        assertThat(virtual).isNotNull().isNotSameAs(platform.get());
+        assertThat(onNewVirtualThread().cache()).isSameAs(virtual);
+        AtomicReference<ThreadCache> nextPlatform = new AtomicReference<>();
+        TestThreads.join(Thread.ofPlatform().start(() -> nextPlatform.set(pairAndLook().cache())));
+        assertThat(nextPlatform.get()).isSameAs(platform.get());
     }
 
     @Test
