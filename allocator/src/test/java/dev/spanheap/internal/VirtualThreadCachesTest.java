@@ -11,6 +11,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -57,6 +58,22 @@ class VirtualThreadCachesTest {
         return seen.get();
     }
 
+    /**
+     * Starts a virtual thread that allocates (taking a cache if it gets one), hands {@code held} its
+     * cache or null, counts {@code holding} down and stays alive until {@code release}.
+     */
+    private Thread holder(CountDownLatch holding, CountDownLatch release, Consumer<ThreadCache> held) {
+        return Thread.ofVirtual().start(() -> {
+            held.accept(pairAndLook().cache());
+            holding.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+    }
+
     /** Runs {@code work} on a new virtual thread and waits for it; what it throws fails the test. */
     private static void onVirtualThread(Runnable work) throws InterruptedException {
         AtomicReference<Throwable> thrown = new AtomicReference<>();
@@ -95,16 +112,9 @@ class VirtualThreadCachesTest {
         List<Thread> holders = new ArrayList<>();
         List<ThreadCache> held = new ArrayList<>();
         for (int i = 0; i < 2; i++) {
-            holders.add(Thread.ofVirtual().start(() -> {
-                Seen seen = pairAndLook();
+            holders.add(holder(holding, release, cache -> {
                 synchronized (held) {
-                    held.add(seen.cache());
-                }
-                holding.countDown();
-                try {
-                    release.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
+                    held.add(cache);
                 }
             }));
         }
@@ -150,15 +160,7 @@ class VirtualThreadCachesTest {
         CountDownLatch holding = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
         AtomicReference<ThreadCache> held = new AtomicReference<>();
-        Thread holder = Thread.ofVirtual().start(() -> {
-            held.set(pairAndLook().cache());
-            holding.countDown();
-            try {
-                release.await();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
+        Thread holder = holder(holding, release, held::set);
         try {
             assertThat(holding.await(60, TimeUnit.SECONDS)).isTrue();
             assertThat(held.get()).isNotNull();
@@ -210,15 +212,7 @@ class VirtualThreadCachesTest {
         assertThat(heap.caches().virtualCachesFull()).isFalse();
         CountDownLatch holding = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
-        Thread holder = Thread.ofVirtual().start(() -> {
-            pairAndLook();
-            holding.countDown();
-            try {
-                release.await();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
+        Thread holder = holder(holding, release, cache -> { });
         assertThat(holding.await(60, TimeUnit.SECONDS)).isTrue();
         assertThat(heap.caches().virtualCachesFull()).isTrue();
         release.countDown();
