@@ -8,7 +8,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 
 /**
- * Which of the virtual threads' stripes ({@link ThreadCaches}) a virtual thread uses: the one of the
+ * Which of the virtual threads' stripes ({@link StripedCaches}) a virtual thread uses: the one of the
  * carrier thread it runs on now, found by the carrier's {@code pthread_self()}. Virtual threads on
  * one carrier never run at once; on two carriers they may, and then they must not share a stripe.
  *

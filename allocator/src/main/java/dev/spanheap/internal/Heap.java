@@ -48,6 +48,8 @@ public final class Heap implements IdleCentralMemory {
     private final CentralList[] centrals = new CentralList[SizeClasses.COUNT];
     private final CacheBudget budget;
     private final ThreadCaches caches;
+    /** The virtual threads' shared caches; the registry's, held here to save an indirection. */
+    private final StripedCaches stripes;
     /**
      * The calling thread's cache (null on a virtual thread without one); the registry's, held here
      * to save an indirection.
@@ -120,6 +122,7 @@ public final class Heap implements IdleCentralMemory {
             this.caches = new ThreadCaches(centrals, budget, VIRTUAL_THREAD_STRIPES, config.virtualThreadCaches(),
                     pageHeap, this::publishSlots, profiler);
             this.localCache = caches.local;
+            this.stripes = caches.stripes();
             this.large = new LargeBlocks(pageHeap, profiler);
             this.freeChecks = new FreeChecks(pageHeap);
             this.checked = config.checked();
@@ -197,7 +200,7 @@ public final class Heap implements IdleCentralMemory {
         if (isFastRequest(size, alignment) && Thread.currentThread().isVirtual()
                 && (caches.virtualCachesFull() || localCache.get() == null)) {
             int c = SizeClassLookup.sizeClassOf(size);
-            long address = caches.allocateFromStripe(c, profiler.rate() != 0 ? size : 0);
+            long address = stripes.allocateFromStripe(c, profiler.rate() != 0 ? size : 0);
             if (address != 0) {
                 return handedOut(address, c);
             }
@@ -448,7 +451,7 @@ public final class Heap implements IdleCentralMemory {
             long cookie = address ^ cookieKey;
             long flag = FreeMarks.flagAddress(flagBias, address);
             if (isUnmarkedBlockStart(c, offset, entry, address, cookie, flag, pageMapAddress)
-                    && caches.freeToStripe(c, address, cookie, flag)) {
+                    && stripes.freeToStripe(c, address, cookie, flag)) {
                 return;
             }
         }

@@ -15,7 +15,7 @@ import java.util.concurrent.ThreadLocalRandom;
  *
  * <p>Which allocations: each thread counts down the bytes it allocates
  * ({@link ThreadCache#countDownToSample}; virtual threads count in their stripe's cache, see
- * {@link ThreadCaches#allocateShared}) and
+ * {@link StripedCaches#allocateShared}) and
  * samples the allocation that takes the count below zero, then draws the next distance from an
  * exponential distribution with mean {@code rate}: the heap's, or longer while the thread
  * allocates so fast that sampling would cost it over 1% of its time ({@link SampleRate}). The

@@ -26,7 +26,7 @@ final class SampledAllocations {
     /**
      * Counts {@code size} bytes towards the next sample of the owner of {@code own} in its cache's
      * countdown; true when this allocation is the sample. (Virtual threads count in their stripe's:
-     * {@link ThreadCaches#allocateShared}.)
+     * {@link StripedCaches#allocateShared}.)
      */
     boolean countTowardsSample(ThreadCache own, long size) {
         return profiler.rate() != 0 && own.countDownToSample(size) < 0;

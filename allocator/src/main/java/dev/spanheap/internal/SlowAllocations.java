@@ -83,7 +83,7 @@ final class SlowAllocations {
         if (sampling == COUNT_TOWARDS_SAMPLE && own == null && c != 0) {
             // A virtual thread's small request counts in its stripe's countdown under the lock of its
             // pop: one lock for both, and no line that every carrier writes.
-            long popped = caches.allocateShared(c, profiler.rate() != 0 ? request : 0);
+            long popped = caches.stripes().allocateShared(c, profiler.rate() != 0 ? request : 0);
             if (popped > 0) {
                 return heap.handedOut(popped, c);
             }
@@ -94,7 +94,7 @@ final class SlowAllocations {
             if (own != null) {
                 sampling = sampled.countTowardsSample(own, request) ? SAMPLE : COUNTED;
             } else {
-                sharedSampleRate = caches.countTowardsSample(request);
+                sharedSampleRate = caches.stripes().countTowardsSample(request);
                 sampling = sharedSampleRate != 0 ? SAMPLE : COUNTED;
             }
         }
@@ -142,7 +142,7 @@ final class SlowAllocations {
         }
         long address;
         if (own == null) {
-            address = caches.allocateShared(c, 0);
+            address = caches.stripes().allocateShared(c, 0);
         } else {
             address = own.allocate(c);
             if (address == 0) {
@@ -172,7 +172,7 @@ final class SlowAllocations {
         StackHeadroom.ensure();
         try {
             caches.flushCurrent();
-            caches.flushStripes();
+            caches.stripes().flush();
             heap.releaseIdleCentralMemory();
         } catch (OsMemoryException refused) {
             // Best effort: a refused madvise on the way leaves those pages to the scavenger, and

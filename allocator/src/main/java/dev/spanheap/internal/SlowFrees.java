@@ -136,7 +136,7 @@ final class SlowFrees {
                 cache.overflow(c, address);
             }
         } else {
-            caches.freeShared(c, address, marks, stackChecked);
+            caches.stripes().freeShared(c, address, marks, stackChecked);
         }
     }
 }

@@ -5,7 +5,7 @@ import java.lang.invoke.VarHandle;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * The lock of one of the virtual threads' stripes ({@link ThreadCaches}): a flag taken with one
+ * The lock of one of the virtual threads' stripes ({@link StripedCaches}): a flag taken with one
  * compare-and-set and released with one store, with no queue of waiters. A waiter spins
  * briefly, then parks for growing spans of time (see {@link #lockContended}).
  *

@@ -161,7 +161,7 @@ public final class ThreadCache {
     /**
      * Whether a span this cache sent to the page heap owes the page heap's inline scavenging check,
      * which may call {@code madvise}. A platform thread's cache runs the check at once; a stripe,
-     * used under its lock, leaves it here for {@link ThreadCaches} to run after the lock is dropped,
+     * used under its lock, leaves it here for {@link StripedCaches} to run after the lock is dropped,
      * so that no virtual thread waits for the stripe behind another's system call.
      */
     private boolean scavengeOwed;

@@ -11,11 +11,12 @@
  *       one object per span up to its largest, 256 KiB, and on in its steps to 1 MiB).</dd>
  *   <dt>span</dt><dd>a run of pages with a record in {@link dev.spanheap.internal.SpanTable}: a free run,
  *       one large block, or cut into objects of one class.</dd>
- *   <dt>thread cache (mcache)</dt><dd>{@link dev.spanheap.internal.ThreadCache}: per platform thread,
- *       per class, a stack of free objects used with no lock and no atomic. Virtual threads share a few
- *       striped caches behind locks ({@link dev.spanheap.internal.ThreadCaches}), one per carrier
- *       thread ({@link dev.spanheap.internal.CarrierStripes}), where they also count down to the
- *       profile's next sample.</dd>
+ *   <dt>thread cache (mcache)</dt><dd>{@link dev.spanheap.internal.ThreadCache}: per platform thread
+ *       (and per virtual thread, up to a limit of them at once), per class, a stack of free objects
+ *       used with no lock and no atomic. Other virtual threads share a few striped caches behind
+ *       locks ({@link dev.spanheap.internal.StripedCaches}), one per carrier thread
+ *       ({@link dev.spanheap.internal.CarrierStripes}), where they also count down to the profile's
+ *       next sample.</dd>
  *   <dt>central list (mcentral)</dt><dd>{@link dev.spanheap.internal.CentralList}: per class, the spans
  *       with free objects and a transfer stack of whole batches (TCMalloc's transfer cache); caches
  *       refill from it and drain to it in batches.</dd>
@@ -52,8 +53,8 @@
  * to 1 MiB that serve its next samples (Go's per-P page cache); {@link dev.spanheap.internal.FreeChecks}, the validation of freed addresses and every
  * message that refuses one; {@link dev.spanheap.internal.FreeMarks}, the marks of free objects that catch double frees;
  * {@link dev.spanheap.internal.ThreadCaches}, finding a thread's cache (platform threads and up to
- * 16 virtual threads at once through {@code ThreadSlots}, other virtual threads through locked
- * stripes) and reaping ended threads' caches;
+ * 16 virtual threads at once through {@code ThreadSlots}, other virtual threads through the locked
+ * stripes of {@link dev.spanheap.internal.StripedCaches}) and reaping ended threads' caches;
  * {@link dev.spanheap.internal.HeapArena}, the heap-backed {@code java.lang.foreign.Arena} (a region
  * allocator over heap blocks, its scope a JDK arena, no segment of it starting where a heap block
  * does, so the heap's free refuses them all); {@link dev.spanheap.internal.HeapSegments}, the

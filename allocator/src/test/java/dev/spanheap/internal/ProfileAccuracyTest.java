@@ -181,7 +181,7 @@ class ProfileAccuracyTest {
 
     @Test
     void allocatedSpaceOnVirtualThreadsCountingInTheirStripes() throws InterruptedException {
-        // Virtual threads count in their carrier's stripe's countdown (ThreadCaches.allocateShared):
+        // Virtual threads count in their carrier's stripe's countdown (StripedCaches.allocateShared):
         // eight of them, side by side on the carriers, and the estimates must be as good as one
         // thread's. 3.2 GiB at one sample per 32 KiB: about 10 000 samples at the 10% site.
         Heap heap = heap(32 << 10, () -> 0, 0);

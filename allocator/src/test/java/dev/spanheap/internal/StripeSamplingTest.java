@@ -7,7 +7,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Virtual threads count towards the profile's samples in their stripe's countdown, and a sample is
  * weighed with the rate that countdown was drawn at, not the shared rate of the moment (which other
- * stripes' samples move): {@link ThreadCaches#countTowardsSample} and {@code allocateShared} report it.
+ * stripes' samples move): {@link StripedCaches#countTowardsSample} and {@code allocateShared} report it.
  * The test's thread calls them directly; it counts in the stripe of its own native thread, as a
  * virtual thread would in its carrier's.
  */
@@ -28,17 +28,17 @@ class StripeSamplingTest {
         Heap heap = heap(RATE);
         try {
             ThreadCaches caches = heap.caches();
-            assertThat(caches.countTowardsSample(EVERYTHING)).as("the first countdown, at the heap's rate")
+            assertThat(caches.stripes().countTowardsSample(EVERYTHING)).as("the first countdown, at the heap's rate")
                     .isEqualTo(RATE);
             // Two samples 1 ns apart that cost 1 ns each: far over 1% of the time, so the rate doubles.
             heap.profiler().afterSharedSample(0, 1);
             heap.profiler().afterSharedSample(2, 3);
             assertThat(heap.profiler().sharedRateNow()).isEqualTo(2 * RATE);
-            assertThat(caches.countTowardsSample(EVERYTHING))
+            assertThat(caches.stripes().countTowardsSample(EVERYTHING))
                     .as("the countdown restarted before the rate moved").isEqualTo(RATE);
-            assertThat(caches.countTowardsSample(EVERYTHING)).as("restarted at the new rate")
+            assertThat(caches.stripes().countTowardsSample(EVERYTHING)).as("restarted at the new rate")
                     .isEqualTo(2 * RATE);
-            assertThat(caches.allocateShared(5, EVERYTHING)).as("a small request that is the sample")
+            assertThat(caches.stripes().allocateShared(5, EVERYTHING)).as("a small request that is the sample")
                     .isEqualTo(-2 * RATE);
         } finally {
             heap.close();
@@ -49,7 +49,7 @@ class StripeSamplingTest {
     void withProfilingOffNothingIsCountedOrSampled() {
         Heap heap = heap(0);
         try {
-            assertThat(heap.caches().countTowardsSample(EVERYTHING)).isZero();
+            assertThat(heap.caches().stripes().countTowardsSample(EVERYTHING)).isZero();
         } finally {
             heap.close();
         }
