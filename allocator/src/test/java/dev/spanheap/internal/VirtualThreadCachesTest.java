@@ -102,6 +102,9 @@ class VirtualThreadCachesTest {
         assertThat(second.cache()).isSameAs(first.cache());
         assertThat(second.cache().ownerId).isEqualTo(second.threadId()).isNotEqualTo(first.threadId());
         assertThat(second.inSlotTable()).isTrue();
+        ThreadCache[] table = heap.caches().slotTable();
+        assertThat(table[(int) first.threadId() & (table.length - 1)])
+                .as("the ended thread's slot, free for another thread").isNull();
         assertThat(heap.caches().cacheCount()).as("the stripes; the ended thread's cache reaped").isEqualTo(STRIPES);
     }
 
