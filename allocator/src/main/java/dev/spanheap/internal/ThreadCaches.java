@@ -30,7 +30,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *       allocation takes over such a cache of a thread of its kind (platform or virtual),
  *       unflushed, if one is waiting, and makes a cache only if none is.</li>
  * </ul>
- * Lock order: this registry's lock, then a central list's, then the page heap's.
+ * Lock order: this registry's lock, then a stripe's ({@link StripedCaches}), then a central
+ * list's, then the page heap's.
  */
 final class ThreadCaches {
 
@@ -71,8 +72,9 @@ final class ThreadCaches {
 
     /**
      * A thread's registration: its thread, the cleaner registration that reaps its cache
-     * when the thread ends, and the cache, set when the registry gives it one. Made before the
-     * registry changes, so that registering allocates nothing once an ended thread's cache is taken.
+     * when the thread ends, and the cache, set when the registry gives it one. A platform thread's is
+     * made before the registry changes, so that registering allocates nothing once an ended thread's
+     * cache is taken; a virtual thread's only once it is to have a cache (see register).
      */
     private static final class Owned {
         final WeakReference<Thread> owner;
@@ -130,7 +132,7 @@ final class ThreadCaches {
      * caches) when it misses.
      */
     ThreadCache currentCache() {
-        ThreadCache cache = slotted(Thread.currentThread().threadId());
+        ThreadCache cache = slots.cacheOf(Thread.currentThread().threadId());
         return cache != null ? cache : local.get();
     }
 
@@ -366,18 +368,12 @@ final class ThreadCaches {
      */
     void flushCurrent() {
         Thread thread = Thread.currentThread();
-        ThreadCache cache = thread.isVirtual() ? slotted(thread.threadId()) : local.get();
+        ThreadCache cache = thread.isVirtual() ? slots.cacheOf(thread.threadId()) : local.get();
         if (cache != null) {
             cache.flush();
         }
     }
 
-    /** The cache of thread {@code id} in the slot table, or null. */
-    private ThreadCache slotted(long id) {
-        ThreadCache[] table = slots.table();
-        ThreadCache cache = table[(int) id & (table.length - 1)];
-        return cache != null && cache.ownerId == id ? cache : null;
-    }
 
     /**
      * Visits every cache that can hold objects, with the registry locked: the live threads' caches

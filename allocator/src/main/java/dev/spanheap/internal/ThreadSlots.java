@@ -53,6 +53,13 @@ final class ThreadSlots {
         return (int) threadId & (length - 1);
     }
 
+    /** The cache of thread {@code threadId} in its slot, or null; without the lock, as the fast paths read. */
+    ThreadCache cacheOf(long threadId) {
+        ThreadCache[] current = table;
+        ThreadCache cache = current[slot(threadId, current.length)];
+        return cache != null && cache.ownerId == threadId ? cache : null;
+    }
+
     /** Whether the slot of thread {@code threadId} is free in the current table. Registry lock. */
     boolean isFree(long threadId) {
         return table[slot(threadId, table.length)] == null;
