@@ -95,7 +95,7 @@ final class CentralList {
 
     /** Refuses every later operation; see {@link #closed}. */
     void close() {
-        lock.lock();
+        LockWaits.lock(lock);
         try {
             closed = true;
         } finally {
@@ -120,7 +120,7 @@ final class CentralList {
      * the OS refuses pages for a new span, it returns what it has, or throws if that is nothing.
      */
     int take(long[] out, int from, int max) {
-        lock.lock();
+        LockWaits.lock(lock);
         try {
             checkOpen();
             int taken = Math.min(max, transferCount);
@@ -142,7 +142,7 @@ final class CentralList {
                         cut = 0;
                         osRefused = e;
                     } finally {
-                        lock.lock();
+                        LockWaits.lock(lock);
                     }
                     if (osRefused != null) {
                         // The objects already taken are in out[] and nowhere else: hand them over,
@@ -177,7 +177,7 @@ final class CentralList {
      * {@link PageHeap#INLINE_SCAVENGE_MIN_BYTES} went to the page heap.
      */
     boolean give(long[] objects, int from, int count) {
-        lock.lock();
+        LockWaits.lock(lock);
         try {
             checkOpen();
             if (transfer.length - transferCount >= count) {
@@ -212,7 +212,7 @@ final class CentralList {
      * so that their pages can be released.
      */
     void releaseIdle() {
-        lock.lock();
+        LockWaits.lock(lock);
         try {
             checkOpen();
             int count = transferCount;
@@ -250,7 +250,7 @@ final class CentralList {
 
     /** Free objects held in the transfer stack. */
     int transferred() {
-        lock.lock();
+        LockWaits.lock(lock);
         try {
             checkOpen();
             return transferCount;
@@ -360,7 +360,7 @@ final class CentralList {
 
     /** Spans of this class and the objects in them: {spans, objects in spans}. */
     long[] census() {
-        lock.lock();
+        LockWaits.lock(lock);
         try {
             checkOpen();
             long objectsInSpans = 0;
@@ -385,7 +385,7 @@ final class CentralList {
      * transfer stack or in a span, carries its free mark.
      */
     void verify() {
-        lock.lock();
+        LockWaits.lock(lock);
         try {
             checkOpen();
             int previous = 0;

@@ -532,7 +532,7 @@ public final class Heap implements IdleCentralMemory {
      */
     public void close() {
         StackHeadroom.ensure();
-        closeLock.lock();
+        LockWaits.lock(closeLock);
         try {
             if (closed) {
                 return;

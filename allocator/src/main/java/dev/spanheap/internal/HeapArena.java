@@ -173,7 +173,7 @@ public final class HeapArena implements Arena {
         if (lock == null) {
             throw scopeFailure();
         }
-        lock.lock();
+        LockWaits.lock(lock);
         try {
             if (closed) {
                 throw scopeFailure();
@@ -270,7 +270,7 @@ public final class HeapArena implements Arena {
         long[] others;
         int count;
         if (lock != null) {
-            lock.lock();
+            LockWaits.lock(lock);
         }
         try {
             closed = true;

@@ -84,7 +84,7 @@ public final class HeapStatistics {
         long[] outOfSpans = new long[SizeClasses.COUNT];
         long largeBlocks = 0;
         long largeBytes = 0;
-        pageHeap.lock.lock();
+        LockWaits.lock(pageHeap.lock);
         try {
             for (int id = 1; id < spans.highWater(); id++) {
                 byte state = spans.state(id);

@@ -76,7 +76,7 @@ final class LargeBlocks {
             return 0;
         }
         long address = base + ((long) spans.start(span) << Pages.SHIFT);
-        pageHeap.lock.lock();
+        LockWaits.lock(pageHeap.lock);
         try {
             // Still ours unless a free of an address never handed out raced us; then it is gone.
             if (spans.state(span) == SpanTable.SAMPLED && spans.start(span) == (int) ((address - base) >>> Pages.SHIFT)) {
@@ -160,7 +160,7 @@ final class LargeBlocks {
         boolean pageStart = (offset & (Pages.SIZE - 1)) == 0;
         long bytes;
         byte state;
-        pageHeap.lock.lock();
+        LockWaits.lock(pageHeap.lock);
         try {
             if (pageHeap.isClosedLocked()) {
                 throw FreeChecks.closed();
@@ -197,7 +197,7 @@ final class LargeBlocks {
 
     /** The bytes of the live large block at {@code address} (heap offset {@code offset}); its span as {@link #free} finds it. */
     long usableSize(long address, long offset) {
-        pageHeap.lock.lock();
+        LockWaits.lock(pageHeap.lock);
         try {
             if (pageHeap.isClosedLocked()) {
                 throw FreeChecks.closed();

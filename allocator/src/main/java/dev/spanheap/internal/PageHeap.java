@@ -1,7 +1,6 @@
 package dev.spanheap.internal;
 
 import dev.spanheap.OsMemoryException;
-import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -62,7 +61,12 @@ public final class PageHeap {
     private int releasedFreePages;
     /** Releases between taking their runs and putting them back (their madvise runs without the lock). */
     private int releasesInFlight;
-    private final Condition releaseEnded;
+    /**
+     * How long a release of everything waits between looks at {@link #releasesInFlight}. It polls,
+     * with the lock dropped, rather than awaiting a condition: a condition's wait that overflows a
+     * virtual thread's stack leaves it in the lock's queue for good (see {@link LockWaits}).
+     */
+    private static final long RELEASE_POLL_NANOS = 50_000;
     /**
      * Set by {@link #close()} under {@link #lock}: from then on nothing is carved, committed or
      * released, so no system call can touch the address space after close gave it up.
@@ -89,7 +93,6 @@ public final class PageHeap {
         }
         this.commitStepPages = commitStepPages;
         this.reservedPages = Math.toIntExact(space.reservedBytes() >>> Pages.SHIFT);
-        this.releaseEnded = lock.newCondition();
     }
 
     void setInlineScavenging(InlineScavenging scavenging) {
@@ -117,7 +120,7 @@ public final class PageHeap {
         while (true) {
             long excess;
             boolean forSoftLimit;
-            lock.lock();
+            LockWaits.lock(lock);
             try {
                 int found = carveOrGrowthLocked(need, pages, alignBytes, state);
                 if (found >= 0) {
@@ -155,11 +158,11 @@ public final class PageHeap {
      * when the reservation is full or the heap closed.
      */
     private int growAndCarve(int need, int pages, long alignBytes, byte state) {
-        growLock.lock();
+        LockWaits.lock(growLock);
         try {
             while (true) {
                 int step;
-                lock.lock();
+                LockWaits.lock(lock);
                 try {
                     int found = carveOrGrowthLocked(need, pages, alignBytes, state);
                     if (found >= 0) {
@@ -171,7 +174,7 @@ public final class PageHeap {
                 }
                 // Only this thread moves the frontier (it holds growLock), so the step stays valid.
                 space.commit((long) step << Pages.SHIFT);
-                lock.lock();
+                LockWaits.lock(lock);
                 try {
                     if (closed) {
                         return 0;
@@ -255,7 +258,7 @@ public final class PageHeap {
      */
     void scavengeAfterLargeFree() {
         long excess;
-        lock.lock();
+        LockWaits.lock(lock);
         try {
             if (closed || inlineScavenging == null) {
                 return;
@@ -275,7 +278,7 @@ public final class PageHeap {
 
     /** Returns span {@code id} (large or small) to the free runs, merging it with free neighbours. */
     void free(int id) {
-        lock.lock();
+        LockWaits.lock(lock);
         try {
             if (closed) {
                 return;
@@ -343,12 +346,14 @@ public final class PageHeap {
      */
     long release(long maxBytes, boolean mayBreakHugePages) {
         ReleasePlan plan;
-        lock.lock();
+        LockWaits.lock(lock);
         try {
             // A release of everything (releaseMemory) first lets releases in flight finish, so that
             // when it returns every free page is released, theirs included.
             while (maxBytes == Long.MAX_VALUE && releasesInFlight > 0 && !closed) {
-                releaseEnded.awaitUninterruptibly();
+                lock.unlock();
+                LockWaits.pause(RELEASE_POLL_NANOS);
+                LockWaits.lock(lock);
             }
             if (closed) {
                 return 0;
@@ -398,7 +403,7 @@ public final class PageHeap {
             }
         }
         long done = 0;
-        lock.lock();
+        LockWaits.lock(lock);
         try {
             for (int r = 0; r < plan.ranges.size(); r++) {
                 long[] range = plan.ranges.get(r);
@@ -417,7 +422,6 @@ public final class PageHeap {
                 }
             }
             releasesInFlight--;
-            releaseEnded.signalAll();
         } finally {
             lock.unlock();
         }
@@ -575,7 +579,7 @@ public final class PageHeap {
 
     /** A consistent snapshot of the page counts: {committed, free, releasedFree}. */
     PageCounts counts() {
-        lock.lock();
+        LockWaits.lock(lock);
         try {
             return countsLocked();
         } finally {
@@ -603,7 +607,7 @@ public final class PageHeap {
      * read as broken (a verify racing the heap's close met that).
      */
     void verify() {
-        lock.lock();
+        LockWaits.lock(lock);
         try {
             checkOpenLocked();
             PageHeapVerifier.verify(spans, pageMap, freeRuns, released, heldFreedBlocks, spanStarts, countsLocked(),
@@ -615,7 +619,7 @@ public final class PageHeap {
 
     /** The pages as text, one character each; see {@link PageHeapVerifier#describe}. Used by table-driven tests. */
     String describe() {
-        lock.lock();
+        LockWaits.lock(lock);
         try {
             checkOpenLocked();
             return PageHeapVerifier.describe(spans, pageMap, released, committedPages);
@@ -626,7 +630,7 @@ public final class PageHeap {
 
     /** How many spans are in {@code state} now (verification). */
     int spansInState(byte state) {
-        lock.lock();
+        LockWaits.lock(lock);
         try {
             int count = 0;
             for (int id = 1; id < spans.highWater(); id++) {
@@ -647,16 +651,15 @@ public final class PageHeap {
      * whatever the process had mapped there meanwhile.
      */
     void close() {
-        growLock.lock();
+        LockWaits.lock(growLock);
         try {
-            lock.lock();
+            LockWaits.lock(lock);
             try {
                 closed = true;
                 // The scavenger holds the heap: a closed page heap that something still reaches (a
                 // thread's cache cleaner) must not keep the rest of the heap from being collected.
                 inlineScavenging = null;
-                releaseEnded.signalAll();
-                space.close();
+                    space.close();
             } finally {
                 lock.unlock();
             }

@@ -41,7 +41,7 @@ final class SegmentArenas {
     /** Makes the calling thread's stripe's arena if no thread has; refuses after {@link #close}. */
     Arena create() {
         int stripe = stripeOfCurrentThread();
-        lock.lock();
+        LockWaits.lock(lock);
         try {
             if (closed) {
                 throw FreeChecks.closed();
@@ -62,7 +62,7 @@ final class SegmentArenas {
      * segments is still running when this returns.
      */
     void close() {
-        lock.lock();
+        LockWaits.lock(lock);
         try {
             closed = true;
             for (Arena arena : arenas) {

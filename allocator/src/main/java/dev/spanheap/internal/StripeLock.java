@@ -2,7 +2,6 @@ package dev.spanheap.internal;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
-import java.util.concurrent.locks.LockSupport;
 
 /**
  * The lock of one of the virtual threads' stripes ({@link StripedCaches}): a flag taken with one
@@ -87,7 +86,7 @@ final class StripeLock extends StripeLockFlag {
      * the holder may itself be parked (a virtual thread waiting for a central list's lock), and then
      * it needs a carrier to finish, which a waiter that only yielded would keep busy. Nobody wakes a
      * waiter: the release writes the flag and looks for no one, so a waiter looks again when its park
-     * ends.
+     * ends. A virtual thread too deep in its stack to unmount spins instead ({@link LockWaits}).
      */
     private void lockContended() {
         long park = MIN_PARK_NANOS;
@@ -98,7 +97,7 @@ final class StripeLock extends StripeLockFlag {
             if (spins < SPINS) {
                 Thread.onSpinWait();
             } else {
-                LockSupport.parkNanos(park);
+                LockWaits.pause(park);
                 park = Math.min(2 * park, MAX_PARK_NANOS);
             }
         }

@@ -158,7 +158,7 @@ final class ThreadCaches {
         // of the registry, an OutOfMemoryError would lose it and the objects it holds. A virtual
         // thread's is made only once it is to have a cache (see newRegistrationOrRetire).
         Owned registration = virtual ? null : newRegistration(thread);
-        registryLock.lock();
+        LockWaits.lock(registryLock);
         try {
             if (closed) {
                 throw FreeChecks.closed();
@@ -195,7 +195,7 @@ final class ThreadCaches {
             cache = new ThreadCache(centrals, budget, thread.threadId(), pageHeap, profiler.newSampleRate(),
                     profiler.nextSampleDistance());
         } finally {
-            registryLock.lock();
+            LockWaits.lock(registryLock);
             try {
                 // Counted as made and as held under one lock: between the two, another virtual
                 // thread would find room for one more than the limit.
@@ -305,7 +305,7 @@ final class ThreadCaches {
 
     /** Flushes the caches of threads that have ended. */
     void reap() {
-        registryLock.lock();
+        LockWaits.lock(registryLock);
         try {
             if (!closed) {
                 reapLocked();
@@ -380,7 +380,7 @@ final class ThreadCaches {
      * and the stripes. The visitor must not assume the owners are quiet.
      */
     void forEachCache(java.util.function.Consumer<ThreadCache> visitor) {
-        registryLock.lock();
+        LockWaits.lock(registryLock);
         try {
             reapLocked();
             for (Owned entry : owned) {
@@ -423,7 +423,7 @@ final class ThreadCaches {
      * {@code largeFrees} is null, the retired and the caches' large frees {count, bytes} into it.
      */
     private void addCounts(long[] retired, long[] into, ClassCount count, long[] largeFrees) {
-        registryLock.lock();
+        LockWaits.lock(registryLock);
         try {
             reapLocked();
             for (int c = 1; c < SizeClasses.COUNT; c++) {
@@ -448,7 +448,7 @@ final class ThreadCaches {
 
     /** Runs {@code action} under the registry's lock, which every change of the slot table holds. */
     void publishUnderLock(Runnable action) {
-        registryLock.lock();
+        LockWaits.lock(registryLock);
         try {
             action.run();
         } finally {
@@ -458,7 +458,7 @@ final class ThreadCaches {
 
     /** Caches that exist now (live threads' and the stripes). */
     int cacheCount() {
-        registryLock.lock();
+        LockWaits.lock(registryLock);
         try {
             reapLocked();
             return owned.size() + ownedVirtual.size() + stripes.count();
@@ -468,7 +468,7 @@ final class ThreadCaches {
     }
 
     void close() {
-        registryLock.lock();
+        LockWaits.lock(registryLock);
         try {
             closed = true;
             // Unregisters from the cleaners of live threads; the actions find the registry closed.

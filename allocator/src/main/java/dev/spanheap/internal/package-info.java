@@ -246,9 +246,13 @@
  *       calls nothing, or on the allocation's and free's own paths by a release store whose call,
  *       if it throws, is followed by that field write in the caller's frame, so an overflow cannot
  *       leave a stripe locked. A virtual thread's free in checked mode, which clears the
- *       allocation bit before it reaches its stripe, checks first and not again after. Left: on a
- *       platform thread, in code not yet compiled, checked mode's allocation bit is cleared before
- *       a call.</li>
+ *       allocation bit before it reaches its stripe, checks first and not again after. A virtual
+ *       thread deep in its stack overflows in another place the check cannot cover: a park, whose
+ *       copy of its frames off the carrier needs room in proportion to their number; so every wait
+ *       of the heap's ({@link dev.spanheap.internal.LockWaits}: its locks, the stripes' parks, a
+ *       release of everything waiting for those in flight) spins instead when its park throws.
+ *       Left: on a platform thread, in code not yet compiled, checked mode's allocation bit is
+ *       cleared before a call.</li>
  *   <li>A full Java heap: the page heap's updates allocate (plans, page bitmaps) before they change
  *       anything or not at all (span records), a release puts its runs back whatever its
  *       {@code madvise} throws, a sample that cannot be recorded gives its span back, and the
