@@ -137,6 +137,8 @@ class DeepVirtualThreadWaitTest {
         StripeLock stripeLock = new StripeLock();
         AtomicBoolean done = new AtomicBoolean();
         CountDownLatch started = new CountDownLatch(1);
+        // Counted down by the worker at the bottom of its stack, just before it waits.
+        CountDownLatch arrived = new CountDownLatch(1);
         Object monitor = new Object();
         Thread other = Thread.ofPlatform().start(() -> {
             lock.lock();
@@ -144,7 +146,9 @@ class DeepVirtualThreadWaitTest {
             synchronized (monitor) {
                 started.countDown();
                 try {
-                    Thread.sleep(300);
+                    arrived.await();
+                    // Long enough for the worker to be waiting, not a measurement.
+                    Thread.sleep(100);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
@@ -158,7 +162,7 @@ class DeepVirtualThreadWaitTest {
         Thread worker = Thread.ofVirtual().start(() -> {
             try {
                 int depth = deepEnoughToOverflowAPark();
-                dive(0, depth, new Bottom(null, 0, 0, switch (wait) {
+                Runnable waiting = switch (wait) {
                     case "lock" -> () -> {
                         LockWaits.lock(lock);
                         assertThat(done).isTrue();
@@ -183,6 +187,10 @@ class DeepVirtualThreadWaitTest {
                         }
                         assertThat(other.isAlive()).isFalse();
                     };
+                };
+                dive(0, depth, new Bottom(null, 0, 0, () -> {
+                    arrived.countDown();
+                    waiting.run();
                 }));
             } catch (Throwable e) {
                 failure.set(e);
