@@ -236,12 +236,20 @@ class DeepVirtualThreadWaitTest {
     private static boolean parkOverflows(int depth) throws InterruptedException {
         ReentrantLock held = new ReentrantLock();
         CountDownLatch holding = new CountDownLatch(1);
+        // Counted down at the bottom of the stack just before the lock, so that from then on the
+        // caller is WAITING only if its park worked.
+        CountDownLatch locking = new CountDownLatch(1);
+        AtomicBoolean overflowed = new AtomicBoolean();
+        Thread caller = Thread.currentThread();
         Thread holder = Thread.ofPlatform().start(() -> {
             held.lock();
             try {
                 holding.countDown();
-                // Long enough for the virtual thread to start waiting, if it can.
-                Thread.sleep(200);
+                locking.await();
+                // Until the caller's park either threw or worked.
+                while (!overflowed.get() && caller.getState() != Thread.State.WAITING) {
+                    Thread.onSpinWait();
+                }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             } finally {
@@ -251,11 +259,13 @@ class DeepVirtualThreadWaitTest {
         holding.await();
         try {
             dive(0, depth, new Bottom(null, 0, 0, () -> {
+                locking.countDown();
                 held.lock();
                 held.unlock();
             }));
             return false;
         } catch (StackOverflowError expected) {
+            overflowed.set(true);
             return true;
         } finally {
             holder.join();
