@@ -22,9 +22,15 @@ import java.util.concurrent.locks.ReentrantLock;
  * way a virtual thread that cannot unmount for another reason (a native frame) keeps its carrier
  * while it waits. The heap's locks are held for short sections with no system call, so the spin is
  * short; as with such pinned threads, a holder that is itself a virtual thread waiting to be
- * mounted again needs another carrier to finish. A platform thread's park copies nothing and does
- * not throw so; a {@link StackOverflowError} from the call itself (no room for its frame) is thrown
- * again by the spin's first call.
+ * mounted again needs another carrier to finish. That limit is real: with one carrier
+ * ({@code -Djdk.virtualThreadScheduler.parallelism=1}), a deep virtual thread spinning for a lock
+ * whose holder, a virtual thread, had parked in a wait for a second lock (held by a platform thread)
+ * waited for good once that second lock was free (a plain program, JDK 25). A timed
+ * {@code Object.wait} in place of the spin does not help: on such a thread it does not throw, but it
+ * blocks the carrier without the scheduler adding one, so the holder still got none. It takes every
+ * carrier spinning at once, each for a holder that parked inside the heap while holding a lock. A
+ * platform thread's park copies nothing and does not throw so; a {@link StackOverflowError} from the
+ * call itself (no room for its frame) is thrown again by the spin's first call.
  *
  * <p>Monitors do not need this ({@code synchronized}, which {@link HeapProfiler} uses, and the
  * {@code Object.wait} in a join of the scavenger's platform thread at close): when a virtual thread
